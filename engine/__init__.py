@@ -1,0 +1,22 @@
+"""ConvNet Playground's engine: specs, summaries, layers, two kernel backends, optimizers,
+snapshots and the training loop. Knows nothing of Panel or the web.
+
+    from engine import Net, Optimizer, Trainer, summarize, get_preset
+    net = Net(get_preset("convnetjs-cifar10"), backend="numba", seed=0)
+"""
+
+from .net import DEFAULT_PREPROCESS, Net, get_kernels
+from .optim import DEFAULTS as OPTIMIZER_DEFAULTS
+from .optim import Optimizer, make_optimizer
+from .presets import PRESETS, get_preset
+from .snapshot import SnapshotError, load_snapshot, read_snapshot, save_snapshot, snapshot_bytes
+from .spec import SpecError, format_shape, load_spec, normalize
+from .summary import format_table, human_bytes, human_count, summarize
+from .train import Trainer
+
+__all__ = [
+    "DEFAULT_PREPROCESS", "Net", "get_kernels", "OPTIMIZER_DEFAULTS", "Optimizer", "make_optimizer",
+    "PRESETS", "get_preset", "SnapshotError", "load_snapshot", "read_snapshot", "save_snapshot",
+    "snapshot_bytes", "SpecError", "format_shape", "load_spec", "normalize", "format_table",
+    "human_bytes", "human_count", "summarize", "Trainer",
+]

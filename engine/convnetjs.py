@@ -1,0 +1,91 @@
+"""Import of ConvNetJS's `net.toJSON()` snapshots, so a ConvNetJS user brings their nets along.
+
+ConvNetJS stores a volume as w[((W * y) + x) * depth + d] — channels last, like our
+activations — so a conv filter maps onto our (F, C, HH, WW) weight by a reshape and a
+transpose, and an fc layer's weights (flattened in the same order) map over unchanged.
+The imported net carries ConvNetJS's preprocessing of its CIFAR-10 demo, x/255 - 0.5.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .snapshot import FORMAT, VERSION, Snapshot, SnapshotError
+
+CONVNETJS_PREPROCESS = {"scale": 1.0 / 255.0, "shift": -0.5}
+_SIMPLE = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid"}
+
+
+def _values(obj, n, where):
+    """A ConvNetJS Float64Array as toJSON writes it ({"0": v, ...} or a list) -> ndarray."""
+    if isinstance(obj, dict):
+        try:
+            vals = [obj[str(i)] for i in range(n)]
+        except KeyError:
+            raise SnapshotError("%s: expected %d weights, found %d" % (where, n, len(obj))) from None
+    elif isinstance(obj, list):
+        vals = obj
+    else:
+        raise SnapshotError("%s: weights are missing" % where)
+    arr = np.asarray(vals, dtype=np.float64)
+    if arr.shape != (n,):
+        raise SnapshotError("%s: expected %d weights, found %d" % (where, n, arr.size))
+    return arr
+
+
+def convnetjs_to_snapshot(data):
+    """A Snapshot from the bytes (or parsed dict) of a ConvNetJS toJSON() file."""
+    if isinstance(data, (bytes, bytearray, str)):
+        try:
+            data = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SnapshotError("not a valid ConvNetJS JSON file: %s" % e) from None
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise SnapshotError("not a ConvNetJS snapshot: expected {\"layers\": [...]} from net.toJSON()")
+    spec, arrays = [], {}
+    counts = {}
+    for i, L in enumerate(layers):
+        if not isinstance(L, dict):
+            raise SnapshotError("ConvNetJS layer %d is not an object" % i)
+        kind = L.get("layer_type")
+        where = "ConvNetJS layer %d (%s)" % (i, kind)
+        counts[kind] = counts.get(kind, 0) + 1
+        name = "%s%d" % (kind, counts[kind])
+        try:
+            if kind == "input":
+                spec.append({"type": "input", "shape": [L["out_sy"], L["out_sx"], L["out_depth"]]})
+            elif kind == "conv":
+                F, k, C = L["out_depth"], L["sx"], L["in_depth"]
+                if L.get("sy", k) != k:
+                    raise SnapshotError("%s: only square filters are supported" % where)
+                spec.append({"type": "conv", "name": name, "out_channels": F, "kernel_size": k,
+                             "stride": L["stride"], "padding": L["pad"]})
+                w = np.stack([_values(f["w"], k * k * C, where) for f in L["filters"]])
+                arrays[name + ".weight"] = w.reshape(F, k, k, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
+                arrays[name + ".bias"] = _values(L["biases"]["w"], F, where)
+            elif kind == "fc":
+                M, D = L["out_depth"], L["num_inputs"]
+                spec.append({"type": "fc", "name": name, "out_features": M})
+                arrays[name + ".weight"] = np.stack([_values(f["w"], D, where) for f in L["filters"]])
+                arrays[name + ".bias"] = _values(L["biases"]["w"], M, where)
+            elif kind == "pool":
+                if L.get("pad", 0):
+                    raise SnapshotError("%s: padded pooling is not supported" % where)
+                spec.append({"type": "pool", "name": name, "kernel_size": L["sx"], "stride": L["stride"]})
+            elif kind in _SIMPLE:
+                spec.append({"type": _SIMPLE[kind], "name": name})
+            elif kind == "dropout":
+                spec.append({"type": "dropout", "name": name, "p": L.get("drop_prob", 0.5)})
+            elif kind == "softmax":
+                spec.append({"type": "softmax", "num_classes": L["out_depth"]})
+            else:
+                raise SnapshotError("%s: this layer type is not supported (supported: input, conv, pool, "
+                                    "relu, tanh, sigmoid, fc, dropout, softmax)" % where)
+        except (KeyError, TypeError) as e:
+            raise SnapshotError("%s: missing or malformed field %s" % (where, e)) from None
+    meta = {"format": FORMAT, "version": VERSION, "spec": spec, "preprocess": dict(CONVNETJS_PREPROCESS),
+            "optimizer": None, "classes": None, "info": {"imported_from": "ConvNetJS toJSON()"}}
+    return Snapshot(meta, arrays)

@@ -1,0 +1,162 @@
+"""The engine's kernels in plain, vectorised NumPy: the mirror that runs inside Pyodide.
+
+Every function here has a twin of the same name and signature in kernels_numba.py; layers.py
+calls whichever backend the net was built with. This module never imports Numba and stays
+compatible with Python 3.8 and NumPy 1.17 (no sliding_window_view, no newer keywords).
+
+Layout: activations are (N, H, W, C) — channels last, as ConvNetJS stores a volume, so that
+a conv is one GEMM whose output is already in layout. Weights keep PyTorch's shapes: conv
+(F, C, HH, WW), fc (out, in). Each forward returns (out, cache); each backward takes the
+cache back. Caches are private to this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+NAME = "numpy"
+
+
+def _pad(x, pad):
+    if pad == 0:
+        return x
+    N, H, W, C = x.shape
+    xp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=x.dtype)
+    xp[:, pad:pad + H, pad:pad + W, :] = x
+    return xp
+
+
+def _windows(xp, k, stride, Ho, Wo):
+    """A (N, Ho, Wo, k, k, C) strided view of every k x k window (no copy)."""
+    sN, sH, sW, sC = xp.strides
+    N, C = xp.shape[0], xp.shape[3]
+    return as_strided(xp, (N, Ho, Wo, k, k, C), (sN, sH * stride, sW * stride, sH, sW, sC), writeable=False)
+
+
+def conv_forward(x, w, b, stride, pad):
+    """Convolution. x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F)."""
+    N, H, W, C = x.shape
+    F, _, HH, WW = w.shape
+    Ho = (H + 2 * pad - HH) // stride + 1
+    Wo = (W + 2 * pad - WW) // stride + 1
+    xp = _pad(x, pad)
+    cols = _windows(xp, HH, stride, Ho, Wo).reshape(N * Ho * Wo, HH * WW * C)  # copy
+    w2 = w.transpose(2, 3, 1, 0).reshape(HH * WW * C, F)  # (K, F), K in (HH, WW, C) order
+    out = cols.dot(w2)  # (N*Ho*Wo, F)
+    out += b
+    return out.reshape(N, Ho, Wo, F), (x.shape, cols, w, stride, pad)
+
+
+def conv_backward(dout, cache, need_dx=True):
+    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (or None), dw, db."""
+    x_shape, cols, w, stride, pad = cache
+    N, H, W, C = x_shape
+    F, _, HH, WW = w.shape
+    _, Ho, Wo, _ = dout.shape
+    d2 = dout.reshape(N * Ho * Wo, F)
+    db = d2.sum(axis=0)
+    dw = d2.T.dot(cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
+    if not need_dx:
+        return None, np.ascontiguousarray(dw), db
+    w2 = w.transpose(0, 2, 3, 1).reshape(F, HH * WW * C)
+    dcols = d2.dot(w2).reshape(N, Ho, Wo, HH, WW, C)
+    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dout.dtype)
+    hspan = stride * (Ho - 1) + 1
+    wspan = stride * (Wo - 1) + 1
+    for i in range(HH):  # col2im: one strided add per kernel offset
+        for j in range(WW):
+            dxp[:, i:i + hspan:stride, j:j + wspan:stride, :] += dcols[:, :, :, i, j, :]
+    dx = dxp[:, pad:pad + H, pad:pad + W, :] if pad else dxp
+    return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+
+
+def pool_forward(x, size, stride):
+    """Max pooling. x (N, H, W, C) -> out (N, Ho, Wo, C).
+
+    Remembers the first maximum of each window (PyTorch's rule): JPEG images have flat
+    regions, and an equality mask would send the gradient to every tied cell.
+    """
+    N, H, W, C = x.shape
+    Ho = (H - size) // stride + 1
+    Wo = (W - size) // stride + 1
+    win = _windows(x, size, stride, Ho, Wo).reshape(N, Ho, Wo, size * size, C)  # copy
+    arg = win.argmax(axis=3)  # (N, Ho, Wo, C), first maximum wins
+    out = np.take_along_axis(win, arg[:, :, :, None, :], axis=3)[:, :, :, 0, :]
+    return out, (x.shape, arg, size, stride)
+
+
+def pool_backward(dout, cache):
+    """Gradient of pool_forward: each window's gradient goes to its first maximum."""
+    x_shape, arg, size, stride = cache
+    N, H, W, C = x_shape
+    _, Ho, Wo, _ = dout.shape
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    hspan = stride * (Ho - 1) + 1
+    wspan = stride * (Wo - 1) + 1
+    for k in range(size * size):
+        i, j = divmod(k, size)
+        dx[:, i:i + hspan:stride, j:j + wspan:stride, :] += np.where(arg == k, dout, 0)
+    return dx
+
+
+def relu_forward(x):
+    out = np.maximum(x, 0)
+    return out, out
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def tanh_forward(x):
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    return dout * (1 - cache * cache)
+
+
+def sigmoid_forward(x):
+    out = 1 / (1 + np.exp(-x))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+
+
+def fc_forward(x, w, b):
+    """Fully connected. x (N, D) (a flattened (H, W, C) volume), w (M, D), b (M,) -> (N, M)."""
+    out = x.dot(w.T)
+    out += b
+    return out, (x, w)
+
+
+def fc_backward(dout, cache, need_dx=True):
+    x, w = cache
+    dw = dout.T.dot(x)  # (M, D)
+    db = dout.sum(axis=0)
+    dx = dout.dot(w) if need_dx else None
+    return dx, dw, db
+
+
+def softmax_loss(scores, y):
+    """Mean cross-entropy of softmax(scores). scores (N, K), y (N,) int -> loss, probs, dscores."""
+    N = scores.shape[0]
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    probs = e / e.sum(axis=1, keepdims=True)
+    logp = shifted[np.arange(N), y] - np.log(e.sum(axis=1))
+    loss = -float(logp.mean())
+    dscores = probs.copy()
+    dscores[np.arange(N), y] -= 1
+    dscores /= N
+    return loss, probs, dscores
+
+
+def softmax(scores):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)

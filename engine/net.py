@@ -1,0 +1,159 @@
+"""Net: a spec turned into layers on a backend, with forward, backward and prediction.
+
+Backend-agnostic. `Net(spec, backend="numba" | "numpy")` builds the same layers with the same
+seeded weights on either backend; only the kernel module differs. The net also owns its
+input preprocessing (uint8 pixels -> floats), so that a snapshot evaluates without flags.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .layers import build_layer
+from .spec import normalize, to_json
+
+# ConvNetJS feeds pixels as x/255 - 0.5; our nets do the same unless a snapshot says otherwise.
+DEFAULT_PREPROCESS = {"scale": 1.0 / 255.0, "shift": -0.5}
+
+
+def get_kernels(backend):
+    """The kernel module of a backend name; numba is imported only when asked for."""
+    if backend == "numpy":
+        from . import kernels_numpy as k
+    elif backend == "numba":
+        from . import kernels_numba as k
+    else:
+        raise ValueError("unknown backend %r — use 'numba' or 'numpy'" % (backend,))
+    return k
+
+
+class Net:
+    """A ConvNet: layers built from a spec, trained by an optimizer from optim.py.
+
+    x is (N, H, W, C) float; prepare() makes it from uint8 images.
+    """
+
+    def __init__(self, spec, backend="numpy", seed=0, dtype=np.float32, preprocess=None):
+        self.layers_spec = normalize(spec)
+        self.backend = backend
+        self.kernels = get_kernels(backend)
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+        self.preprocess = dict(preprocess or DEFAULT_PREPROCESS)
+        rng = np.random.RandomState(seed)
+        self.layers = [build_layer(s, self.kernels, self.dtype, rng) for s in self.layers_spec]
+        self.acts = []  # outputs of every layer after the last forward
+        self.act_grads = []  # gradients w.r.t. every layer's output after the last backward
+        self.fwd_ms = 0.0
+        self.bwd_ms = 0.0
+
+    # -- shape and parameters ------------------------------------------------------------
+    @property
+    def input_shape(self):
+        """(H, W, C) of one input image."""
+        return tuple(self.layers_spec[0]["shape"])
+
+    @property
+    def num_classes(self):
+        return self.layers_spec[-1]["num_classes"]
+
+    def spec(self):
+        return to_json(self.layers_spec)
+
+    def params(self):
+        """{"conv1.weight": array, ...}: the live arrays, updated in place by optimizers."""
+        out = {}
+        for layer in self.layers:
+            out.update(layer.params())
+        return out
+
+    def grads(self):
+        out = {}
+        for layer in self.layers:
+            out.update(layer.grads())
+        return out
+
+    def decay_mults(self):
+        """L2 decay multiplier per parameter: weights decay, biases do not (as in ConvNetJS)."""
+        return {k: (1.0 if k.endswith(".weight") else 0.0) for k in self.params()}
+
+    def load_params(self, arrays):
+        """Copy arrays into the net's parameters; shapes must match exactly."""
+        params = self.params()
+        missing = sorted(set(params) - set(arrays))
+        extra = sorted(set(arrays) - set(params))
+        if missing or extra:
+            raise ValueError("parameters do not match the net: missing %s, unexpected %s" % (missing, extra))
+        for k, v in arrays.items():
+            if tuple(v.shape) != params[k].shape:
+                raise ValueError("%s: shape %s does not match the net's %s" % (k, tuple(v.shape), params[k].shape))
+        for k, v in arrays.items():
+            params[k][...] = v
+
+    # -- computation ---------------------------------------------------------------------
+    def prepare(self, images):
+        """uint8 (N, H, W, C) images -> float inputs, with this net's preprocessing."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        h, w, c = self.input_shape
+        if images.shape[1:] != (h, w, c):
+            raise ValueError("images of shape %s do not fit the net's %dx%dx%d input" % (images.shape[1:], h, w, c))
+        x = images.astype(self.dtype)
+        x *= self.dtype.type(self.preprocess["scale"])
+        x += self.dtype.type(self.preprocess["shift"])
+        return x
+
+    def forward(self, x, train=False):
+        """Class probabilities (N, K) for inputs x (N, H, W, C); keeps every layer's output."""
+        t0 = time.perf_counter()
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        self.acts = [x]
+        for layer in self.layers[1:]:
+            x = layer.forward(x, train)
+            self.acts.append(x)
+        self.fwd_ms = (time.perf_counter() - t0) * 1000
+        return x
+
+    def backward(self, y, keep_act_grads=False):
+        """Loss of the last forward against labels y (N,), filling every layer's grads.
+
+        With keep_act_grads, the gradient w.r.t. every layer's output is kept in act_grads
+        (for the visualisation), the input's included.
+        """
+        t0 = time.perf_counter()
+        softmax = self.layers[-1]
+        loss, _, dout = self.kernels.softmax_loss(softmax.scores, np.asarray(y, dtype=np.int64))
+        dout = dout.reshape(self.acts[-2].shape)
+        grads = [dout] if keep_act_grads else []
+        for i in range(len(self.layers) - 2, 0, -1):
+            need_dx = keep_act_grads or i > 1
+            dout = self.layers[i].backward(dout, need_dx)
+            if keep_act_grads:
+                grads.append(dout)
+        if keep_act_grads:
+            # Aligned with acts; the softmax's own row shows d(loss)/d(scores).
+            self.act_grads = grads[::-1] + [grads[0].reshape(self.acts[-1].shape)]
+        self.bwd_ms = (time.perf_counter() - t0) * 1000
+        return loss
+
+    def loss(self, x, y, train=True, keep_act_grads=False):
+        """Forward and backward on one batch: (loss, probs)."""
+        probs = self.forward(x, train=train)
+        return self.backward(y, keep_act_grads), probs
+
+    def predict(self, images, batch_size=256):
+        """Probabilities (N, K) for uint8 images (N, H, W, C), in batches to bound memory."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        out = []
+        for i in range(0, len(images), batch_size):
+            out.append(self.forward(self.prepare(images[i:i + batch_size])))
+        return np.concatenate(out) if out else np.zeros((0, self.num_classes), self.dtype)
+
+    def accuracy(self, images, labels, batch_size=256):
+        probs = self.predict(images, batch_size)
+        return float((probs.argmax(axis=1) == np.asarray(labels)).mean()) if len(labels) else 0.0

@@ -1,0 +1,137 @@
+"""Snapshots: a net's spec, preprocessing, weights and optimizer state in one .npz file.
+
+The file is a plain NumPy archive loaded with allow_pickle=False: every parameter under its
+state-dict name ("conv1.weight"), optimizer slots under "optim.<param>.<slot>", and one
+uint8 array "__meta__" holding UTF-8 JSON: {"format", "version", "spec", "preprocess",
+"optimizer", "classes", "info"}. ConvNetJS's `net.toJSON()` files are imported by
+convnetjs.py. Errors are SnapshotError (a ValueError) with a message fit for a user.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from .net import Net
+from .spec import SpecError
+
+FORMAT = "convnet-playground-snapshot"
+VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be read; the message says what is wrong and what to do."""
+
+
+def snapshot_bytes(net, optimizer=None, classes=None, info=None):
+    """The snapshot of a net (and optionally its optimizer) as bytes of an .npz file."""
+    arrays = dict(net.params())
+    opt_config = None
+    if optimizer is not None:
+        opt_config, opt_arrays = optimizer.state_dict()
+        arrays.update(opt_arrays)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": net.spec(),
+        "preprocess": net.preprocess,
+        "optimizer": opt_config,
+        "classes": list(classes) if classes is not None else None,
+        "info": info or {},
+    }
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def save_snapshot(path, net, optimizer=None, classes=None, info=None):
+    """Write the snapshot atomically (a temp file renamed into place)."""
+    data = snapshot_bytes(net, optimizer, classes, info)
+    tmp = "%s.tmp%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class Snapshot:
+    """What a snapshot holds, before it is turned into a net."""
+
+    def __init__(self, meta, arrays):
+        self.meta = meta
+        self.arrays = arrays
+
+    @property
+    def spec(self):
+        return self.meta["spec"]
+
+    @property
+    def classes(self):
+        return self.meta.get("classes")
+
+    def build(self, backend="numpy", optimizer=None, dtype=np.float32):
+        """A Net with these weights (and, if given and matching, the optimizer's state)."""
+        try:
+            net = Net(self.spec, backend=backend, dtype=dtype, preprocess=self.meta.get("preprocess"))
+        except SpecError as e:
+            raise SnapshotError("the snapshot's spec is invalid: %s" % e) from None
+        params = {k: v for k, v in self.arrays.items() if not k.startswith("optim.")}
+        try:
+            net.load_params(params)
+        except ValueError as e:
+            raise SnapshotError("the snapshot's weights do not fit its spec: %s" % e) from None
+        opt_config = self.meta.get("optimizer")
+        if optimizer is not None and opt_config and opt_config.get("name") == optimizer.name:
+            optimizer.load_state_dict(opt_config, self.arrays)
+        return net
+
+
+def read_snapshot(source):
+    """A Snapshot from a path, bytes, or a file object: ours (.npz) or ConvNetJS's JSON."""
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    elif hasattr(source, "read"):
+        data = source.read()
+    else:
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise SnapshotError("cannot read snapshot %s: %s" % (source, e.strerror)) from None
+    if data[:1] in (b"{", b"[") or data.lstrip()[:1] == b"{":
+        from .convnetjs import convnetjs_to_snapshot
+
+        return convnetjs_to_snapshot(data)
+    if not data.startswith(b"PK"):
+        raise SnapshotError("not a snapshot: expected a .npz file saved by ConvNet Playground or a ConvNetJS toJSON() file")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            arrays = {k: np.array(z[k]) for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise SnapshotError("the snapshot file is corrupt or truncated (%s)" % e) from None
+    if "__meta__" not in arrays:
+        raise SnapshotError("this .npz is not a ConvNet Playground snapshot (it has no __meta__ entry)")
+    try:
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SnapshotError("the snapshot's metadata is corrupt") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "spec" not in meta:
+        raise SnapshotError("this .npz is not a ConvNet Playground snapshot (unknown format)")
+    if meta.get("version", 0) > VERSION:
+        raise SnapshotError("the snapshot is from a newer version (%s); upgrade ConvNet Playground" % meta.get("version"))
+    for k, v in arrays.items():
+        if v.dtype.kind != "f":
+            raise SnapshotError("the snapshot's array %s is not floating point" % k)
+        if not np.isfinite(v).all():
+            raise SnapshotError("the snapshot's array %s holds NaN or infinite values" % k)
+    return Snapshot(meta, arrays)
+
+
+def load_snapshot(source, backend="numpy", optimizer=None, dtype=np.float32):
+    """(net, snapshot) from a snapshot path, bytes or file object; see read_snapshot."""
+    snap = read_snapshot(source)
+    return snap.build(backend, optimizer, dtype), snap
