@@ -44,7 +44,7 @@ def convnetjs_to_snapshot(data):
             raise SnapshotError("not a valid ConvNetJS JSON file: %s" % e) from None
     layers = data.get("layers") if isinstance(data, dict) else None
     if not isinstance(layers, list) or not layers:
-        raise SnapshotError("not a ConvNetJS snapshot: expected {\"layers\": [...]} from net.toJSON()")
+        raise SnapshotError('not a ConvNetJS snapshot: expected {"layers": [...]} from net.toJSON()')
     spec, arrays = [], {}
     counts = {}
     for i, L in enumerate(layers):
@@ -61,8 +61,16 @@ def convnetjs_to_snapshot(data):
                 F, k, C = L["out_depth"], L["sx"], L["in_depth"]
                 if L.get("sy", k) != k:
                     raise SnapshotError("%s: only square filters are supported" % where)
-                spec.append({"type": "conv", "name": name, "out_channels": F, "kernel_size": k,
-                             "stride": L["stride"], "padding": L["pad"]})
+                spec.append(
+                    {
+                        "type": "conv",
+                        "name": name,
+                        "out_channels": F,
+                        "kernel_size": k,
+                        "stride": L["stride"],
+                        "padding": L["pad"],
+                    }
+                )
                 w = np.stack([_values(f["w"], k * k * C, where) for f in L["filters"]])
                 arrays[name + ".weight"] = w.reshape(F, k, k, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
                 arrays[name + ".bias"] = _values(L["biases"]["w"], F, where)
@@ -82,10 +90,19 @@ def convnetjs_to_snapshot(data):
             elif kind == "softmax":
                 spec.append({"type": "softmax", "num_classes": L["out_depth"]})
             else:
-                raise SnapshotError("%s: this layer type is not supported (supported: input, conv, pool, "
-                                    "relu, tanh, sigmoid, fc, dropout, softmax)" % where)
+                raise SnapshotError(
+                    "%s: this layer type is not supported (supported: input, conv, pool, "
+                    "relu, tanh, sigmoid, fc, dropout, softmax)" % where
+                )
         except (KeyError, TypeError) as e:
             raise SnapshotError("%s: missing or malformed field %s" % (where, e)) from None
-    meta = {"format": FORMAT, "version": VERSION, "spec": spec, "preprocess": dict(CONVNETJS_PREPROCESS),
-            "optimizer": None, "classes": None, "info": {"imported_from": "ConvNetJS toJSON()"}}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": spec,
+        "preprocess": dict(CONVNETJS_PREPROCESS),
+        "optimizer": None,
+        "classes": None,
+        "info": {"imported_from": "ConvNetJS toJSON()"},
+    }
     return Snapshot(meta, arrays)

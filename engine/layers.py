@@ -61,8 +61,9 @@ class Conv(Layer):
         self.grad = {k: np.zeros_like(v) for k, v in self.param.items()}
 
     def forward(self, x, train):
-        out, self.cache = self.k.conv_forward(x, self.param["weight"], self.param["bias"],
-                                              self.spec["stride"], self.spec["padding"])
+        out, self.cache = self.k.conv_forward(
+            x, self.param["weight"], self.param["bias"], self.spec["stride"], self.spec["padding"]
+        )
         return out
 
     def backward(self, dout, need_dx=True):

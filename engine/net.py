@@ -79,6 +79,15 @@ class Net:
         """L2 decay multiplier per parameter: weights decay, biases do not (as in ConvNetJS)."""
         return {k: (1.0 if k.endswith(".weight") else 0.0) for k in self.params()}
 
+    def copy(self, backend=None):
+        """An independent net with the same spec, preprocessing and weights (e.g. to inspect
+        images in one thread while another trains the original)."""
+        twin = Net(
+            self.spec(), backend=backend or self.backend, seed=self.seed, dtype=self.dtype, preprocess=self.preprocess
+        )
+        twin.load_params(self.params())
+        return twin
+
     def load_params(self, arrays):
         """Copy arrays into the net's parameters; shapes must match exactly."""
         params = self.params()
@@ -121,23 +130,40 @@ class Net:
         """Loss of the last forward against labels y (N,), filling every layer's grads.
 
         With keep_act_grads, the gradient w.r.t. every layer's output is kept in act_grads
-        (for the visualisation), the input's included.
+        (aligned with acts; the softmax's row shows d(loss)/d(scores)), the input's included.
         """
         t0 = time.perf_counter()
         softmax = self.layers[-1]
-        loss, _, dout = self.kernels.softmax_loss(softmax.scores, np.asarray(y, dtype=np.int64))
-        dout = dout.reshape(self.acts[-2].shape)
+        loss, _, dscores = self.kernels.softmax_loss(softmax.scores, np.asarray(y, dtype=np.int64))
+        self.backward_scores(dscores, keep_act_grads)
+        self.bwd_ms = (time.perf_counter() - t0) * 1000
+        return loss
+
+    def backward_scores(self, dscores, keep_act_grads=False):
+        """Backpropagate a gradient on the class scores (N, K) (the softmax's input).
+
+        Returns the gradient w.r.t. the input x when keep_act_grads, else None. With a
+        one-hot dscores this is the saliency map of that class's score.
+        """
+        dout = np.asarray(dscores, dtype=self.dtype).reshape(self.acts[-2].shape)
         grads = [dout] if keep_act_grads else []
         for i in range(len(self.layers) - 2, 0, -1):
             need_dx = keep_act_grads or i > 1
             dout = self.layers[i].backward(dout, need_dx)
             if keep_act_grads:
                 grads.append(dout)
-        if keep_act_grads:
-            # Aligned with acts; the softmax's own row shows d(loss)/d(scores).
-            self.act_grads = grads[::-1] + [grads[0].reshape(self.acts[-1].shape)]
-        self.bwd_ms = (time.perf_counter() - t0) * 1000
-        return loss
+        if not keep_act_grads:
+            return None
+        self.act_grads = grads[::-1] + [grads[0].reshape(self.acts[-1].shape)]
+        return self.act_grads[0]
+
+    def saliency(self, image, class_index):
+        """|d score_c / d input| of one uint8 image (H, W, C), max over channels -> (H, W)."""
+        probs = self.forward(self.prepare(image))
+        dscores = np.zeros_like(probs)
+        dscores[0, class_index] = 1.0
+        dx = self.backward_scores(dscores, keep_act_grads=True)
+        return np.abs(dx[0]).max(axis=-1)
 
     def loss(self, x, y, train=True, keep_act_grads=False):
         """Forward and backward on one batch: (loss, probs)."""
@@ -151,7 +177,7 @@ class Net:
             images = images[None]
         out = []
         for i in range(0, len(images), batch_size):
-            out.append(self.forward(self.prepare(images[i:i + batch_size])))
+            out.append(self.forward(self.prepare(images[i : i + batch_size])))
         return np.concatenate(out) if out else np.zeros((0, self.num_classes), self.dtype)
 
     def accuracy(self, images, labels, batch_size=256):

@@ -19,8 +19,14 @@ DEFAULTS = {
     "adadelta": {"lr": 1.0, "rho": 0.95, "eps": 1e-6},
     "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
 }
-SLOTS = {"sgd": (), "momentum": ("velocity",), "nesterov": ("velocity",), "adagrad": ("sum_sq",),
-         "adadelta": ("sq_avg", "delta_avg"), "adam": ("m", "v")}
+SLOTS = {
+    "sgd": (),
+    "momentum": ("velocity",),
+    "nesterov": ("velocity",),
+    "adagrad": ("sum_sq",),
+    "adadelta": ("sq_avg", "delta_avg"),
+    "adam": ("m", "v"),
+}
 HYPER = ("lr", "momentum", "weight_decay", "rho", "eps", "beta1", "beta2")
 
 
@@ -105,8 +111,8 @@ class Optimizer:
                 m += (1 - b1) * g
                 v *= b2
                 v += (1 - b2) * g * g
-                mhat = m / dt(1 - self.beta1 ** t)
-                vhat = v / dt(1 - self.beta2 ** t)
+                mhat = m / dt(1 - self.beta1**t)
+                vhat = v / dt(1 - self.beta2**t)
                 p -= dt(self.lr) * mhat / (np.sqrt(vhat) + dt(self.eps))
 
     def state_dict(self):
@@ -120,7 +126,7 @@ class Optimizer:
             raise ValueError("optimizer state is for %r, not %r" % (config.get("name"), self.name))
         self.set(**{k: config[k] for k in HYPER if k in config})
         self.steps = int(config.get("steps", 0))
-        self.state = {k[len("optim."):]: np.array(v) for k, v in arrays.items() if k.startswith("optim.")}
+        self.state = {k[len("optim.") :]: np.array(v) for k, v in arrays.items() if k.startswith("optim.")}
 
 
 def make_optimizer(name="adadelta", **hyper):

@@ -72,8 +72,16 @@ def _vgg16():
     layers = [{"type": "input", "shape": [224, 224, 3]}]
     for block, (width, convs) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], 1):
         for j in range(1, convs + 1):
-            layers.append({"type": "conv", "name": "conv%d_%d" % (block, j), "out_channels": width,
-                           "kernel_size": 3, "padding": 1, "activation": "relu"})
+            layers.append(
+                {
+                    "type": "conv",
+                    "name": "conv%d_%d" % (block, j),
+                    "out_channels": width,
+                    "kernel_size": 3,
+                    "padding": 1,
+                    "activation": "relu",
+                }
+            )
         layers.append({"type": "pool", "name": "pool%d" % block, "kernel_size": 2, "stride": 2})
     layers += [
         {"type": "fc", "name": "fc6", "out_features": 4096, "activation": "relu"},

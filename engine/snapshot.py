@@ -107,7 +107,9 @@ def read_snapshot(source):
 
         return convnetjs_to_snapshot(data)
     if not data.startswith(b"PK"):
-        raise SnapshotError("not a snapshot: expected a .npz file saved by ConvNet Playground or a ConvNetJS toJSON() file")
+        raise SnapshotError(
+            "not a snapshot: expected a .npz file saved by ConvNet Playground or a ConvNetJS toJSON() file"
+        )
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in z.files}
@@ -122,7 +124,9 @@ def read_snapshot(source):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "spec" not in meta:
         raise SnapshotError("this .npz is not a ConvNet Playground snapshot (unknown format)")
     if meta.get("version", 0) > VERSION:
-        raise SnapshotError("the snapshot is from a newer version (%s); upgrade ConvNet Playground" % meta.get("version"))
+        raise SnapshotError(
+            "the snapshot is from a newer version (%s); upgrade ConvNet Playground" % meta.get("version")
+        )
     for k, v in arrays.items():
         if v.dtype.kind != "f":
             raise SnapshotError("the snapshot's array %s is not floating point" % k)

@@ -101,12 +101,10 @@ def normalize(spec):
     out = []
     for i, layer in enumerate(raw):
         if not isinstance(layer, dict):
-            raise SpecError("layer %d: expected an object like {\"type\": \"conv\", ...}, got %r" % (i, layer))
+            raise SpecError('layer %d: expected an object like {"type": "conv", ...}, got %r' % (i, layer))
         kind = layer.get("type", layer.get("layer_type"))
         if kind not in LAYER_TYPES:
-            raise SpecError(
-                "layer %d: unknown type %r — use one of %s" % (i, kind, ", ".join(LAYER_TYPES))
-            )
+            raise SpecError("layer %d: unknown type %r — use one of %s" % (i, kind, ", ".join(LAYER_TYPES)))
         where = _where(i, kind)
         aliases = _ALIASES.get(kind, {})
         layer = {aliases.get(k, k): v for k, v in layer.items()}
@@ -166,7 +164,7 @@ def normalize(spec):
                 raise SpecError("%s: unknown activation %r — use %s" % (where, act, ", ".join(ACTIVATIONS)))
             out.append({"type": act})
     if out[-1]["type"] != "softmax":
-        raise SpecError("the last layer must be a softmax (the loss); add {\"type\": \"softmax\", \"num_classes\": 10}")
+        raise SpecError('the last layer must be a softmax (the loss); add {"type": "softmax", "num_classes": 10}')
     for j, layer in enumerate(out[:-1]):
         if layer["type"] == "softmax":
             raise SpecError("%s: softmax must be the last layer" % _where(j, "softmax"))
@@ -206,10 +204,13 @@ def infer_shapes(layers):
             c, h, w = shape
             k, s, p = layer["kernel_size"], layer["stride"], layer["padding"]
             if k > h + 2 * p or k > w + 2 * p:
-                hint = "use padding %d or a smaller kernel" % ((k - min(h, w) + 1) // 2) if kind == "conv" else "use a smaller kernel"
+                hint = (
+                    "use padding %d or a smaller kernel" % ((k - min(h, w) + 1) // 2)
+                    if kind == "conv"
+                    else "use a smaller kernel"
+                )
                 raise SpecError(
-                    "%s: kernel %dx%d does not fit a %dx%d input with padding %d — %s"
-                    % (where, k, k, h, w, p, hint)
+                    "%s: kernel %dx%d does not fit a %dx%d input with padding %d — %s" % (where, k, k, h, w, p, hint)
                 )
             f = layer["out_channels"] if kind == "conv" else c
             out = (f, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))

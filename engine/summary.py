@@ -37,17 +37,19 @@ def summarize(spec, batch=1, optimizer="adadelta", net_name=None):
         biases = _prod(shapes["bias"]) if shapes else 0
         acts = _prod(layer["out_shape"])
         c, h, w = layer["out_shape"]
-        rows.append({
-            "name": layer["name"],
-            "type": layer["type"],
-            "output": [h, w, c],
-            "output_text": format_shape(layer["out_shape"]),
-            "weights": weights,
-            "biases": biases,
-            "params": weights + biases,
-            "activations": acts,
-            "bytes": BYTES_PER_VALUE * (acts + weights + biases),
-        })
+        rows.append(
+            {
+                "name": layer["name"],
+                "type": layer["type"],
+                "output": [h, w, c],
+                "output_text": format_shape(layer["out_shape"]),
+                "weights": weights,
+                "biases": biases,
+                "params": weights + biases,
+                "activations": acts,
+                "bytes": BYTES_PER_VALUE * (acts + weights + biases),
+            }
+        )
     total_params = sum(r["params"] for r in rows)
     total_acts = sum(r["activations"] for r in rows)
     c, h, w = layers[0]["out_shape"]
@@ -98,19 +100,43 @@ def format_table(summary):
     head = "%-10s %-8s %12s %12s %12s %12s" % ("layer", "type", "output", "params", "activations", "memory")
     lines = [head, "-" * len(head)]
     for r in summary["layers"]:
-        lines.append("%-10s %-8s %12s %12s %12s %12s" % (
-            r["name"], r["type"], r["output_text"], "{:,}".format(r["params"]),
-            "{:,}".format(r["activations"]), human_bytes(r["bytes"])))
+        lines.append(
+            "%-10s %-8s %12s %12s %12s %12s"
+            % (
+                r["name"],
+                r["type"],
+                r["output_text"],
+                "{:,}".format(r["params"]),
+                "{:,}".format(r["activations"]),
+                human_bytes(r["bytes"]),
+            )
+        )
     lines.append("-" * len(head))
-    lines.append("%-10s %-8s %12s %12s %12s %12s" % (
-        "total", "", "", "{:,}".format(summary["total_params"]),
-        "{:,}".format(summary["total_activations"]), human_bytes(summary["bytes"])))
+    lines.append(
+        "%-10s %-8s %12s %12s %12s %12s"
+        % (
+            "total",
+            "",
+            "",
+            "{:,}".format(summary["total_params"]),
+            "{:,}".format(summary["total_activations"]),
+            human_bytes(summary["bytes"]),
+        )
+    )
     m = summary["memory"]
     lines.append("")
-    lines.append("training memory at batch %d with %s: activations %s, their gradients %s, "
-                 "params %s, gradients %s, optimizer state %s; total %s" % (
-                     m["batch"], m["optimizer"], human_bytes(m["activations"]),
-                     human_bytes(m["activation_grads"]), human_bytes(m["params"]),
-                     human_bytes(m["param_grads"]), human_bytes(m["optimizer_state"]),
-                     human_bytes(m["total"])))
+    lines.append(
+        "training memory at batch %d with %s: activations %s, their gradients %s, "
+        "params %s, gradients %s, optimizer state %s; total %s"
+        % (
+            m["batch"],
+            m["optimizer"],
+            human_bytes(m["activations"]),
+            human_bytes(m["activation_grads"]),
+            human_bytes(m["params"]),
+            human_bytes(m["param_grads"]),
+            human_bytes(m["optimizer_state"]),
+            human_bytes(m["total"]),
+        )
+    )
     return "\n".join(lines)

@@ -54,8 +54,13 @@ class Trainer:
                 "training diverged at step %d: %s; the weights from before this step are kept"
                 " — lower the learning rate (now %g) and resume" % (self.steps + 1, bad, lr)
             )
-            return {"event": "diverged", "message": self.diverged, "step": self.steps,
-                    "examples": self.examples, "epoch": self.epoch}
+            return {
+                "event": "diverged",
+                "message": self.diverged,
+                "step": self.steps,
+                "examples": self.examples,
+                "epoch": self.epoch,
+            }
         self.optimizer.step(net.params(), grads, net.decay_mults())
         self.steps += 1
         self.examples += n
