@@ -29,10 +29,25 @@ def _values(obj, n, where):
         vals = obj
     else:
         raise SnapshotError("%s: weights are missing" % where)
-    arr = np.asarray(vals, dtype=np.float64)
+    try:
+        arr = np.asarray(vals, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SnapshotError("%s: weights must be numbers" % where) from None
     if arr.shape != (n,):
         raise SnapshotError("%s: expected %d weights, found %d" % (where, n, arr.size))
+    if not np.isfinite(arr).all():
+        # ConvNetJS writes NaN as null: this is what a diverged net's file looks like.
+        raise SnapshotError("%s: weights hold NaN or infinite values (the net had diverged)" % where)
     return arr
+
+
+def _filters(L, count, size, where):
+    filters = L["filters"]
+    if not isinstance(filters, list) or len(filters) != count:
+        raise SnapshotError(
+            "%s: expected %d filters, found %s" % (where, count, len(filters) if isinstance(filters, list) else 0)
+        )
+    return np.stack([_values(f["w"], size, where) for f in filters])
 
 
 def convnetjs_to_snapshot(data):
@@ -47,6 +62,7 @@ def convnetjs_to_snapshot(data):
         raise SnapshotError('not a ConvNetJS snapshot: expected {"layers": [...]} from net.toJSON()')
     spec, arrays = [], {}
     counts = {}
+    scale = 1.0  # pending dropout scale, folded into the next conv/fc weights
     for i, L in enumerate(layers):
         if not isinstance(L, dict):
             raise SnapshotError("ConvNetJS layer %d is not an object" % i)
@@ -71,23 +87,34 @@ def convnetjs_to_snapshot(data):
                         "padding": L["pad"],
                     }
                 )
-                w = np.stack([_values(f["w"], k * k * C, where) for f in L["filters"]])
+                w = _filters(L, F, k * k * C, where) * scale
+                scale = 1.0
                 arrays[name + ".weight"] = w.reshape(F, k, k, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
                 arrays[name + ".bias"] = _values(L["biases"]["w"], F, where)
             elif kind == "fc":
                 M, D = L["out_depth"], L["num_inputs"]
                 spec.append({"type": "fc", "name": name, "out_features": M})
-                arrays[name + ".weight"] = np.stack([_values(f["w"], D, where) for f in L["filters"]])
+                arrays[name + ".weight"] = _filters(L, M, D, where) * scale
+                scale = 1.0
                 arrays[name + ".bias"] = _values(L["biases"]["w"], M, where)
             elif kind == "pool":
                 if L.get("pad", 0):
                     raise SnapshotError("%s: padded pooling is not supported" % where)
                 spec.append({"type": "pool", "name": name, "kernel_size": L["sx"], "stride": L["stride"]})
             elif kind in _SIMPLE:
+                if kind != "relu" and scale != 1.0:
+                    raise SnapshotError("%s: a dropout before a %s layer cannot be imported" % (where, kind))
                 spec.append({"type": _SIMPLE[kind], "name": name})
             elif kind == "dropout":
-                spec.append({"type": "dropout", "name": name, "p": L.get("drop_prob", 0.5)})
+                # ConvNetJS scales a dropout layer's output by drop_prob at test time (and not
+                # at train time); ours is the identity then. A positive scale passes through
+                # relu and max-pool unchanged, so it is folded into the next layer's weights.
+                p = float(L.get("drop_prob", 0.5))
+                scale *= p
+                spec.append({"type": "dropout", "name": name, "p": p})
             elif kind == "softmax":
+                if scale != 1.0:
+                    raise SnapshotError("%s: a dropout right before the softmax cannot be imported" % where)
                 spec.append({"type": "softmax", "num_classes": L["out_depth"]})
             else:
                 raise SnapshotError(

@@ -86,7 +86,10 @@ class Snapshot:
             raise SnapshotError("the snapshot's weights do not fit its spec: %s" % e) from None
         opt_config = self.meta.get("optimizer")
         if optimizer is not None and opt_config and opt_config.get("name") == optimizer.name:
-            optimizer.load_state_dict(opt_config, self.arrays)
+            try:
+                optimizer.load_state_dict(opt_config, self.arrays)
+            except (ValueError, TypeError) as e:
+                raise SnapshotError("the snapshot's optimizer state is unusable: %s" % e) from None
         return net
 
 
@@ -123,16 +126,37 @@ def read_snapshot(source):
         raise SnapshotError("the snapshot's metadata is corrupt") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "spec" not in meta:
         raise SnapshotError("this .npz is not a ConvNet Playground snapshot (unknown format)")
-    if meta.get("version", 0) > VERSION:
-        raise SnapshotError(
-            "the snapshot is from a newer version (%s); upgrade ConvNet Playground" % meta.get("version")
-        )
+    _check_meta(meta)
     for k, v in arrays.items():
         if v.dtype.kind != "f":
             raise SnapshotError("the snapshot's array %s is not floating point" % k)
         if not np.isfinite(v).all():
             raise SnapshotError("the snapshot's array %s holds NaN or infinite values" % k)
     return Snapshot(meta, arrays)
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _check_meta(meta):
+    """Refuse malformed metadata now, with a SnapshotError, rather than fail later."""
+    version = meta.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise SnapshotError("the snapshot's metadata is corrupt: version %r is not a whole number" % (version,))
+    if version > VERSION:
+        raise SnapshotError("the snapshot is from a newer version (%s); upgrade ConvNet Playground" % version)
+    if not isinstance(meta["spec"], list):
+        raise SnapshotError("the snapshot's metadata is corrupt: its spec is not a list of layers")
+    pre = meta.get("preprocess")
+    if pre is not None and not (isinstance(pre, dict) and _number(pre.get("scale")) and _number(pre.get("shift"))):
+        raise SnapshotError("the snapshot's metadata is corrupt: preprocess needs numeric 'scale' and 'shift'")
+    opt = meta.get("optimizer")
+    if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
+        raise SnapshotError("the snapshot's metadata is corrupt: optimizer state has no name")
+    classes = meta.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise SnapshotError("the snapshot's metadata is corrupt: classes must be a list of names")
 
 
 def load_snapshot(source, backend="numpy", optimizer=None, dtype=np.float32):

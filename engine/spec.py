@@ -45,7 +45,17 @@ _ALLOWED = {
     "sigmoid": set(),
 }
 # Keys that are harmless to carry along (ConvNetJS extras, comments, our own bookkeeping).
-_IGNORED = {"name", "type", "layer_type", "bias_pref", "l1_decay_mul", "l2_decay_mul", "comment"}
+_IGNORED = {
+    "name",
+    "type",
+    "layer_type",
+    "bias_pref",
+    "l1_decay_mul",
+    "l2_decay_mul",
+    "comment",
+    "in_shape",
+    "out_shape",
+}
 
 
 class SpecError(ValueError):
@@ -92,13 +102,17 @@ def load_spec(source):
 def normalize(spec):
     """The canonical, validated list of layer dicts for any accepted spelling of a spec.
 
-    Expands `activation` keys into their own layers and, as ConvNetJS does, puts an fc layer
-    in front of a softmax that does not already follow an fc of the right size.
+    Expands `activation` keys into their own layers and puts an fc layer in front of a
+    softmax that does not already follow an fc of the right size. (ConvNetJS always inserts
+    that fc; here an explicit fc of num_classes outputs is taken as the scores layer, so that
+    a spec written out layer by layer means what it says.) Error messages number layers as
+    the user wrote them.
     """
     raw = load_spec(spec)
     if not raw:
         raise SpecError("the spec is empty: it needs at least an input layer and a softmax")
     out = []
+    origin = []  # for each canonical layer, its index in the list the user wrote
     for i, layer in enumerate(raw):
         if not isinstance(layer, dict):
             raise SpecError('layer %d: expected an object like {"type": "conv", ...}, got %r' % (i, layer))
@@ -139,7 +153,9 @@ def normalize(spec):
             canon["padding"] = _int(layer, "padding", where, default=0, minimum=0)
         elif kind == "pool":
             canon["kernel_size"] = _int(layer, "kernel_size", where)
-            canon["stride"] = _int(layer, "stride", where, default=canon["kernel_size"])
+            # ConvNetJS's pool defaults to stride 2; our spelling defaults to the kernel size.
+            default_stride = 2 if "sx" in raw[i] else canon["kernel_size"]
+            canon["stride"] = _int(layer, "stride", where, default=default_stride)
             canon["padding"] = _int(layer, "padding", where, default=0, minimum=0)
             if canon["padding"]:
                 raise SpecError("%s: pool padding is not supported — use padding 0" % where)
@@ -155,21 +171,24 @@ def normalize(spec):
             prev = out[-1] if out else None
             if not (prev and prev["type"] == "fc" and prev["out_features"] == canon["num_classes"]):
                 out.append({"type": "fc", "out_features": canon["num_classes"]})
+                origin.append(i)
         if kind in ("conv", "pool") and layer.get("sy", layer.get("kernel_size")) != layer.get("kernel_size"):
             raise SpecError("%s: only square kernels are supported (sx == sy)" % where)
         out.append(canon)
+        origin.append(i)
         act = layer.get("activation")
         if act is not None:
             if act not in ACTIVATIONS:
                 raise SpecError("%s: unknown activation %r — use %s" % (where, act, ", ".join(ACTIVATIONS)))
             out.append({"type": act})
+            origin.append(i)
     if out[-1]["type"] != "softmax":
         raise SpecError('the last layer must be a softmax (the loss); add {"type": "softmax", "num_classes": 10}')
     for j, layer in enumerate(out[:-1]):
         if layer["type"] == "softmax":
             raise SpecError("%s: softmax must be the last layer" % _where(j, "softmax"))
     _name_layers(out)
-    infer_shapes(out)
+    infer_shapes(out, origin)
     return out
 
 
@@ -191,12 +210,12 @@ def conv_output_size(size, kernel_size, stride, padding):
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
-def infer_shapes(layers):
+def infer_shapes(layers, origin=None):
     """Annotate canonical layers in place with `in_shape` and `out_shape` (C, H, W)."""
     shape = None
     for i, layer in enumerate(layers):
         kind = layer["type"]
-        where = "layer %d (%s)" % (i, layer.get("name", kind))
+        where = "layer %d (%s)" % (origin[i] if origin else i, layer.get("name", kind))
         if kind == "input":
             h, w, c = layer["shape"]
             out = (c, h, w)

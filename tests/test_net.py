@@ -1,0 +1,188 @@
+"""Behavioural checks of Net and Trainer, in the spirit of ConvNetJS's specs.
+
+Probabilities sum to 1, one SGD step raises the true class's probability, a tiny batch is
+overfit to 100%, a seed fixes everything, numba == numpy for a whole training step, and the
+Trainer stops on divergence with the weights from before the step. Small nets, fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import Net, Optimizer, Trainer, get_preset
+
+SMALL = [
+    {"type": "input", "shape": [8, 8, 3]},
+    {"type": "conv", "out_channels": 8, "kernel_size": 3, "padding": 1, "activation": "relu"},
+    {"type": "pool", "kernel_size": 2, "stride": 2},
+    {"type": "fc", "out_features": 16, "activation": "tanh"},
+    {"type": "dropout", "p": 0.2},
+    {"type": "fc", "out_features": 10, "activation": "sigmoid"},
+    {"type": "softmax", "num_classes": 10},
+]
+
+
+def batch(n, shape, seed, classes=10):
+    rng = np.random.RandomState(seed)
+    return rng.randint(0, 256, (n,) + tuple(shape)).astype(np.uint8), rng.randint(0, classes, n)
+
+
+def copy_params(net):
+    return {k: v.copy() for k, v in net.params().items()}
+
+
+@pytest.mark.parametrize("net_name", ["convnetjs-cifar10", "tiny-vgg"])
+def test_probabilities_sum_to_one(backend, net_name):
+    net = Net(get_preset(net_name), backend=backend, seed=1)
+    images, _ = batch(5, net.input_shape, seed=2)
+    probs = net.predict(images)
+    assert probs.shape == (5, 10) and probs.dtype == np.float32
+    assert (probs >= 0).all() and (probs <= 1).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(net.predict(images[0]), probs[:1], rtol=1e-5, atol=1e-7)  # one HxWxC image too
+
+
+def test_one_sgd_step_raises_the_true_class_probability(backend):
+    net = Net(get_preset("convnetjs-cifar10"), backend=backend, seed=3)
+    opt = Optimizer("sgd", lr=0.01)
+    for label in range(3):
+        image, _ = batch(1, net.input_shape, seed=10 + label)
+        x = net.prepare(image)
+        before = net.forward(x)[0, label]
+        net.loss(x, [label])
+        opt.step(net.params(), net.grads(), net.decay_mults())
+        after = net.forward(x)[0, label]
+        assert after > before, "class %d: %.6f -> %.6f" % (label, before, after)
+
+
+def test_a_tiny_batch_overfits_to_100_percent(backend):
+    net = Net(SMALL, backend=backend, seed=0)
+    trainer = Trainer(net, Optimizer("adam", lr=0.01), batches=None)
+    images, labels = batch(10, net.input_shape, seed=4)
+    for _ in range(300):
+        event = trainer.step((images, labels))
+        assert event["event"] == "step"
+        if net.accuracy(images, labels) == 1.0:
+            break
+    assert net.accuracy(images, labels) == 1.0, "not overfit after %d steps (loss %.3f)" % (
+        trainer.steps,
+        event["loss"],
+    )
+
+
+def train_a_little(backend, seed, steps=3):
+    net = Net(SMALL, backend=backend, seed=seed)
+    trainer = Trainer(net, Optimizer("momentum", lr=0.05, weight_decay=1e-3), batches=None)
+    losses = [trainer.step(batch(6, net.input_shape, seed=20 + i))["loss"] for i in range(steps)]
+    return net, losses
+
+
+def test_the_same_seed_gives_identical_weights_and_losses(backend):
+    a, b = Net(SMALL, backend=backend, seed=7), Net(SMALL, backend=backend, seed=7)
+    for k, v in a.params().items():
+        np.testing.assert_array_equal(v, b.params()[k], err_msg=k)
+    net1, losses1 = train_a_little(backend, seed=7)
+    net2, losses2 = train_a_little(backend, seed=7)
+    assert losses1 == losses2  # dropout masks come from the seed too
+    for k, v in net1.params().items():
+        np.testing.assert_array_equal(v, net2.params()[k], err_msg=k)
+    other = Net(SMALL, backend=backend, seed=8)
+    assert not np.array_equal(other.params()["conv1.weight"], a.params()["conv1.weight"])
+
+
+@pytest.mark.parametrize("spec_name", ["convnetjs-cifar10", "small"])
+def test_numba_equals_numpy_for_a_training_step(spec_name):
+    spec = get_preset(spec_name) if spec_name != "small" else SMALL
+    nets = {b: Net(spec, backend=b, seed=11) for b in ("numpy", "numba")}
+    opts = {b: Optimizer("adadelta", weight_decay=1e-3) for b in nets}
+    images, labels = batch(8, nets["numpy"].input_shape, seed=12)
+    results = {}
+    for b, net in nets.items():
+        loss, probs = net.loss(net.prepare(images), labels, train=True, keep_act_grads=True)
+        grads = {k: v.copy() for k, v in net.grads().items()}
+        opts[b].step(net.params(), net.grads(), net.decay_mults())
+        results[b] = (loss, probs, grads, net.act_grads[0].copy(), copy_params(net))
+    (l_np, p_np, g_np, dx_np, w_np), (l_nb, p_nb, g_nb, dx_nb, w_nb) = results["numpy"], results["numba"]
+    assert l_nb == pytest.approx(l_np, rel=1e-5)
+    np.testing.assert_allclose(p_nb, p_np, rtol=1e-4, atol=1e-6)
+    for k in g_np:
+        scale = np.abs(g_np[k]).max()
+        np.testing.assert_allclose(g_nb[k], g_np[k], rtol=1e-3, atol=1e-4 * scale, err_msg=k)
+        np.testing.assert_allclose(w_nb[k], w_np[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    np.testing.assert_allclose(dx_nb, dx_np, rtol=1e-3, atol=1e-4 * np.abs(dx_np).max())
+
+
+def test_a_huge_learning_rate_diverges_and_keeps_the_weights(backend):
+    spec = [
+        {"type": "input", "shape": [4, 4, 3]},
+        {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+        {"type": "softmax", "num_classes": 10},
+    ]
+    net = Net(spec, backend=backend, seed=0)
+    opt = Optimizer("sgd", lr=1e30)
+    trainer = Trainer(net, opt, batches=None)
+    xb, yb = batch(8, net.input_shape, seed=0)
+    with np.errstate(all="ignore"):
+        for _ in range(20):
+            before, steps_before = copy_params(net), opt.steps
+            event = trainer.step((xb, yb))
+            if event["event"] == "diverged":
+                break
+    assert event["event"] == "diverged", "no divergence at lr 1e30"
+    assert "diverged" in event["message"] and "learning rate" in event["message"]
+    assert trainer.diverged == event["message"]
+    assert opt.steps == steps_before  # the optimizer was not stepped
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+        assert np.isfinite(v).all()
+
+
+class TinyBatches:
+    """The smallest batch source a Trainer accepts: next_batch() and an epoch counter."""
+
+    def __init__(self, images, labels, batch_size):
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.epoch = 0
+        self.pos = 0
+
+    def next_batch(self):
+        i = self.pos
+        self.pos += self.batch_size
+        if self.pos >= len(self.labels):
+            self.pos = 0
+            self.epoch += 1
+        return self.images[i : i + self.batch_size], self.labels[i : i + self.batch_size]
+
+
+def test_trainer_runs_epochs_from_a_batch_source(backend):
+    net = Net(SMALL, backend=backend, seed=2)
+    images, labels = batch(12, net.input_shape, seed=5)
+    source = TinyBatches(images, labels, batch_size=4)
+    trainer = Trainer(net, Optimizer("adam", lr=0.01), source)
+    events = []
+    stats = trainer.run_epoch(on_event=events.append)
+    assert [e["event"] for e in events] == ["step"] * 3
+    assert [e["step"] for e in events] == [1, 2, 3]
+    assert [e["examples"] for e in events] == [4, 8, 12]
+    assert events[-1]["epoch"] == 1 and trainer.epoch == 1
+    for e in events:
+        assert np.isfinite(e["loss"]) and 0 <= e["acc"] <= 1 and e["batch"] == 4
+        assert e["fwd_ms"] >= 0 and e["bwd_ms"] >= 0 and e["images_per_s"] > 0
+    assert stats["event"] == "epoch" and stats["epoch"] == 1
+    assert stats["train_loss"] == pytest.approx(np.mean([e["loss"] for e in events]))
+    assert stats["train_acc"] == pytest.approx(np.mean([e["acc"] for e in events]))
+    second = trainer.run_epoch()
+    assert second["epoch"] == 2 and trainer.steps == 6 and trainer.examples == 24
+    assert second["train_loss"] < stats["train_loss"]  # it learns something
+
+
+def test_prepare_applies_the_net_preprocessing():
+    net = Net(get_preset("convnetjs-cifar10"), seed=0)
+    images = np.zeros((1, 32, 32, 3), dtype=np.uint8)
+    images[0, 0, 0, 0], images[0, 5, 7, 2] = 51, 255
+    x = net.prepare(images)
+    assert x.dtype == np.float32 and x.shape == (1, 32, 32, 3)
+    np.testing.assert_allclose(np.unique(x), [-0.5, 51 / 255 - 0.5, 0.5], atol=1e-7)
+    with pytest.raises(ValueError, match="32x32x3"):
+        net.prepare(np.zeros((1, 28, 28, 3), np.uint8))
