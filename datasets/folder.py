@@ -1,0 +1,256 @@
+"""Reading an image folder: `train/<class>/*` and `test/<class>/*`, PNG or JPEG.
+
+This is how /work/shared/datasets/cifar10-jpeg is laid out, and how users bring their own
+N-class image sets. Class names are the class folders' names, sorted; label i is classes[i].
+Images are ordered by class, then by file name (so shuffle before taking any subset).
+
+What happens to unusual input (the README says the same):
+- A class folder present in only one split, an empty class folder (no .png/.jpg/.jpeg), a
+  missing train/ or test/, or fewer than two classes: DataError.
+- A file ending in .png/.jpg/.jpeg that Pillow cannot read (truncated, or not an image at
+  all): DataError naming the file. Other files (README.txt, Thumbs.db, subfolders) are skipped
+  with one warning; hidden files (".DS_Store") are skipped silently.
+- Grayscale, palette, RGBA or CMYK images are converted to RGB (alpha is dropped), silently.
+- An image that is not 32x32 is resized, with one warning per load giving the count: its
+  largest centred square is cropped (so nothing is stretched), then scaled to 32x32 with
+  bicubic filtering, after applying any EXIF rotation (phone photos).
+
+Speed: Image.open parses a JPEG's header in Python, which costs more than decoding 32x32
+pixels; a plain 32x32 RGB JPEG (all of CIFAR) therefore goes straight to libjpeg via
+Image.frombytes (same pixels, tested; anything else takes the general path), measured 2.4x
+faster than Image.open here. What remains is mostly file reads and libjpeg, both of which
+release the GIL, so worker threads overlap them. Threads, not processes: "spawn" workers
+re-import the caller's main module (an unguarded script breaks; the app would re-import Panel
+in each), and "fork" is unsafe in a threaded server.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .core import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SPLITS = ("train", "test")
+SIZE = 32
+POOL_MIN_IMAGES = 4000  # below this, one thread: nothing to gain
+DEFAULT_WORKERS = 2
+CHUNK = 1000  # images per task: small enough for a live progress bar
+_LAYOUT = "An image folder needs train/<class>/ and test/<class>/ folders holding .png/.jpg/.jpeg files."
+
+
+def is_image_folder(path: Path) -> bool:
+    return (path / "train").is_dir() or (path / "test").is_dir()
+
+
+@dataclass
+class Scan:
+    """The folder's listing: what load.py keys the cache on and decode() reads."""
+
+    root: Path
+    classes: list  # list[str], sorted
+    files: dict  # split -> list[str] of paths, by class then name
+    labels: dict  # split -> int64 (n,)
+    skipped: list  # list[str]: non-image files, relative to root
+
+    def all_files(self):
+        return self.files["train"] + self.files["test"]
+
+
+def scan(root: Path) -> Scan:
+    """List the folder and check its layout; DataError says what is wrong and where."""
+    missing = [s for s in SPLITS if not (root / s).is_dir()]
+    if missing:
+        raise DataError("%s: no %s folder. %s" % (root, " or ".join(m + "/" for m in missing), _LAYOUT))
+    found = {}
+    for s in SPLITS:
+        with os.scandir(root / s) as it:
+            found[s] = sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+    if not found["train"]:
+        raise DataError("%s: train/ has no class folders. %s" % (root, _LAYOUT))
+    only_train = sorted(set(found["train"]) - set(found["test"]))
+    only_test = sorted(set(found["test"]) - set(found["train"]))
+    if only_train or only_test:
+        parts = []
+        if only_train:
+            parts.append("test/ lacks %s" % ", ".join(only_train))
+        if only_test:
+            parts.append("train/ lacks %s" % ", ".join(only_test))
+        raise DataError(
+            "%s: train/ and test/ must have the same class folders, but %s. Add the missing "
+            "folders (with images) or remove the extra ones." % (root, "; ".join(parts))
+        )
+    classes = found["train"]
+    if len(classes) < 2:
+        raise DataError("%s: found only the class %r; a classifier needs at least two classes." % (root, classes[0]))
+
+    files = {s: [] for s in SPLITS}
+    labels = {s: [] for s in SPLITS}
+    skipped = []
+    for s in SPLITS:
+        for label, c in enumerate(classes):
+            d = root / s / c
+            images = []
+            for n in sorted(os.listdir(d)):
+                if n.lower().endswith(IMAGE_SUFFIXES):
+                    images.append(n)
+                elif not n.startswith("."):
+                    skipped.append("%s/%s/%s" % (s, c, n))
+            if not images:
+                raise DataError(
+                    "%s: class folder %s/%s has no images (.png/.jpg/.jpeg). Add images, or remove "
+                    "the class from both train/ and test/." % (root, s, c)
+                )
+            prefix = os.path.join(str(d), "")
+            files[s] += [prefix + n for n in images]
+            labels[s] += [label] * len(images)
+    labels = {s: np.asarray(v, dtype=np.int64) for s, v in labels.items()}
+    return Scan(root, classes, files, labels, skipped)
+
+
+def decode(sc: Scan, *, progress: bool = True, workers=None):
+    """Decode every image of a scanned folder -> (arrays dict, notes: list of warnings given)."""
+    paths = sc.all_files()
+    x, resized = _decode_all(paths, progress, workers)
+    n_train = len(sc.files["train"])
+    arrays = {"train_x": x[:n_train], "train_y": sc.labels["train"], "test_x": x[n_train:], "test_y": sc.labels["test"]}
+    notes = []
+    if sc.skipped:
+        notes.append(
+            "%s: skipped %d file(s) that are not .png/.jpg/.jpeg images (e.g. %s)."
+            % (sc.root, len(sc.skipped), sc.skipped[0])
+        )
+    if resized:
+        path, w, h = resized[0]
+        notes.append(
+            "%s: %d of %d images are not %dx%d (e.g. %s is %dx%d); they were centre-cropped to a "
+            "square and resized to %dx%d." % (sc.root, len(resized), len(paths), SIZE, SIZE, path, w, h, SIZE, SIZE)
+        )
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
+    return arrays, notes
+
+
+def _decode_all(paths, progress, workers):
+    out = np.empty((len(paths), SIZE, SIZE, 3), np.uint8)  # (N, 32, 32, 3)
+    resized = []
+    bar = _bar(len(paths), progress)
+    starts = range(0, len(paths), CHUNK)
+    if workers is None:
+        workers = DEFAULT_WORKERS if len(paths) >= POOL_MIN_IMAGES else 1
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        futures = [ex.submit(decode_paths, paths[s : s + CHUNK]) for s in starts]
+        try:
+            for s, f in zip(starts, futures):
+                x, r = f.result()
+                out[s : s + len(x)] = x
+                resized.extend(r)
+                bar.update(len(x))
+        except BaseException:
+            for f in futures:  # after a DataError (or Ctrl-C), do not decode the rest
+                f.cancel()
+            raise
+        finally:
+            bar.close()
+    return out, resized
+
+
+def decode_paths(paths):
+    """Decode images to uint8 (n, 32, 32, 3) -> (array, [(path, w, h) of resized ones]).
+
+    Module-level so worker processes can run it.
+    """
+    from PIL import Image
+
+    out = np.empty((len(paths), SIZE, SIZE, 3), np.uint8)
+    resized = []
+    for i, path in enumerate(paths):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+            if _is_plain_rgb_jpeg(data):
+                try:
+                    # Straight to libjpeg, skipping Image.open's Python header parsing: ~2x faster
+                    # on CIFAR's 32x32 JPEGs, same pixels. Any doubt: the general path decides.
+                    out[i] = np.asarray(Image.frombytes("RGB", (SIZE, SIZE), data, "jpeg", "RGB", ""))
+                    continue
+                except (ValueError, OSError):
+                    pass
+            out[i], size = _decode_general(data)
+            if size is not None:
+                resized.append((path,) + size)
+        except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
+            raise DataError(
+                "%s: not a readable PNG/JPEG image (%s: %s). Remove or replace this file." % (path, type(e).__name__, e)
+            ) from None
+    return out, resized
+
+
+def _decode_general(data: bytes):
+    """Any PNG/JPEG -> (uint8 (32, 32, 3), original (w, h) if it was resized, else None)."""
+    from PIL import Image, ImageOps
+
+    # Naming the formats skips probing every plugin Pillow knows: ~40% faster here.
+    with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as im:
+        if im.mode == "P":
+            im = im.convert("RGBA")  # palette transparency needs RGBA first
+        if im.mode != "RGB":
+            im = im.convert("RGB")  # grayscale, RGBA (alpha dropped), CMYK, ...
+        if im.size == (SIZE, SIZE):
+            return np.asarray(im), None
+        original = im.size
+        im = ImageOps.exif_transpose(im)
+        w, h = im.size
+        s = min(w, h)
+        box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
+        # crop() first: resize(box=...) would let the filter see pixels outside the box.
+        return np.asarray(im.crop(box).resize((SIZE, SIZE), Image.Resampling.BICUBIC)), original
+
+
+_SOF = {0xC0, 0xC1}  # baseline and extended sequential; progressive and others go the general way
+
+
+def _is_plain_rgb_jpeg(data: bytes) -> bool:
+    """A sequential 3-channel 32x32 JPEG without an Adobe colour-transform segment?"""
+    if data[:2] != b"\xff\xd8":
+        return False
+    i, n = 2, len(data)
+    while i + 4 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _SOF:
+            return i + 10 <= n and data[i + 5 : i + 10] == b"\x00\x20\x00\x20\x03"  # H=32, W=32, 3 channels
+        other_frame = 0xC2 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)  # C4/C8/CC are not frames
+        if marker == 0xEE or other_frame or marker == 0xDA:
+            return False  # Adobe APP14, another frame type, or scan data before any frame header
+        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+    return False
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total, progress):
+    if not progress or total < POOL_MIN_IMAGES:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        print("Decoding %d images (once; later loads read the cache)..." % total, file=sys.stderr)
+        return _NoBar()
+    return tqdm(total=total, unit="img", desc="decoding images (once)", file=sys.stderr)
