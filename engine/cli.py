@@ -234,16 +234,14 @@ def build_parser():
     e = sub.add_parser("eval", help="test accuracy of a snapshot (ours or ConvNetJS's toJSON())")
     e.add_argument("snapshot")
     e.add_argument("--data")
-    e.add_argument("--backend", choices=["numba", "numpy"], default="numpy")
+    e.add_argument("--backend", choices=["numba", "numpy"], default="numba")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="training and inference images/s per backend and batch size")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--backends", default="numba,numpy,torch")
-    b.add_argument("--batches", default="1,4,16,64")
-    b.add_argument("--seconds", type=_positive(float), default=2.0, help="timing per case")
-    b.add_argument("--startup", action="store_true", help="also time Numba's cold compile and warm start")
+    from .bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(b)
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -1,0 +1,43 @@
+"""Compile and threading options of the Numba kernels, in one place (kernels_numba.py reads them).
+
+Nothing else lives here, and this module does not import Numba.
+
+- `JIT` is the keyword dict for `numba.njit`. `cache=True` writes the machine code beside the
+  source (engine/__pycache__/kernels_numba.*.nbi/.nbc), so only the first run after an install
+  pays for compiling. `nogil=True` lets the kernels of one batch run on several threads.
+- fastmath: only the flags that let LLVM vectorise reductions and fuse multiply-adds
+  ("reassoc", "contract") plus "nsz" and "arcp". Not "nnan"/"ninf": with those LLVM may assume
+  that no NaN exists and fold it away, and the training loop's divergence check (a NaN loss
+  pauses the run) relies on NaN flowing through every kernel.
+- Numba's cache index keys on a function's bytecode and signature, not on these options: after
+  editing them, delete engine/__pycache__/kernels_numba.* so that nothing stale is loaded.
+- Threads: a batch is split into one chunk per thread, THREADS of them (default: Numba's
+  NUMBA_NUM_THREADS, i.e. the CPUs this process may use). `CONVNET_NUMBA_PARALLEL=0` runs
+  every kernel on the calling thread only.
+"""
+
+from __future__ import annotations
+
+import os
+
+JIT = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": {"reassoc", "contract", "nsz", "arcp"},
+    "error_model": "numpy",  # x / 0 gives inf or NaN, as NumPy does, with no check per division
+}
+
+PARALLEL_ENABLED = os.environ.get("CONVNET_NUMBA_PARALLEL", "1").strip().lower() not in ("0", "false", "no", "off")
+THREADS = None  # None: numba.config.NUMBA_NUM_THREADS; the bench sets it for --threads
+
+# Handing work to another thread costs ~20 us; below these sizes one thread does it all.
+MIN_PARALLEL_MACS = 4_000_000  # conv multiply-adds in one call (2x for a backward)
+MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
+# Above them, a call is cut into this many chunks per thread and threads take chunks as they
+# finish: a thread parked by the OS (others' work on a shared machine) then holds up only
+# one small chunk, not half of the batch.
+CHUNKS_PER_THREAD = 4
+
+# Output pixels per im2col block of the conv kernels: the block (pixels x HH*WW*C values)
+# should stay in L1/L2 while its small GEMMs run.
+CONV_BLOCK_PIXELS = 64

@@ -1,0 +1,125 @@
+"""What only the Numba backend has: its splitting of a batch into chunks run side by side.
+
+The general kernel tests (test_kernels.py) check both backends against naive.py; here the
+same inputs go through kernels_numba on 1, 2 and 3 threads (up to 4 chunks each) — batch 1
+split by rows, bigger batches by whole images — and must give the same results, the padded GEMM paths included
+(filters not a multiple of 4, blocks not a multiple of 4 pixels). Plus: an error in a chunk
+reaches the caller, and NaN flows through every kernel (the divergence check relies on it).
+No timing here; that is `python -m engine bench`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import config
+from engine import kernels_numba as kb
+from engine import kernels_numpy as kn
+
+
+@pytest.fixture
+def chunks(monkeypatch):
+    """Set how many threads every call uses, however small the work."""
+
+    def use(T):
+        monkeypatch.setattr(config, "MIN_PARALLEL_MACS", 0)
+        monkeypatch.setattr(config, "MIN_PARALLEL_ELEMENTS", 0)
+        monkeypatch.setattr(kb, "_threads", lambda: T)
+
+    return use
+
+
+def tol(dtype):
+    return {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 2, 5])
+@pytest.mark.parametrize(
+    "case", [(13, 3, 7, 5, 1, 2), (9, 6, 4, 3, 2, 1), (8, 5, 9, 1, 1, 0)], ids=lambda c: "H%d-C%d-F%d-k%d-s%d-p%d" % c
+)
+def test_conv_is_the_same_in_1_2_and_3_chunks(chunks, N, case, dtype):
+    H, C, F, k, stride, pad = case
+    rng = np.random.RandomState(N * 100 + H)
+    x = rng.standard_normal((N, H, H + 2, C)).astype(dtype)
+    w = rng.standard_normal((F, C, k, k)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    out_n, cache_n = kn.conv_forward(x, w, b, stride, pad)
+    dout = rng.standard_normal(out_n.shape).astype(dtype)
+    expected = kn.conv_backward(dout, cache_n)
+    for T in (1, 2, 3):
+        chunks(T)
+        out, cache = kb.conv_forward(x, w, b, stride, pad)
+        np.testing.assert_allclose(out, out_n, err_msg="out, %d chunks" % T, **tol(dtype))
+        for need_dx in (True, False):
+            got = kb.conv_backward(dout, cache, need_dx)
+            for name, g, e in zip(("dx", "dw", "db"), got, expected):
+                if name == "dx" and not need_dx:
+                    assert g is None
+                    continue
+                assert g.dtype == dtype
+                np.testing.assert_allclose(g, e, err_msg="%s, %d chunks" % (name, T), **tol(dtype))
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 2), (2, 1), (2, 3), (3, 3)])
+def test_pool_is_the_same_in_1_2_and_3_chunks(chunks, size, stride):
+    rng = np.random.RandomState(size * 10 + stride)
+    x = rng.randint(0, 3, (3, 11, 9, 5)).astype(np.float32)  # many exact ties
+    out_n, cache_n = kn.pool_forward(x, size, stride)
+    dout = rng.standard_normal(out_n.shape).astype(np.float32)
+    dx_n = kn.pool_backward(dout, cache_n)
+    for T in (1, 2, 3):
+        chunks(T)
+        out, cache = kb.pool_forward(x, size, stride)
+        np.testing.assert_array_equal(out, out_n)
+        np.testing.assert_array_equal(kb.pool_backward(dout, cache), dx_n)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+def test_elementwise_is_the_same_in_1_2_and_3_chunks(chunks, name):
+    x = np.random.RandomState(0).standard_normal((3, 7, 5, 4))
+    out_n, cache_n = getattr(kn, name + "_forward")(x)
+    dx_n = getattr(kn, name + "_backward")(x, cache_n)
+    for T in (1, 2, 3):
+        chunks(T)
+        out, cache = getattr(kb, name + "_forward")(x)
+        np.testing.assert_allclose(out, out_n, rtol=1e-12)
+        np.testing.assert_allclose(getattr(kb, name + "_backward")(x, cache), dx_n, rtol=1e-12)
+
+
+def test_an_error_in_a_chunk_reaches_the_caller():
+    def boom():
+        raise RuntimeError("chunk failed")
+
+    done = []
+    calls = [(boom, ())] + [(done.append, (i,)) for i in range(5)]
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        kb._workers.run(calls, 2)
+    kb._workers.run([(done.append, (i,)) for i in range(5, 9)], 2)  # the workers are still alive
+    assert sorted(done)[-4:] == [5, 6, 7, 8]
+
+
+def test_nan_flows_through_every_kernel(chunks):
+    chunks(2)
+    x = np.zeros((2, 6, 6, 3), dtype=np.float32)
+    x[1, 2, 3, 1] = np.nan
+    w = np.ones((4, 3, 3, 3), dtype=np.float32)
+    out, _ = kb.conv_forward(x, w, np.zeros(4, np.float32), 1, 1)
+    assert np.isnan(out[1]).any() and not np.isnan(out[0]).any()
+    relu, _ = kb.relu_forward(out)
+    assert np.isnan(relu[1]).any()
+    pooled, _ = kb.pool_forward(relu, 2, 2)
+    assert np.isnan(pooled[1]).any() and not np.isnan(pooled[0]).any()
+    loss, _, _ = kb.softmax_loss(pooled.reshape(2, -1), np.array([0, 1]))
+    assert np.isnan(loss)
+
+
+def test_bad_shapes_say_what_is_wrong():
+    x = np.zeros((1, 4, 4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="does not fit a 4x4 input"):
+        kb.conv_forward(x, np.zeros((2, 3, 7, 7), np.float32), np.zeros(2, np.float32), 1, 0)
+    with pytest.raises(ValueError, match="channels"):
+        kb.conv_forward(x, np.zeros((2, 4, 3, 3), np.float32), np.zeros(2, np.float32), 1, 0)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        kb.softmax_loss(np.zeros((2, 3)), np.array([0, 3]))
