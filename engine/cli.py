@@ -118,7 +118,11 @@ def cmd_train(args):
         indices=train_idx,
     )
     trainer = Trainer(net, opt, batches)
-    for _ in range(args.epochs):
+    base_lr = opt.lr
+    for epoch in range(args.epochs):
+        if args.lr_decay == "linear":
+            # Linear decay over the run, a step per epoch: the last epoch trains at base/epochs.
+            opt.set(lr=base_lr * (1 - epoch / args.epochs))
         t0 = time.perf_counter()
         ev = trainer.run_epoch()
         if ev["event"] == "diverged":
@@ -223,6 +227,7 @@ def build_parser():
     )
     t.add_argument("--momentum", type=float, default=None)
     t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--lr-decay", choices=["linear", "none"], default="linear", help="learning-rate schedule")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--backend", choices=["numba", "numpy"], default="numba")
     t.add_argument("--train-images", type=_positive(int), help="train on a seeded random subset of this size")

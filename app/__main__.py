@@ -1,0 +1,108 @@
+"""`python -m app [--data PATH] [--host 127.0.0.1] [--port 5006] [--snapshot FILE] [--show]`: the live
+training dashboard. Checks that `engine` and `datasets` are this repository's packages, builds the
+Runner (the default net, or --snapshot), loads the data in the runner's thread while the page is
+already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m app", description="ConvNet Playground: watch a ConvNet learn CIFAR-10, live."
+    )
+    p.add_argument(
+        "--data",
+        help="CIFAR-10 archive, its extracted folder, or an image folder "
+        "(default: $CONVNET_DATA, else the cache directory, else download)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--snapshot", help="start from this snapshot (.npz, or a ConvNetJS toJSON() .json)")
+    p.add_argument("--show", action="store_true", help="open the page in a browser")
+    p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend (default: numba when available)")
+    p.add_argument("--paused", action="store_true", help="do not start training until Start is pressed")
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="another host:port browsers may use to reach the page (e.g. behind a proxy)",
+    )
+    return p.parse_args(argv)
+
+
+def origins(host, port, extra=()):
+    allowed = ["127.0.0.1:%d" % port, "localhost:%d" % port]
+    if host in ("0.0.0.0", "::"):
+        return "*"  # every interface: viewers come by whatever name the room uses
+    if host not in LOOPBACK:
+        allowed.append("%s:%d" % (host, port))
+    return allowed + list(extra)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from . import paths
+
+    problem = paths.check_packages()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    import engine
+
+    snapshot = None
+    if args.snapshot:
+        try:
+            snapshot = engine.read_snapshot(args.snapshot)
+        except engine.SnapshotError as e:
+            print("python -m app: --snapshot %s: %s" % (args.snapshot, e), file=sys.stderr)
+            return 2
+    if args.backend and args.backend not in paths.available_backends():
+        print("python -m app: the %s backend does not import here; use --backend numpy" % args.backend, file=sys.stderr)
+        return 2
+
+    import panel as pn
+
+    from .dashboard import TITLE, create_app
+    from .runner import Runner
+
+    runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
+
+    def load():
+        from datasets import load_dataset
+
+        try:
+            return load_dataset(args.data, download=True, progress=True)
+        except Exception:
+            if snapshot is None and paths.pretrained_path() is not None:
+                runner.load_pretrained()  # no data: the pretrained net is there to inspect
+            raise
+
+    runner.load_data(load)
+    runner.start_thread()
+    try:
+        pn.serve(
+            create_app(runner),
+            address=args.host,
+            port=args.port,
+            show=args.show,
+            title=TITLE,
+            websocket_origin=origins(args.host, args.port, args.allow_origin),
+            # an upload arrives base64-encoded in one message: room for MAX_UPLOAD_BYTES
+            websocket_max_message_size=160 * 1024 * 1024,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

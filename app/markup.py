@@ -1,0 +1,181 @@
+"""HTML fragments of the dashboard, from plain data: stat cards, the layer table, the memory
+breakdown, top-3 prediction bars, and the page's CSS.
+
+Plain functions returning strings (no Panel, no runner), so the static site can reuse them.
+Everything a user typed or uploaded is escaped. Names follow the slides: "32x32x3", "params",
+"memory".
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from html import escape
+
+import numpy as np
+
+from engine import human_bytes
+
+CSS = """
+:root { --cp-blue: #1f4e8c; --cp-green: #3c9d4e; --cp-red: #c9453b; --cp-grey: #667085; }
+.cp-cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(104px, 1fr)); gap: 8px; }
+.cp-card { background: #fff; border: 1px solid #e4e7ec; border-radius: 10px; padding: 8px 10px;
+  box-shadow: 0 1px 2px rgba(16,24,40,.05); }
+.cp-card .v { font-size: 25px; font-weight: 600; color: #101828; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.cp-card .k { font-size: 13px; color: var(--cp-grey); text-transform: none; }
+.cp-pill { display: inline-block; padding: 3px 12px; border-radius: 999px; font-weight: 600; font-size: 15px; }
+.cp-running { background: #dcfae6; color: #067647; } .cp-paused { background: #fef0c7; color: #93370d; }
+.cp-nodata, .cp-loading { background: #eef2f6; color: #364152; }
+table.cp-table { border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums; width: 100%; }
+table.cp-table th { text-align: right; color: var(--cp-grey); font-weight: 600; border-bottom: 2px solid #d0d5dd; padding: 4px 10px; }
+table.cp-table td { text-align: right; padding: 3px 10px; border-bottom: 1px solid #eaecf0; }
+table.cp-table td:first-child, table.cp-table th:first-child, table.cp-table td:nth-child(2), table.cp-table th:nth-child(2) { text-align: left; }
+table.cp-table tr.total td { font-weight: 700; border-top: 2px solid #d0d5dd; }
+table.cp-compact { font-size: 13px; } table.cp-compact td, table.cp-compact th { padding: 2px 6px; white-space: nowrap; }
+.cp-scroll { overflow-x: auto; }
+.cp-mem { display: flex; flex-wrap: wrap; gap: 6px 18px; font-size: 14px; margin-top: 8px; }
+.cp-mem b { font-variant-numeric: tabular-nums; }
+.cp-pred { display: flex; gap: 14px; align-items: center; }
+.cp-pred img { image-rendering: pixelated; border-radius: 4px; border: 1px solid #d0d5dd; }
+.cp-bars { flex: 1; min-width: 220px; max-width: 440px; }
+.cp-bar { position: relative; height: 24px; margin: 4px 0; background: #f2f4f7; border-radius: 4px; }
+.cp-bar span.fill { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 4px; }
+.cp-bar span.t { position: absolute; left: 8px; top: 2px; font-size: 14px; color: #101828; }
+.cp-layer-head { font-size: 14px; color: #344054; margin: 10px 0 2px 0; }
+.cp-layer-head b { font-size: 16px; color: #101828; }
+.cp-dim { color: var(--cp-grey); }
+.cp-msg { font-size: 15px; }
+"""
+
+
+def png_data_uri(img):
+    """uint8 (H, W, 3) or (H, W) image -> "data:image/png;base64,..." for an <img src>."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(img, dtype=np.uint8)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _num(v, fmt):
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else fmt % v
+
+
+def _pct(v):
+    return _num(None if v is None else 100 * v, "%.1f%%")
+
+
+def status_html(status, message=""):
+    cls = {"running": "cp-running", "paused": "cp-paused", "no data": "cp-nodata"}.get(status, "cp-loading")
+    extra = ' <span class="cp-dim cp-msg">%s</span>' % escape(message) if message else ""
+    return '<span class="cp-pill %s">%s</span>%s' % (cls, escape(status), extra)
+
+
+def stats_html(s):
+    """Stat cards from a runner snapshot dict (examples, epoch, fwd_ms, bwd_ms, images_per_s,
+    loss, loss_smooth, train_acc, val_acc, test_acc)."""
+    cards = [
+        ("examples seen", "{:,}".format(int(s.get("examples") or 0))),
+        ("epoch", _num(s.get("epoch"), "%.2f")),
+        ("images/s", _num(s.get("images_per_s"), "%.0f")),
+        ("fwd ms / example", _num(s.get("fwd_ms"), "%.3f")),
+        ("bwd ms / example", _num(s.get("bwd_ms"), "%.3f")),
+        ("loss (smoothed)", _num(s.get("loss_smooth"), "%.3f")),
+        ("train acc", _pct(s.get("train_acc"))),
+        ("validation acc", _pct(s.get("val_acc"))),
+        ("test acc", _pct(s.get("test_acc"))),
+    ]
+    body = "".join(
+        '<div class="cp-card"><div class="v">%s</div><div class="k">%s</div></div>' % (v, k) for k, v in cards
+    )
+    return '<div class="cp-cards">%s</div>' % body
+
+
+def layer_table_html(summary, compact=False):
+    """engine.summarize() output as the slides' table: output volume, params and memory per layer."""
+    rows = []
+    for r in summary["layers"]:
+        rows.append(
+            "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+            % (
+                escape(r["name"]),
+                escape(r["type"]),
+                r["output_text"],
+                "{:,}".format(r["weights"]),
+                "{:,}".format(r["biases"]),
+                "{:,}".format(r["params"]),
+                "{:,}".format(r["activations"]),
+                human_bytes(r["bytes"]),
+            )
+        )
+    rows.append(
+        '<tr class="total"><td>total</td><td></td><td></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>'
+        % (
+            "{:,}".format(sum(r["weights"] for r in summary["layers"])),
+            "{:,}".format(sum(r["biases"] for r in summary["layers"])),
+            "{:,}".format(summary["total_params"]),
+            "{:,}".format(summary["total_activations"]),
+            human_bytes(summary["bytes"]),
+        )
+    )
+    head = (
+        "<tr><th>layer</th><th>type</th><th>output</th><th>weights</th><th>biases</th><th>params</th>"
+        "<th>activations</th><th>memory</th></tr>"
+    )
+    cls = "cp-table cp-compact" if compact else "cp-table"
+    return '<div class="cp-scroll"><table class="%s">%s%s</table></div>' % (cls, head, "".join(rows))
+
+
+def memory_html(memory):
+    """The training memory of one step at a batch size: activations, their gradients, params,
+    gradients and optimizer state, as engine.summarize()["memory"] gives them."""
+    parts = [
+        ("activations", "activations"),
+        ("their gradients", "activation_grads"),
+        ("params", "params"),
+        ("gradients", "param_grads"),
+        ("optimizer state", "optimizer_state"),
+    ]
+    items = "".join("<span>%s <b>%s</b></span>" % (k, human_bytes(memory[key])) for k, key in parts)
+    return (
+        '<div class="cp-mem"><span><b>memory</b> for a training step at batch %d with %s:</span>%s'
+        "<span>total <b>%s</b></span></div>"
+        % (memory["batch"], escape(memory["optimizer"]), items, human_bytes(memory["total"]))
+    )
+
+
+def bars_html(classes, probs, label=None, k=3):
+    """Top-k classes as horizontal bars: green for the true class, red for others, blue if unknown."""
+    probs = np.asarray(probs, dtype=np.float64)
+    out = []
+    for i in np.argsort(-probs)[:k]:
+        color = "var(--cp-blue)" if label is None else ("var(--cp-green)" if i == label else "var(--cp-red)")
+        out.append(
+            '<div class="cp-bar"><span class="fill" style="width:%.1f%%;background:%s;opacity:.55"></span>'
+            '<span class="t">%s <b>%.1f%%</b></span></div>'
+            % (100 * probs[i], color, escape(classes[i]), 100 * probs[i])
+        )
+    return '<div class="cp-bars">%s</div>' % "".join(out)
+
+
+def prediction_html(image, classes, probs, label=None, title="", size=128):
+    """An image (uint8 (H, W, 3), shown pixelated at `size` px) beside its top-3 bars."""
+    return (
+        '<div class="cp-pred"><img src="%s" width="%d" height="%d" alt="input image">'
+        '<div class="cp-bars"><div class="cp-dim">%s</div>%s</div></div>'
+        % (png_data_uri(image), size, size, escape(title), bars_html(classes, probs, label))
+    )
+
+
+def layer_head_html(row):
+    """The caption of one layer in the visualisation: name, output volume, min/max statistics."""
+    bits = ["<b>%s</b> (%s) %s" % (escape(row["name"]), escape(row["type"]), row["shape_text"])]
+    bits.append("activations min %.3g max %.3g" % (row["act_min"], row["act_max"]))
+    bits.append("gradients min %.3g max %.3g" % (row["grad_min"], row["grad_max"]))
+    if "w_min" in row:
+        bits.append("weights min %.3g max %.3g" % (row["w_min"], row["w_max"]))
+        bits.append("weight gradients min %.3g max %.3g" % (row["dw_min"], row["dw_max"]))
+    if row.get("channels", 0) > row["act"].shape[-1]:
+        bits.append("showing %d of %d channels" % (row["act"].shape[-1], row["channels"]))
+    return '<div class="cp-layer-head">%s</div>' % " · ".join(bits)

@@ -1,0 +1,334 @@
+"""The Runner: the one training thread of the process and everything it owns.
+
+It holds the net, the optimizer, the engine.Trainer and the batch source, and trains batch after
+batch. Views never touch those: they call the Runner's commands (start, pause, step, reset,
+apply_spec, set_hyper, load_snapshot, ...), which validate in the caller's thread and queue the
+change; the thread applies it between two steps. Commands return at once, so a control reacts
+immediately however long a step takes. Invalid specs and snapshots raise to the caller and never
+reach the running net.
+
+The thread publishes plain data only (stats, bounded History and Predictions, the latest
+visualisation arrays from probe.py, a copy of the weights); it never touches Bokeh or Panel.
+To keep training fast it probes at most every `vis_interval` seconds, and only while a page
+shows the visualisation, and evaluates small validation/test chunks every `eval_interval` seconds.
+For tests, `Runner(..., threaded=False)` is driven synchronously with tick().
+
+This file: the commands, the reading side and the loop. runner_net.py: building, checking and
+swapping nets, inference for other threads. runner_stats.py: step stats, running accuracies,
+the visualisation probe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+import engine
+
+from . import paths
+from .history import History, Predictions
+from .runner_net import RunnerNetMixin
+from .runner_stats import RunnerStatsMixin
+
+TRAINING_NICE = 10
+
+
+def lower_priority(nice=TRAINING_NICE):
+    """Give the calling thread (and the kernel threads it starts later, which inherit it) a lower
+    CPU priority than the server's, on Linux: a click then gets a core at once instead of
+    queueing behind the training, which loses only the little time the page really uses."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+HYPER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")
+
+
+class Runner(RunnerNetMixin, RunnerStatsMixin):
+    """Owns the training thread; see the module docstring."""
+
+    def __init__(
+        self,
+        dataset=None,
+        *,
+        data_error=None,
+        spec=None,
+        snapshot=None,
+        backend=None,
+        seed=0,
+        optimizer="adadelta",
+        lr=None,
+        momentum=None,
+        weight_decay=1e-4,
+        batch_size=64,
+        running=True,
+        vis_interval=0.9,
+        eval_interval=1.0,
+        history_capacity=2000,
+        predictions_capacity=64,
+        threaded=True,
+    ):
+        self.threaded = threaded
+        self.vis_interval = vis_interval
+        self.eval_interval = eval_interval
+        self._lock = threading.RLock()  # guards the queue and what is published; held briefly
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._commands = deque()
+        self._thread = None
+        defaults = engine.OPTIMIZER_DEFAULTS[optimizer]
+        self.hyper = {
+            "optimizer": optimizer,
+            "lr": lr if lr is not None else defaults["lr"],
+            "momentum": momentum if momentum is not None else defaults.get("momentum", 0.9),
+            "weight_decay": weight_decay,
+            "batch_size": int(batch_size),
+            "seed": int(seed),
+            "backend": backend or paths.default_backend(),
+        }
+        self.hyper_version = 0
+        self.running = bool(running)
+        self._steps_pending = 0
+        self.history = History(history_capacity)
+        self.predictions = Predictions(predictions_capacity)
+        self.status_message = ""
+        self.error = ""
+        self.dataset = None
+        self.data_error = data_error
+        self.run_id = 0
+        self.spec_version = 0
+        self._last_poll = 0.0 if threaded else float("inf")
+        self._vis = None
+        self._vis_version = 0
+        self._vis_dirty = True
+        self._vis_example = None  # ("image", image, label, caption), ("test", index) or None: the fixed one
+        self._weights = None  # (version, spec, preprocess, {name: array}) for inference in other threads
+        self._infer = None
+        self._infer_lock = threading.Lock()
+        self._init_net(spec, snapshot)
+        if dataset is not None:
+            self._set_dataset(dataset)
+        self._publish()
+
+    # -- commands (any thread) ------------------------------------------------------------
+    def _queue(self, *cmd):
+        with self._lock:
+            self._commands.append(cmd)
+        self._wake.set()
+
+    def start(self):
+        """Train continuously (as soon as there is data)."""
+        with self._lock:
+            self.running = True
+            self.error = ""
+            self._publish_status()
+        self._wake.set()
+
+    def pause(self):
+        """Stop after the step in flight."""
+        with self._lock:
+            self.running = False
+            self._publish_status()
+
+    def step(self):
+        """Train on exactly one batch (pauses continuous training first)."""
+        with self._lock:
+            self.running = False
+            if self.dataset is not None:
+                self._steps_pending += 1
+            self._publish_status()
+        self._wake.set()
+
+    def reset(self):
+        """Fresh weights from the current spec and seed; history and stats cleared."""
+        self._queue("reset")
+
+    def set_hyper(self, **hyper):
+        """Change optimizer, lr, momentum, weight_decay, batch_size, seed or backend while training.
+
+        Values are checked here (ValueError with a message); the seed applies at the next reset.
+        """
+        clean = {}
+        for k, v in hyper.items():
+            if k not in HYPER_KEYS:
+                raise ValueError("unknown setting %r — use one of %s" % (k, ", ".join(HYPER_KEYS)))
+            if k == "optimizer" and v not in engine.OPTIMIZER_DEFAULTS:
+                raise ValueError("unknown optimizer %r" % (v,))
+            elif k == "backend" and v not in paths.available_backends():
+                raise ValueError(
+                    "backend %r is not available here (have: %s)" % (v, ", ".join(paths.available_backends()))
+                )
+            elif k in ("batch_size", "seed"):
+                v = int(v)
+                if v < (1 if k == "batch_size" else 0):
+                    raise ValueError("%s must be at least %d" % (k, 1 if k == "batch_size" else 0))
+            elif k in ("lr", "momentum", "weight_decay"):
+                v = float(v)
+                if not np.isfinite(v) or v < 0:
+                    raise ValueError("%s must be a finite number >= 0, got %r" % (k, v))
+            clean[k] = v
+        with self._lock:
+            changed = {k: v for k, v in clean.items() if self.hyper.get(k) != v}
+            if not changed:
+                return
+            self.hyper.update(changed)
+            self.hyper_version += 1
+            self._pub["hyper"] = dict(self.hyper)
+            self._pub["hyper_version"] = self.hyper_version
+        self._queue("hyper", changed)
+
+    def load_data(self, loader):
+        """Load the dataset in the runner's thread: loader() -> Dataset, or raises with a message."""
+        with self._lock:
+            self._pub["status"] = "loading"
+            self.status_message = "loading the data…"
+            self._pub["message"] = self.status_message
+        self._queue("load", loader)
+
+    def call(self, fn, timeout=30.0):
+        """Run fn(self) in the training thread between two steps and return its result."""
+        if not self.threaded or threading.current_thread() is self._thread:
+            return fn(self)
+        done = threading.Event()
+        box = {}
+
+        def job(r):
+            try:
+                box["value"] = fn(r)
+            except BaseException as e:  # handed back to the caller below
+                box["error"] = e
+            finally:
+                done.set()
+
+        self._queue("call", job)
+        if not done.wait(timeout):
+            raise TimeoutError("the training thread did not answer within %.0f s" % timeout)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    # -- reading (any thread) -------------------------------------------------------------
+    def snapshot(self, watch_vis=True):
+        """The published stats and settings as a plain dict (a copy).
+
+        watch_vis: the caller shows the network visualisation, so the runner keeps probing
+        for the next few seconds (nobody watching: no probes, all time to training)."""
+        with self._lock:
+            if watch_vis:
+                self._last_poll = time.monotonic()
+            return dict(self._pub)
+
+    def history_since(self, last_id):
+        with self._lock:
+            return self.history.since(last_id)
+
+    def predictions_since(self, last_id):
+        with self._lock:
+            items, oldest = self.predictions.since(last_id)
+            return items, oldest
+
+    def vis(self):
+        """(version, probe data or None) of the visualised example."""
+        with self._lock:
+            return self._vis_version, self._vis
+
+    # -- the thread -----------------------------------------------------------------------
+    def start_thread(self):
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="convnet-runner", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout=10.0):
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self):
+        lower_priority()
+        while not self._stop.is_set():
+            try:
+                self.tick(block=True)
+            except Exception as e:  # never let the thread die silently: pause and say why
+                with self._lock:
+                    self.running = False
+                    self.error = "training stopped: %s: %s" % (type(e).__name__, e)
+                    self._publish_status()
+                time.sleep(0.2)
+
+    def tick(self, block=False):
+        """One round: apply queued commands, train one batch if asked to, probe and evaluate when due.
+
+        Returns the step event (or None when nothing was trained)."""
+        self._run_commands()
+        event = None
+        with self._lock:
+            single = not self.running and self._steps_pending > 0
+            go = self._trainer is not None and (self.running or single)
+            if single:
+                self._steps_pending -= 1
+        if go:
+            event = self._trainer.step()
+            if event["event"] == "diverged":
+                with self._lock:
+                    self.running = False
+                    self._steps_pending = 0
+                    self.error = event["message"]
+                    self._publish_status()
+                event = None
+            else:
+                self._record_step(event)
+                if single:
+                    self._vis_dirty = True
+                    self._evaluate()
+        now = time.monotonic()
+        watched = now - self._last_poll < 3.0 or not self.threaded
+        if watched and (self._vis_dirty or (event and now - self._last_vis >= self.vis_interval)):
+            self._probe()
+        if event and self.running and now - self._last_eval >= self.eval_interval:
+            self._evaluate()
+        if event is None and block:
+            self._wake.wait(0.5)
+            self._wake.clear()
+        return event
+
+    def _run_commands(self):
+        while True:
+            with self._lock:
+                if not self._commands:
+                    return
+                cmd = self._commands.popleft()
+            name, args = cmd[0], cmd[1:]
+            getattr(self, "_do_" + name)(*args)
+
+    def _do_call(self, job):
+        job(self)
+
+    def _do_load(self, loader):
+        try:
+            ds = loader()
+        except Exception as e:  # DataError and friends: the page says what to do
+            with self._lock:
+                self.data_error = str(e)
+                self.status_message = ""
+                self.running = False
+                self._publish()
+            return
+        self._set_dataset(ds)
+        with self._lock:
+            if self.status_message == "loading the data…":
+                self.status_message = ""
+            self._publish()

@@ -1,0 +1,284 @@
+"""The Runner's nets: building, checking and swapping them, and inference for other threads.
+
+Split from runner.py (the thread and its loop) to keep both short. What runs in the caller's
+thread (apply_spec, load_snapshot, check_spec, infer) validates and builds but never touches the
+running net; what runs in the training thread (the _do_* commands, _install) swaps it between
+two steps. See runner.py for the locking rules.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+import engine
+
+from . import paths
+
+DEFAULT_PRESET = "convnetjs-cifar10"
+MEMORY_LIMIT = 1 << 30  # bytes a training step of an applied spec may need (activations, grads, state)
+
+
+class RunnerNetMixin:
+    """Net management for Runner (see runner.py); relies on its lock, hyper and publish fields."""
+
+    # -- construction ---------------------------------------------------------------------
+    def _init_net(self, spec, snapshot):
+        self.batches = None
+        self._trainer = None
+        self._fixed_index = None
+        self._val_idx = self._test_order = np.zeros(0, np.int64)
+        self._pub = {}
+        if snapshot is not None:
+            snap = snapshot if isinstance(snapshot, engine.snapshot.Snapshot) else engine.read_snapshot(snapshot)
+            opt = self._new_optimizer()
+            net = snap.build(self.hyper["backend"], optimizer=opt)
+            self._install(net, opt, snap.classes, {"source": "snapshot"})
+        else:
+            net = engine.Net(
+                spec if spec is not None else engine.get_preset(DEFAULT_PRESET),
+                backend=self.hyper["backend"],
+                seed=self.hyper["seed"],
+            )
+            self._install(net, None, None, {"source": "new"})
+
+    def _new_optimizer(self, name=None):
+        h = self.hyper
+        name = name or h["optimizer"]
+        return engine.Optimizer(name, lr=h["lr"], momentum=h["momentum"], weight_decay=h["weight_decay"])
+
+    def _set_dataset(self, ds):
+        """Train on this Dataset from now on (the runner's thread, or __init__)."""
+        self.dataset = ds
+        self.data_error = None
+        self._make_batches()
+        try:
+            self._compatible(self.net.layers_spec, "the current net")
+            self._install(self.net, self.optimizer, ds.classes, self.net_info)
+        except engine.SpecError as e:
+            net = engine.Net(engine.get_preset(DEFAULT_PRESET), backend=self.hyper["backend"], seed=self.hyper["seed"])
+            self._install(net, None, ds.classes, {"source": "new"})
+            self.status_message = "%s; training the %s net instead" % (e, DEFAULT_PRESET)
+
+    def _make_batches(self):
+        """A fresh batch source and test order, seeded from the current seed."""
+        from datasets import Batches, validation_split
+
+        ds = self.dataset
+        train_idx, self._val_idx = validation_split(len(ds.train_y), every=10)
+        self.batches = Batches(
+            ds.train_x, ds.train_y, self.hyper["batch_size"], seed=self.hyper["seed"], indices=train_idx
+        )
+        # The image folder is sorted by class: shuffle (seeded) before streaming test images.
+        self._test_order = np.random.default_rng(self.hyper["seed"]).permutation(len(ds.test_y)).astype(np.int64)
+        if self._fixed_index is None and len(self._test_order):
+            self._fixed_index = int(self._test_order[0])
+
+    def _install(self, net, optimizer, classes, info):
+        """Make `net` the running net: fresh optimizer (unless given), stats and history cleared."""
+        self.net = net
+        self.optimizer = optimizer if optimizer is not None else self._new_optimizer()
+        if self.dataset is not None:
+            self.classes = list(self.dataset.classes)
+        else:
+            self.classes = paths.class_names(net.num_classes, classes)
+        self.net_info = dict(info or {})
+        self._trainer = engine.Trainer(net, self.optimizer, self.batches) if self.batches is not None else None
+        self._stats = {"loss_smooth": None, "fwd_ms": None, "bwd_ms": None}
+        self._train_correct = deque(maxlen=50)
+        self._val_correct = deque(maxlen=1000)
+        self._rate = deque()
+        self._val_pos = self._test_pos = 0
+        self._last_vis = self._last_eval = 0.0
+        self._vis_dirty = True
+        ex = self._vis_example
+        if ex is not None and ex[0] == "image" and tuple(ex[1].shape) != tuple(net.input_shape):
+            self._vis_example = None  # an upload for the previous net's input size
+        self.error = ""
+        with self._lock:
+            self.history.clear()
+            self.predictions.clear()
+            self.run_id += 1
+            self.spec_version += 1
+            self._publish_weights()
+            self._publish()
+
+    # -- validation (caller's thread) -----------------------------------------------------
+    def _compatible(self, layers, what):
+        ds = self.dataset
+        if ds is None:
+            return
+        shape = tuple(layers[0]["shape"])
+        data_shape = tuple(int(s) for s in ds.train_x.shape[1:])
+        if shape != data_shape:
+            raise engine.SpecError(
+                '%s takes %s images but the data are %s — use {"type": "input", "shape": [%d, %d, %d]}'
+                % (what, "x".join(map(str, shape)), "x".join(map(str, data_shape)), *data_shape)
+            )
+        k, n = layers[-1]["num_classes"], len(ds.classes)
+        if k != n:
+            raise engine.SpecError(
+                "%s ends in %d classes but the data have %d — set num_classes to %d" % (what, k, n, n)
+            )
+
+    def check_spec(self, spec):
+        """Canonical layers of a spec fit to train here, or engine.SpecError saying why not."""
+        layers = engine.normalize(spec)
+        self._compatible(layers, "this net")
+        s = engine.summarize(
+            engine.spec.to_json(layers), batch=self.hyper["batch_size"], optimizer=self.hyper["optimizer"]
+        )
+        if s["memory"]["total"] > MEMORY_LIMIT:
+            raise engine.SpecError(
+                "this net needs %s to train at batch %d (limit %s) — make it smaller or lower the batch size"
+                % (engine.human_bytes(s["memory"]["total"]), self.hyper["batch_size"], engine.human_bytes(MEMORY_LIMIT))
+            )
+        return layers
+
+    def apply_spec(self, spec):
+        """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
+        layers = self.check_spec(spec)
+        self._queue("spec", engine.spec.to_json(layers))
+
+    def load_snapshot(self, source, name="snapshot"):
+        """Make a snapshot (bytes, path; ours or ConvNetJS's) the running net; SnapshotError if unusable."""
+        snap = engine.read_snapshot(source)
+        try:
+            self._compatible(engine.normalize(snap.spec), "the snapshot's net")
+            opt = self._new_optimizer()
+            net = snap.build(self.hyper["backend"], optimizer=opt)
+        except engine.SnapshotError:
+            raise
+        except (ValueError, MemoryError) as e:
+            raise engine.SnapshotError("cannot use %s: %s" % (name, e)) from None
+        self._queue("net", net, opt, snap.classes, {"source": name, "info": snap.meta.get("info") or {}})
+        return snap
+
+    def load_pretrained(self):
+        path = paths.pretrained_path()
+        if path is None:
+            raise engine.SnapshotError("no pretrained snapshot shipped (expected at %s)" % paths.PRETRAINED)
+        return self.load_snapshot(path, name="the pretrained snapshot")
+
+    def snapshot_bytes(self):
+        """The running net and optimizer as a snapshot file's bytes (taken between two steps)."""
+
+        def take(r):
+            info = {
+                "examples": r._pub.get("examples", 0),
+                "test_acc": r._pub.get("test_acc"),
+                "saved_by": "ConvNet Playground app",
+            }
+            return engine.snapshot_bytes(r.net, r.optimizer, r.classes, info)
+
+        return self.call(take)
+
+    # -- commands applied in the training thread ------------------------------------------
+    def _do_reset(self):
+        net = engine.Net(
+            self.net.spec(), backend=self.hyper["backend"], seed=self.hyper["seed"], preprocess=self.net.preprocess
+        )
+        if self.dataset is not None:
+            self._make_batches()  # a fresh, seeded batch order too
+        self._install(net, None, self.classes, {"source": "new"})
+
+    def _do_spec(self, spec):
+        net = engine.Net(spec, backend=self.hyper["backend"], seed=self.hyper["seed"])
+        self._install(net, None, self.classes, {"source": "edited spec"})
+        with self._lock:
+            self.running = True
+            self._publish_status()
+
+    def _do_net(self, net, optimizer, classes, info):
+        self._install(net, optimizer, classes, info)
+
+    def _do_hyper(self, changed):
+        h = self.hyper
+        if "optimizer" in changed:
+            self.optimizer = self._new_optimizer()
+        else:
+            self.optimizer.set(**{k: h[k] for k in ("lr", "momentum", "weight_decay")})
+        if self.batches is not None:
+            self.batches.batch_size = h["batch_size"]
+        if "backend" in changed and changed["backend"] != self.net.backend:
+            net = engine.Net(self.net.spec(), backend=h["backend"], preprocess=self.net.preprocess)
+            net.load_params(self.net.params())
+            self.net = net
+        if self._trainer is not None:
+            self._trainer.net = self.net
+            self._trainer.optimizer = self.optimizer
+        with self._lock:
+            self._pub["backend"] = self.net.backend
+
+    # -- publishing (under the lock) ------------------------------------------------------
+    def _status(self):
+        if self._pub.get("status") == "loading" and self.dataset is None and self.data_error is None:
+            return "loading"
+        if self.dataset is None:
+            return "no data"
+        return "running" if self.running else "paused"
+
+    def _publish_status(self):
+        self._pub.update(status=self._status(), running=self.running, error=self.error, message=self.status_message)
+
+    def _publish(self):
+        ds = self.dataset
+        nan = float("nan")
+        self._pub.update(
+            has_data=ds is not None,
+            data_error=self.data_error,
+            data_source=getattr(ds, "source", ""),
+            n_train=len(self.batches.indices) if self.batches is not None else 0,
+            n_val=len(self._val_idx),
+            n_test=len(ds.test_y) if ds is not None else 0,
+            classes=list(self.classes),
+            spec=self.net.spec(),
+            spec_version=self.spec_version,
+            run_id=self.run_id,
+            net_source=self.net_info.get("source", ""),
+            hyper=dict(self.hyper),
+            hyper_version=self.hyper_version,
+            backend=self.net.backend,
+            examples=0,
+            steps=0,
+            epoch=0.0,
+            loss=nan,
+            loss_smooth=nan,
+            train_acc=nan,
+            val_acc=nan,
+            test_acc=nan,
+            test_seen=0,
+            fwd_ms=nan,
+            bwd_ms=nan,
+            images_per_s=nan,
+            step_images_per_s=nan,
+            history_id=-1,
+            pretrained=str(paths.pretrained_path() or ""),
+        )
+        self._publish_status()
+
+    def _publish_weights(self):
+        params = {k: v.copy() for k, v in self.net.params().items()}
+        version = (self._weights[0] + 1) if self._weights else 1
+        with self._lock:
+            self._weights = (version, self.net.spec(), dict(self.net.preprocess), params)
+
+    def _shape(self):
+        return self.net.input_shape
+
+    # -- inference for other threads ------------------------------------------------------
+    def infer(self, images):
+        """Class probabilities (N, K) for uint8 images, from the weights last published.
+
+        Runs in the caller's thread on its own NumPy net, so it never waits for a training step.
+        """
+        with self._lock:
+            version, spec, preprocess, params = self._weights
+        with self._infer_lock:
+            if self._infer is None or self._infer[1] != spec:
+                self._infer = [None, spec, engine.Net(spec, backend="numpy", preprocess=preprocess)]
+            if self._infer[0] != version:
+                self._infer[2].load_params(params)
+                self._infer[0] = version
+            return self._infer[2].predict(images)

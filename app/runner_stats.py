@@ -1,0 +1,137 @@
+"""What the Runner measures and shows between two steps: step statistics, running accuracies
+on small validation and test chunks (and the stream of test predictions), and the
+visualisation probe of one example (a fixed test image, a chosen one, or an upload).
+
+Split from runner.py (the thread and its commands) to keep both short. _probe, _evaluate and
+_record_step run in the training thread; set_vis_example, show_test_image and test_image are
+commands any thread may call.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .probe import probe, weight_grads
+
+
+class RunnerStatsMixin:
+    """Statistics and visualisation for Runner (see runner.py); relies on its lock and fields."""
+
+    def set_vis_example(self, image=None, label=None, caption=None):
+        """Show this uint8 (H, W, C) image in the visualisation; None: back to the fixed example."""
+        if image is not None:
+            image = np.ascontiguousarray(image, dtype=np.uint8)
+            if tuple(image.shape) != tuple(self._shape()):
+                raise ValueError(
+                    "the image is %s but the net takes %s"
+                    % ("x".join(map(str, image.shape)), "x".join(map(str, self._shape())))
+                )
+        self._queue("vis", None if image is None else ("image", image, label, caption or "uploaded image"))
+
+    def show_test_image(self, index):
+        """Visualise test image `index` (and keep visualising it as training goes on)."""
+        self.test_image(index)  # raises for a bad index
+        self._queue("vis_test", int(index))
+
+    def test_image(self, index):
+        """(uint8 image, label) of test image `index`; ValueError if there is none."""
+        n = len(self.dataset.test_y) if self.dataset is not None else 0
+        if not 0 <= int(index) < n:
+            raise ValueError("there is no test image %d (the test set has %d)" % (index, n))
+        return np.asarray(self.dataset.test_x[int(index)]), int(self.dataset.test_y[int(index)])
+
+    def _do_vis_test(self, index):
+        self._vis_example = ("test", index)
+        self._vis_dirty = True
+
+    def _do_vis(self, example):
+        self._vis_example = example
+        self._vis_dirty = True
+
+    def _probe(self):
+        self._vis_dirty = False
+        self._last_vis = time.monotonic()
+        ex = self._vis_example
+        index = ex[1] if ex is not None and ex[0] == "test" else self._fixed_index
+        if ex is not None and ex[0] == "image":
+            image, label, caption = ex[1:]
+        elif self.dataset is not None and index is not None and index < len(self.dataset.test_y):
+            image, label = np.asarray(self.dataset.test_x[index]), int(self.dataset.test_y[index])
+            caption = "test image #%d%s" % (index, " (the fixed example)" if ex is None else "")
+        else:
+            image, label, caption = np.full(self._shape(), 128, np.uint8), None, "a grey image (no data)"
+        grads = weight_grads(self.net)
+        data = probe(self.net, image, label, grads)
+        data.update(image=image, caption=caption, classes=self.classes)
+        self._publish_weights()
+        with self._lock:
+            self._vis = data
+            self._vis_version += 1
+
+    def _evaluate(self, n_val=16, n_test=8):
+        """Running accuracies: a chunk of validation and test images, round-robin."""
+        self._last_eval = time.monotonic()
+        self._publish_weights()  # uploads are predicted with weights at most a second old
+        ds = self.dataset
+        if ds is None:
+            return
+        net = self.net
+        if len(self._val_idx):
+            pos = self._val_pos
+            idx = self._val_idx[np.arange(pos, pos + n_val) % len(self._val_idx)]
+            self._val_pos = (pos + n_val) % len(self._val_idx)
+            pred = net.predict(ds.train_x[idx]).argmax(axis=1)
+            self._val_correct.extend((pred == ds.train_y[idx]).tolist())
+        if len(self._test_order):
+            pos = self._test_pos
+            idx = self._test_order[np.arange(pos, pos + n_test) % len(self._test_order)]
+            self._test_pos = (pos + n_test) % len(self._test_order)
+            images = np.asarray(ds.test_x[idx])
+            probs = net.predict(images)
+            with self._lock:
+                for i, img, p in zip(idx, images, probs):
+                    self.predictions.add(i, img, int(ds.test_y[i]), p)
+                self._pub["val_acc"] = float(np.mean(self._val_correct)) if self._val_correct else float("nan")
+                self._pub["test_acc"] = self.predictions.accuracy
+                self._pub["test_seen"] = len(self.predictions.correct)
+
+    def _record_step(self, ev):
+        now = time.monotonic()
+        a = 0.05  # EMA weight per step, as ConvNetJS's windowed averages
+        s = self._stats
+        s["loss_smooth"] = ev["loss"] if s["loss_smooth"] is None else (1 - a) * s["loss_smooth"] + a * ev["loss"]
+        s["fwd_ms"] = ev["fwd_ms"] if s["fwd_ms"] is None else 0.9 * s["fwd_ms"] + 0.1 * ev["fwd_ms"]
+        s["bwd_ms"] = ev["bwd_ms"] if s["bwd_ms"] is None else 0.9 * s["bwd_ms"] + 0.1 * ev["bwd_ms"]
+        self._train_correct.append((ev["acc"] * ev["batch"], ev["batch"]))
+        self._rate.append((now, ev["examples"]))
+        while len(self._rate) > 2 and now - self._rate[0][0] > 3.0:
+            self._rate.popleft()
+        (t0, e0), (t1, e1) = self._rate[0], self._rate[-1]
+        rate = (e1 - e0) / (t1 - t0) if t1 > t0 else ev["images_per_s"]
+        train_acc = sum(c for c, _ in self._train_correct) / max(1, sum(n for _, n in self._train_correct))
+        b = self.batches
+        with self._lock:
+            p = self._pub
+            p.update(
+                examples=ev["examples"],
+                steps=ev["step"],
+                epoch=b.epoch + b.position / max(1, b.num_examples),
+                loss=ev["loss"],
+                loss_smooth=s["loss_smooth"],
+                train_acc=train_acc,
+                fwd_ms=s["fwd_ms"],
+                bwd_ms=s["bwd_ms"],
+                images_per_s=rate,
+                step_images_per_s=ev["images_per_s"],
+            )
+            self.history.offer(
+                examples=ev["examples"],
+                loss=ev["loss"],
+                loss_smooth=s["loss_smooth"],
+                train_acc=train_acc,
+                val_acc=p.get("val_acc", np.nan),
+                test_acc=p.get("test_acc", np.nan),
+            )
+            p["history_id"] = self.history.next_id - 1

@@ -1,0 +1,104 @@
+"""Snapshots: save the running net (spec + weights + optimizer state) as a download, load one
+by upload (ours, or a ConvNetJS net.toJSON() file), or load the pretrained snapshot that ships
+with the project. A corrupt or foreign file gets a message; the running net stays as it was."""
+
+from __future__ import annotations
+
+import io
+
+import panel as pn
+from panel.viewable import Viewer
+
+import engine
+
+from .. import paths
+from .common import alert, html, show
+
+MAX_SNAPSHOT_BYTES = 100 * 1024 * 1024  # as for images: what one websocket message may carry
+
+
+class Snapshots(Viewer):
+    """See the module docstring."""
+
+    def __init__(self, state, runner, **params):
+        super().__init__(**params)
+        self.state, self.runner = state, runner
+        self.download = pn.widgets.FileDownload(
+            callback=self._save,
+            filename="convnet-snapshot.npz",
+            label="Save snapshot (spec + weights)",
+            color="primary",
+            sizing_mode="stretch_width",
+            embed=False,
+        )
+        self.file = pn.widgets.FileInput(
+            accept=".npz,.json", multiple=False, sizing_mode="stretch_width", css_classes=["cp-snapshot-input"]
+        )
+        self.pretrained_button = pn.widgets.Button(label="Load the pretrained snapshot", sizing_mode="stretch_width")
+        self.message = alert("success")
+        self.note = html(css_classes=["cp-pretrained-note"])
+        self.file.param.watch(self._on_upload, "value")
+        self.pretrained_button.on_click(self._on_pretrained)
+        self._pretrained_note()
+        self._layout = pn.Column(
+            self.download,
+            html("<span class='cp-dim'>Load a snapshot (.npz, or a ConvNetJS toJSON() .json):</span>"),
+            self.file,
+            self.pretrained_button,
+            self.note,
+            self.message,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self):
+        return self._layout
+
+    def _pretrained_note(self):
+        path = paths.pretrained_path()
+        self.pretrained_button.disabled = path is None
+        if path is None:
+            self.note.object = (
+                "<span class='cp-dim'>no pretrained snapshot shipped (expected at app/pretrained/cifar10.npz)</span>"
+            )
+            return
+        try:
+            acc = (engine.read_snapshot(path).meta.get("info") or {}).get("test_acc")
+        except engine.SnapshotError:
+            acc = None
+        extra = " — test accuracy %.1f%%" % (100 * acc) if isinstance(acc, float) else ""
+        self.note.object = "<span class='cp-dim'>pretrained: %s%s</span>" % (path.name, extra)
+
+    def _save(self):
+        try:
+            data = self.runner.snapshot_bytes()
+        except Exception as e:  # a timeout or a failing net: say so instead of a broken download
+            show(self.message, "Could not save the snapshot: %s" % e, "danger")
+            return io.BytesIO(b"")
+        show(self.message, "Snapshot saved (%s)." % engine.human_bytes(len(data)), "success")
+        return io.BytesIO(data)
+
+    def _load(self, fn, what):
+        try:
+            fn()
+        except engine.SnapshotError as e:
+            show(self.message, "Could not load %s: %s. The running net is unchanged." % (what, e), "danger")
+            return False
+        show(self.message, "Loaded %s: it is now the running net." % what, "success")
+        return True
+
+    def _on_upload(self, event):
+        data, name = self.file.value, self.file.filename or "the file"
+        if data is None:
+            return
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            show(
+                self.message,
+                "%s is %s; snapshots up to %s are accepted."
+                % (name, engine.human_bytes(len(data)), engine.human_bytes(MAX_SNAPSHOT_BYTES)),
+                "danger",
+            )
+            return
+        self._load(lambda: self.runner.load_snapshot(data, name=name), name)
+
+    def _on_pretrained(self, event):
+        self._load(self.runner.load_pretrained, "the pretrained snapshot")

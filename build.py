@@ -1,0 +1,312 @@
+"""Build the static site: the dashboards with the engine training in the visitor's browser.
+
+    python build.py [--out dist] [--pyodide-url URL] [--data PATH] [--train-images N]
+                    [--test-images N] [--snapshot FILE | --no-snapshot] [--seed S]
+
+Writes a folder that any static host serves (or `python -m http.server -d dist`):
+    index.html       the dashboard: figures made here by app.figures, filled by the page
+    bench.html       this engine in Pyodide against ConvNetJS, on the same images
+    site.json        what the worker needs: Pyodide's URL, data files, classes, defaults
+    assets/          BokehJS (from the installed bokeh), the page and worker scripts, ConvNetJS
+                     (benchmark page only)
+    py/bundle.json   the Python the worker runs: engine (NumPy backend), datasets, the app's
+                     runner, probe, history, markup and figure-data functions, static/cp_worker.py
+    data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
+Only Pyodide itself comes from elsewhere (--pyodide-url, default its CDN). What lives where in
+the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (the worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+STATIC = ROOT / "static"
+DEFAULT_PYODIDE_URL = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/"  # `npm view pyodide version`
+CONVNETJS = ROOT / "node_modules" / "convnetjs" / "build" / "convnet-min.js"
+# What the worker imports. Never kernels_numba (Numba does not exist in the browser) nor the CLI.
+ENGINE_SKIP = {"kernels_numba.py", "config.py", "bench.py", "cli.py", "__main__.py"}
+DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
+APP_MODULES = (
+    "runner.py", "runner_net.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",
+    "figures.py", "figures_network.py",
+)
+ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
+DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}
+
+
+class BuildError(Exception):
+    """Something the user must fix; the message says what."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--out", default="dist", help="output folder (default: dist)")
+    p.add_argument(
+        "--pyodide-url",
+        default=DEFAULT_PYODIDE_URL,
+        help="base URL of a Pyodide distribution with NumPy (default: %(default)s); "
+        "a path relative to the site works too",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="CIFAR-10 archive, its folder or an image folder (default: $CONVNET_DATA, else the cache, else download)",
+    )
+    p.add_argument("--train-images", type=int, default=10000, help="training images to pack (default: 10000)")
+    p.add_argument("--test-images", type=int, default=1000, help="test images to pack (default: 1000)")
+    p.add_argument("--snapshot", default=None, help="pretrained snapshot to ship (default: app/pretrained/cifar10.npz)")
+    p.add_argument("--no-snapshot", action="store_true", help="ship no pretrained snapshot")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset's random choice (default: 0)")
+    return p.parse_args(argv)
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+# -- data -------------------------------------------------------------------------------------
+def pack_data(out, data_path, n_train, n_test, seed):
+    """A seeded random subset (the image folder is sorted by class) as raw uint8 files."""
+    from datasets import DataError, load_dataset
+
+    try:
+        ds = load_dataset(data_path)
+    except DataError as e:
+        raise BuildError(str(e)) from None
+    if ds.train_x.shape[1:] != (32, 32, 3):
+        raise BuildError(
+            "the site's net takes 32x32x3 images but the data are %s" % "x".join(map(str, ds.train_x.shape[1:]))
+        )
+    if n_train < 1 or n_test < 1:
+        raise BuildError("--train-images and --test-images must be at least 1")
+    rng = np.random.RandomState(seed)
+    train = np.sort(rng.permutation(len(ds.train_y))[:n_train])
+    test = np.sort(rng.permutation(len(ds.test_y))[:n_test])
+    # Sorted indices read the cache's memory map in order; the order itself is shuffled again.
+    train = train[rng.permutation(len(train))]
+    test = test[rng.permutation(len(test))]
+    files = {
+        "train-images.u8": np.ascontiguousarray(ds.train_x[train]),
+        "train-labels.u8": ds.train_y[train].astype(np.uint8),
+        "test-images.u8": np.ascontiguousarray(ds.test_x[test]),
+        "test-labels.u8": ds.test_y[test].astype(np.uint8),
+    }
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    for name, a in files.items():
+        (out / "data" / name).write_bytes(a.tobytes())
+    say(
+        "data: %d train + %d test images from %s (%s)"
+        % (len(train), len(test), ds.source, _mb(sum(a.nbytes for a in files.values())))
+    )
+    return {
+        "classes": list(ds.classes),
+        "n_train": int(len(train)),
+        "n_test": int(len(test)),
+        "shape": [32, 32, 3],
+        "source": ds.source,
+    }, files
+
+
+def pack_snapshot(out, path, classes):
+    """Copy the pretrained snapshot after checking it builds a net for this data; None if absent."""
+    import engine
+
+    if path is None or not Path(path).is_file():
+        say("no pretrained snapshot (%s not found): the page will say so" % (path or "none given"))
+        return None
+    try:
+        net, snap = engine.load_snapshot(str(path))
+    except engine.SnapshotError as e:
+        raise BuildError("%s: %s" % (path, e)) from None
+    if tuple(net.input_shape) != (32, 32, 3) or net.num_classes != len(classes):
+        raise BuildError(
+            "%s: the snapshot's net takes %s images into %d classes, but the data are 32x32x3 in %d"
+            % (path, "x".join(map(str, net.input_shape)), net.num_classes, len(classes))
+        )
+    dest = out / "data" / "pretrained.npz"
+    shutil.copyfile(str(path), str(dest))
+    say("pretrained snapshot: %s (%s)" % (path, _mb(dest.stat().st_size)))
+    return "data/pretrained.npz"
+
+
+# -- Python for the worker ----------------------------------------------------------------------
+def python_bundle():
+    """{path in Pyodide's file system: source} of every module the worker imports."""
+    files = {}
+    for pkg, skip in (("engine", ENGINE_SKIP), ("datasets", DATASETS_SKIP)):
+        for f in sorted((ROOT / pkg).glob("*.py")):
+            if f.name not in skip:
+                files["%s/%s" % (pkg, f.name)] = f.read_text(encoding="utf-8")
+    # app/__init__.py imports the Panel side (param); the worker needs these modules only.
+    files["app/__init__.py"] = '"""The parts of the app the static site\'s worker runs (see build.py)."""\n'
+    for name in APP_MODULES:
+        files["app/" + name] = (ROOT / "app" / name).read_text(encoding="utf-8")
+    files["cp_worker.py"] = (STATIC / "cp_worker.py").read_text(encoding="utf-8")
+    return files
+
+
+# -- the page -----------------------------------------------------------------------------------
+def figures():
+    """The dashboard's Bokeh figures as json_items, their data sources named for the page."""
+    from bokeh.embed import json_item
+    from bokeh.layouts import row
+
+    import engine
+    from app import figures as F
+    from app.probe import probe
+
+    curves = F.curve_source()
+    curves.name = "cp-curves"
+    # One item (one Bokeh document) for both: they share the curve source.
+    items = {"curves": row(F.loss_figure(curves), F.accuracy_figure(curves), sizing_mode="stretch_width")}
+    pred_fig, pred_images, pred_bars = F.prediction_figure()
+    pred_images.name, pred_bars.name = "cp-pred-images", "cp-pred-bars"
+    items["predictions"] = pred_fig
+    # The network figure's size comes from one probe of the net the page starts with.
+    net = engine.Net(engine.get_preset(DEFAULTS["net"]), backend="numpy", seed=DEFAULTS["seed"])
+    image = np.full((32, 32, 3), 128, np.uint8)
+    data = probe(net, image, 0)
+    im, cap, width, height = F.network_data(data["layers"], image)
+    net_fig, net_images, net_captions = F.network_figure(width, height)
+    net_images.name, net_captions.name = "cp-net-images", "cp-net-captions"
+    net_images.data, net_captions.data = im, cap
+    items["network"] = net_fig
+    return {k: json_item(v) for k, v in items.items()}
+
+
+def render_page(template, fill):
+    """Replace every <!--@KEY@--> in a template; a placeholder left over is a bug here."""
+    for key, value in fill.items():
+        template = template.replace("<!--@%s@-->" % key, value)
+    if "<!--@" in template:
+        raise BuildError("unfilled placeholder in a page template: %s" % template[template.index("<!--@") :][:40])
+    return template
+
+
+def json_script(obj):
+    """JSON safe inside <script type="application/json"> (no "</" can end the element)."""
+    return json.dumps(obj, separators=(",", ":")).replace("</", "<\\/")
+
+
+def write_pages(out, site):
+    import bokeh
+
+    import engine
+    from app import markup
+
+    bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
+    summary = engine.summarize(
+        engine.get_preset(DEFAULTS["net"]), batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"]
+    )
+    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": markup.CSS, "VERSION": bokeh.__version__}
+    page = render_page(
+        (STATIC / "index.html").read_text(encoding="utf-8"),
+        dict(
+            common,
+            FIGURES=json_script(figures()),
+            SITE=json_script(site),
+            LAYER_TABLE=markup.layer_table_html(summary),
+            MEMORY=markup.memory_html(summary["memory"]),
+            STATS=markup.stats_html({}),
+            OPTIMIZERS="".join(
+                '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
+                for k in engine.OPTIMIZER_DEFAULTS
+            ),
+        ),
+    )
+    (out / "index.html").write_text(page, encoding="utf-8")
+    bench = render_page((STATIC / "bench.html").read_text(encoding="utf-8"), dict(common, SITE=json_script(site)))
+    (out / "bench.html").write_text(bench, encoding="utf-8")
+    assets = out / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(
+        str(Path(bokeh.__file__).parent / "server" / "static" / "js" / "bokeh.min.js"), str(assets / bokeh_js)
+    )
+    for name in ASSETS:
+        shutil.copyfile(str(STATIC / name), str(assets / name))
+    if CONVNETJS.is_file():
+        shutil.copyfile(str(CONVNETJS), str(assets / "convnet-min.js"))
+    else:
+        say("ConvNetJS not found at %s (run `npm install`): the benchmark page will run the engine only" % CONVNETJS)
+
+
+def build(args):
+    t0 = time.time()
+    sys.path.insert(0, str(ROOT))
+    from app.paths import check_packages
+
+    problem = check_packages()
+    if problem:
+        raise BuildError(problem)
+    import engine
+
+    out = Path(args.out).resolve()
+    if out == ROOT or out in ROOT.parents:
+        raise BuildError("--out %s would overwrite the project; choose an empty folder such as dist" % out)
+    if out.exists() and any(out.iterdir()):
+        if not (out / "site.json").is_file():
+            raise BuildError(
+                "--out %s is not empty and holds no earlier build (no site.json): choose another "
+                "folder or empty it" % out
+            )
+        shutil.rmtree(str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    info, files = pack_data(out, args.data, args.train_images, args.test_images, args.seed)
+    snap_src = None if args.no_snapshot else (args.snapshot or str(ROOT / "app" / "pretrained" / "cifar10.npz"))
+    snapshot = pack_snapshot(out, snap_src, info["classes"])
+    bundle = python_bundle()
+    (out / "py").mkdir()
+    (out / "py" / "bundle.json").write_text(json.dumps({"files": bundle}), encoding="utf-8")
+    pyodide_url = args.pyodide_url if args.pyodide_url.endswith("/") else args.pyodide_url + "/"
+    site = dict(
+        info,
+        pyodide_url=pyodide_url,
+        snapshot=snapshot,
+        defaults=DEFAULTS,
+        optimizers=engine.OPTIMIZER_DEFAULTS,
+        layer_defs=engine.get_preset(DEFAULTS["net"]),
+        data={name: "data/" + name for name in files},
+        convnetjs=CONVNETJS.is_file(),
+        bytes=dict(
+            {name: int(a.nbytes) for name, a in files.items()},
+            **({"pretrained.npz": (out / snapshot).stat().st_size} if snapshot else {}),
+        ),
+        built=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    (out / "site.json").write_text(json.dumps(site, indent=1), encoding="utf-8")
+    write_pages(out, site)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    say(
+        "wrote %s: %s in %d files, %.1f s; Pyodide from %s"
+        % (out, _mb(size), sum(1 for f in out.rglob("*") if f.is_file()), time.time() - t0, pyodide_url)
+    )
+    say("serve it with: python -m http.server -d %s 8000  (then open http://127.0.0.1:8000/)" % args.out)
+    return out
+
+
+def _mb(n):
+    return "%.1f MB" % (n / 1e6)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        build(args)
+    except BuildError as e:
+        print("build.py: error: %s" % e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""The Python half of the static site's Web Worker (runs in Pyodide: Python 3.8, NumPy 1.17 and up).
+
+worker.js writes the engine, datasets and the app's runner modules and the data into Pyodide's
+file system, then calls start(), tick(), command() and bench() here. Each returns a JSON string;
+large arrays go to one binary file (OUT) that worker.js reads and transfers to the page, so the
+JSON holds only {"__blob__": [offset, count, dtype, shape]} markers for them.
+
+Training is the server app's own Runner (app/runner.py), unthreaded: worker.js calls tick() in
+a loop and lets the page's messages in between, because Pyodide has no threads. The curves,
+stats, predictions and network pictures are made by the app's functions (app.markup,
+app.figures' *_data functions), so both front ends show the same things.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import types
+
+import numpy as np
+
+OUT = "/tmp/cp_out.bin"
+UPLOAD = "/tmp/cp_upload.u8"
+SESSION = None
+SLOTS, COLS = 24, 3  # the test-prediction grid, as in the app's Predictions view
+# Seconds between network pictures and between accuracy checks. One thread does everything
+# here, and a probe plus its pictures cost about a training step of batch 16: every 2 s keeps
+# them near a tenth of the time (the app's thread, beside the server's, probes more often).
+VIS_INTERVAL = EVAL_INTERVAL = 2.0
+
+
+def _stub_bokeh():
+    """app.figures imports Bokeh for its figure builders; the worker only calls its pure-NumPy
+    *_data functions, so empty stand-ins let the module import where Bokeh does not exist."""
+    try:
+        import bokeh  # noqa: F401
+
+        return
+    except ImportError:
+        pass
+    names = {"bokeh.models": ("ColumnDataSource", "HoverTool", "Legend", "Range1d"), "bokeh.plotting": ("figure",)}
+    sys.modules["bokeh"] = types.ModuleType("bokeh")
+    for mod, attrs in names.items():
+        m = types.ModuleType(mod)
+        for a in attrs:
+            setattr(m, a, None)
+        sys.modules[mod] = m
+
+
+_stub_bokeh()
+
+import datasets  # noqa: E402
+import engine  # noqa: E402
+from app import figures, markup, paths  # noqa: E402
+from app.runner import Runner  # noqa: E402
+from datasets import Batches, Dataset  # noqa: E402
+
+
+class RecordingBatches(Batches):
+    """datasets.Batches that keeps its last batch: the first step's report names its images."""
+
+    last = None
+
+    def next_batch(self):
+        self.last = super().next_batch()  # fresh arrays, not views of the data
+        return self.last
+
+
+# The runner makes its batch source with `from datasets import Batches` when it needs one.
+datasets.Batches = RecordingBatches
+
+
+class Blob:
+    """Arrays for OUT, replaced in the JSON by markers that worker.js turns into typed arrays."""
+
+    def __init__(self):
+        self.parts = []
+        self.size = 0
+
+    def add(self, a, dtype):
+        a = np.ascontiguousarray(a, dtype=dtype)
+        pad = -self.size % 8  # typed-array views need aligned offsets
+        if pad:
+            self.parts.append(b"\0" * pad)
+            self.size += pad
+        marker = {"__blob__": [self.size, int(a.size), a.dtype.name, list(a.shape)]}
+        self.parts.append(a.tobytes())
+        self.size += a.nbytes
+        return marker
+
+    def answer(self, obj):
+        if self.parts:
+            with open(OUT, "wb") as f:
+                f.write(b"".join(self.parts))
+            obj["__has_blob__"] = True
+        return json.dumps(_clean(obj))
+
+
+def _clean(v):
+    """JSON has no NaN: non-finite floats become null."""
+    if isinstance(v, float):
+        return v if np.isfinite(v) else None
+    if isinstance(v, (np.floating, np.integer)):
+        return _clean(v.item())
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _images(rows, blob):
+    """The `image` column of an image_rgba source: uint32 (H, W) arrays -> markers."""
+    rows = dict(rows)
+    rows["image"] = [blob.add(a, np.uint32) for a in rows["image"]]
+    return rows
+
+
+class Session:
+    """One page's training: the Runner, and what the page has already been sent."""
+
+    def __init__(self, home, site, options):
+        d = home + "/data/"
+        n, m = site["n_train"], site["n_test"]
+        shape = tuple(site["shape"])
+        ds = Dataset(
+            np.fromfile(d + "train-images.u8", np.uint8).reshape((n,) + shape),
+            np.fromfile(d + "train-labels.u8", np.uint8).astype(np.int64),
+            np.fromfile(d + "test-images.u8", np.uint8).reshape((m,) + shape),
+            np.fromfile(d + "test-labels.u8", np.uint8).astype(np.int64),
+            site["classes"],
+            source="%d training and %d test images packed by build.py" % (n, m),
+        )
+        self.dataset = ds
+        defaults = dict(site["defaults"], **{k: v for k, v in options.items() if k in site["defaults"]})
+        self.runner = Runner(
+            ds,
+            backend="numpy",
+            seed=int(defaults["seed"]),
+            optimizer=defaults["optimizer"],
+            batch_size=int(defaults["batch_size"]),
+            weight_decay=float(defaults["weight_decay"]),
+            running=bool(options.get("autostart", True)),
+            vis_interval=VIS_INTERVAL,
+            eval_interval=EVAL_INTERVAL,
+            threaded=False,
+        )
+        self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
+        self._pretrained = None
+        self._fingerprints = None
+
+    # -- training ---------------------------------------------------------------------------
+    def tick(self, budget_ms):
+        r = self.runner
+        t0 = time.perf_counter()
+        trained = False
+        first = None
+        while True:
+            ev = r.tick()
+            if ev is None:
+                break
+            trained = True
+            if ev["step"] == 1:
+                first = self._first_step_report(ev)
+            if (time.perf_counter() - t0) * 1000 >= budget_ms:
+                break
+        blob = Blob()
+        out = self._update(blob)
+        out["busy"] = trained or bool(out["status"]["running"])
+        if first is not None:
+            out["first_step"] = first
+        return blob.answer(out)
+
+    def _first_step_report(self, ev):
+        """A run's first step, for the page's debug hook: its loss and the batch it trained on."""
+        xb, yb = self.runner.batches.last
+        h = self.runner.hyper
+        return {
+            "loss": ev["loss"],
+            "indices": [self._find(img) for img in xb],
+            "labels": yb.tolist(),
+            "seed": h["seed"],
+            "batch_size": h["batch_size"],
+            "optimizer": h["optimizer"],
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+        }
+
+    def _find(self, image):
+        """The index of a training image (the batch source hands out copies, not indices)."""
+        x = self.dataset.train_x.reshape(len(self.dataset.train_y), -1)
+        if self._fingerprints is None:
+            self._fingerprints = np.ascontiguousarray(x[:, ::61])  # 51 bytes per image
+        flat = image.reshape(-1)
+        for i in np.nonzero((self._fingerprints == flat[::61]).all(axis=1))[0]:
+            if np.array_equal(x[i], flat):
+                return int(i)
+        return -1
+
+    # -- what the page shows ------------------------------------------------------------------
+    def _update(self, blob):
+        r = self.runner
+        snap = r.snapshot()
+        out = {
+            "status": {
+                k: snap.get(k)
+                for k in (
+                    "status",
+                    "running",
+                    "error",
+                    "message",
+                    "examples",
+                    "steps",
+                    "epoch",
+                    "run_id",
+                    "hyper",
+                    "pretrained",
+                    "net_source",
+                    "test_acc",
+                    "test_seen",
+                    "classes",
+                )
+            },
+            "stats_html": markup.stats_html(snap),
+            "status_html": markup.status_html(snap["status"], snap["message"]),
+        }
+        sent = self.sent
+        if sent["run_id"] != snap["run_id"]:
+            sent.update(run_id=snap["run_id"], history=-1, predictions=-1)
+            out["reset"] = True
+        cols, last = r.history_since(sent["history"])
+        if len(cols["examples"]):
+            out["curves"] = {k: blob.add(v, np.float64) for k, v in cols.items()}
+            sent["history"] = last
+        items, _ = r.predictions_since(sent["predictions"])
+        if items:
+            # As the app's Predictions view: redraw when the ring moved past what was sent.
+            behind = sent["predictions"] >= 0 and items[0]["id"] > sent["predictions"] + 1
+            items = items[-SLOTS:]
+            im, bars = figures.prediction_data(items, snap["classes"], SLOTS, COLS)
+            out["predictions"] = {"images": _images(im, blob), "bars": bars, "clear": behind, "slots": SLOTS}
+            sent["predictions"] = items[-1]["id"]
+        version, data = r.vis()
+        if data is not None and version != sent["vis"]:
+            sent["vis"] = version
+            im, cap, width, height = figures.network_data(data["layers"], data.get("image"))
+            out["vis"] = {
+                "images": _images(im, blob),
+                "captions": cap,
+                "caption": data.get("caption", ""),
+                "image": blob.add(data["image"], np.uint8),
+                "bars_html": markup.bars_html(snap["classes"], data["probs"], data.get("label")),
+            }
+        return out
+
+    # -- commands from the page ---------------------------------------------------------------
+    def command(self, cmd, args, blob):
+        r = self.runner
+        if cmd in ("start", "pause", "step", "reset"):
+            getattr(r, cmd)()
+        elif cmd == "hyper":
+            r.set_hyper(**args)
+        elif cmd == "pretrained":
+            r.load_pretrained()
+        elif cmd == "vis_fixed":
+            r.set_vis_example(None)
+        elif cmd == "upload":
+            image = np.fromfile(UPLOAD, np.uint8).reshape(r.net.input_shape)
+            r.set_vis_example(image, None, "uploaded " + args.get("name", "image"))
+            return self._predictions(image, None, blob)
+        elif cmd == "test_image":
+            image, label = r.test_image(int(args["index"]))
+            r.show_test_image(int(args["index"]))
+            return self._predictions(image, label, blob)
+        else:
+            raise ValueError("unknown command %r" % cmd)
+        return {}
+
+    def _predictions(self, image, label, blob):
+        """Top-3 bars of the live net and of the pretrained snapshot (when one ships)."""
+        classes = self.runner.snapshot()["classes"]
+        out = {
+            "live": markup.bars_html(classes, self.runner.infer(image[None])[0], label),
+            "examples": self.runner.snapshot()["examples"],
+            "label": label,
+            "image": blob.add(image, np.uint8),
+        }
+        path = paths.pretrained_path()
+        if path is not None:
+            if self._pretrained is None:
+                self._pretrained = engine.load_snapshot(str(path))
+            net, snap = self._pretrained
+            names = paths.class_names(net.num_classes, snap.classes)
+            same = list(names) == list(classes)
+            out["pretrained"] = markup.bars_html(names, net.predict(image[None])[0], label if same else None)
+        return out
+
+
+# -- entry points for worker.js -----------------------------------------------------------------
+def start(config):
+    global SESSION
+    c = json.loads(config)
+    SESSION = Session(c["home"], c["site"], c.get("options") or {})
+    return json.dumps(
+        {"python": sys.version.split()[0], "numpy": np.__version__, "pretrained": paths.pretrained_path() is not None}
+    )
+
+
+def tick(budget_ms):
+    return SESSION.tick(budget_ms)
+
+
+def command(message):
+    m = json.loads(message)
+    try:
+        blob = Blob()
+        return blob.answer(SESSION.command(m["cmd"], m.get("args") or {}, blob))
+    except (ValueError, engine.SnapshotError) as e:  # bad input from the page: say why
+        return json.dumps({"error": str(e)})
+
+
+def bench(options):
+    """Train the benchmark net on the images worker.js wrote; images/s of the timed part.
+
+    Same recipe as the ConvNetJS side of bench.html: the images in order, `batch` per step,
+    Adadelta with L2 decay 1e-4 (ConvNetJS's CIFAR-10 demo), one warm-up batch not timed.
+    """
+    o = json.loads(options)
+    n, batch = int(o["n"]), int(o["batch"])
+    x = np.fromfile("/tmp/cp_bench_images.u8", np.uint8)[: n * 3072].reshape(n, 32, 32, 3)
+    y = np.fromfile("/tmp/cp_bench_labels.u8", np.uint8)[:n].astype(np.int64)
+    net = engine.Net(o["layer_defs"], backend="numpy", seed=0)
+    trainer = engine.Trainer(net, engine.Optimizer("adadelta", weight_decay=1e-4), Batches(x, y, batch, shuffle=False))
+    first = trainer.step((x[:batch], y[:batch]))
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        ev = trainer.step((x[i : i + batch], y[i : i + batch]))
+    seconds = time.perf_counter() - t0
+    return json.dumps(
+        {
+            "images_per_s": n / seconds,
+            "seconds": seconds,
+            "n": n,
+            "batch": batch,
+            "loss_first": first["loss"],
+            "loss_last": ev["loss"],
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+        }
+    )

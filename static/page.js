@@ -1,0 +1,270 @@
+// The static site's dashboard page: embeds the figures build.py made with app.figures, starts
+// the worker (worker.js + cp_worker.py: Pyodide training the engine), and streams what the
+// worker posts into the figures' data sources. The controls send commands to the worker.
+// What the page shows and how it updates follows the server app's views (app/views/*.py).
+//
+// For tests and the curious: window.cp holds timings (ms since navigation: ready, firstStep),
+// the first step's report (firstStep: loss, batch indices, seed) and counters.
+
+"use strict";
+
+(function () {
+  const ROLLOVER = 4000;  // curve points kept, as in app/views/curves.py
+  const $ = (id) => document.getElementById(id);
+  const site = JSON.parse($("cp-site").textContent);
+  const figs = JSON.parse($("cp-figures").textContent);
+  const cp = window.cp = { site, timings: {}, firstStep: null, updates: 0, curvePoints: 0, errors: [], worker: null };
+  let sources = {};
+  let worker = null;
+  let nextId = 1;
+  const pending = new Map();
+  let examples = 0;
+
+  function show(el, text) { el.hidden = !text; el.textContent = text || ""; }
+  function fatal(text) { show($("cp-fatal"), text); cp.errors.push(text); }
+  function setProgress(fraction, text) {
+    $("cp-progress-fill").style.width = (100 * Math.max(0, Math.min(1, fraction))).toFixed(1) + "%";
+    $("cp-progress-text").textContent = `${(100 * fraction).toFixed(0)}% · ${text}`;
+  }
+
+  // -- Bokeh ----------------------------------------------------------------------------------
+  async function embedFigures() {
+    const ids = { curves: "fig-curves", predictions: "fig-predictions", network: "fig-network" };
+    await Promise.all(Object.entries(ids).map(([k, id]) => Bokeh.embed.embed_item(figs[k], id)));
+    for (const name of ["cp-curves", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"]) {
+      for (const doc of Bokeh.documents) {
+        const m = doc.get_model_by_name(name);
+        if (m) { sources[name] = m; break; }
+      }
+      if (!sources[name]) throw new Error(`the page's figures have no data source named ${name}`);
+    }
+  }
+
+  const ndarray = (v) => Bokeh.require("core/util/ndarray").ndarray(v.array, { dtype: "uint32", shape: v.shape });
+  const plain = (v) => (v && v.__nd__ ? Array.from(v.array) : v);
+  function imageRows(rows) {
+    const out = {};
+    for (const [k, v] of Object.entries(rows)) out[k] = k === "image" ? v.map(ndarray) : v.map(plain);
+    return out;
+  }
+  function empty(src) {
+    const d = {};
+    for (const k of Object.keys(src.data)) d[k] = [];
+    src.data = d;
+  }
+
+  // -- updates from the worker ----------------------------------------------------------------
+  function applyUpdate(u) {
+    cp.updates += 1;
+    const s = u.status;
+    $("cp-stats").innerHTML = u.stats_html;
+    $("cp-status").innerHTML = u.status_html;
+    examples = s.examples || 0;
+    $("cp-examples").textContent = `${examples.toLocaleString("en")} examples seen`;
+    show($("cp-run-error"), s.error);  // e.g. "training diverged ...": the runner's own message
+    syncControls(s.hyper);
+    cp.status = s;
+    const acc = s.test_acc;
+    $("cp-pred-head").innerHTML = `<span style="font-size:18px">running test accuracy <b>${
+      acc == null ? "–" : (100 * acc).toFixed(1) + "%"}</b></span> <span class="cp-dim">over the last ${
+      s.test_seen || 0} test images</span>`;
+    if (u.reset) {
+      empty(sources["cp-curves"]); empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]);
+    }
+    if (u.curves) {
+      const cols = {};
+      for (const [k, v] of Object.entries(u.curves)) cols[k] = Array.from(v.array);
+      sources["cp-curves"].stream(cols, ROLLOVER);
+      cp.curvePoints += cols.examples.length;
+    }
+    if (u.predictions) {
+      const p = u.predictions;
+      if (p.clear) { empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]); }
+      sources["cp-pred-images"].stream(imageRows(p.images), p.slots);
+      sources["cp-pred-bars"].stream(p.bars, 3 * p.slots);
+    }
+    if (u.vis) {
+      sources["cp-net-images"].data = imageRows(u.vis.images);
+      sources["cp-net-captions"].data = u.vis.captions;
+      $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(u.vis.image)}" ` +
+        `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
+        escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
+    }
+    if (u.first_step && !cp.firstStep) {
+      cp.firstStep = u.first_step;
+      cp.timings.firstStep = performance.now();
+    }
+  }
+
+  // uint8 (H, W, 3) from the worker -> a data: URL the page can show (drawn pixel-crisp by CSS).
+  function pictureURL(v) {
+    const [h, w] = v.shape;
+    const canvas = document.createElement("canvas");
+    canvas.width = w; canvas.height = h;
+    const img = new ImageData(w, h);
+    for (let i = 0, j = 0; j < v.array.length; i += 4, j += 3) {
+      img.data[i] = v.array[j]; img.data[i + 1] = v.array[j + 1]; img.data[i + 2] = v.array[j + 2]; img.data[i + 3] = 255;
+    }
+    canvas.getContext("2d").putImageData(img, 0, 0);
+    return canvas.toDataURL();
+  }
+
+  function escapeHtml(t) {
+    return String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  // -- commands -------------------------------------------------------------------------------
+  function send(cmd, args, upload) {
+    const id = nextId++;
+    const msg = { type: "command", id, cmd, args: args || {} };
+    if (upload) msg.upload = upload;
+    worker.postMessage(msg);
+    return new Promise((resolve) => pending.set(id, resolve));
+  }
+
+  const inputs = { lr: "cp-lr", momentum: "cp-momentum", weight_decay: "cp-weight-decay", batch_size: "cp-batch-size",
+                   seed: "cp-seed", optimizer: "cp-optimizer" };
+  function syncControls(hyper) {
+    if (!hyper) return;
+    for (const [k, id] of Object.entries(inputs)) {
+      const el = $(id);
+      if (document.activeElement !== el && String(el.value) !== String(hyper[k])) el.value = hyper[k];
+    }
+  }
+
+  async function setHyper(changes) {
+    const r = await send("hyper", changes);
+    show($("cp-error"), r.error);
+  }
+
+  function wireControls() {
+    for (const [cmd, id] of [["start", "cp-start"], ["pause", "cp-pause"], ["step", "cp-step"], ["reset", "cp-reset"]]) {
+      $(id).addEventListener("click", () => send(cmd));
+    }
+    $("cp-optimizer").addEventListener("change", (e) => {
+      // As the app: choosing an optimizer also sets its default learning rate (and momentum).
+      const d = site.optimizers[e.target.value];
+      const changes = { optimizer: e.target.value, lr: d.lr };
+      if (d.momentum != null) changes.momentum = d.momentum;
+      setHyper(changes);
+    });
+    for (const [k, id] of Object.entries(inputs)) {
+      if (k === "optimizer") continue;
+      $(id).addEventListener("change", (e) => {
+        const v = Number(e.target.value);
+        if (e.target.value === "" || !Number.isFinite(v)) { show($("cp-error"), `${k}: not a number`); return; }
+        setHyper({ [k]: v });
+      });
+    }
+    $("cp-pretrained").addEventListener("click", async () => {
+      const r = await send("pretrained");
+      show($("cp-error"), r.error);
+    });
+    $("cp-vis-fixed").addEventListener("click", () => send("vis_fixed"));
+    $("cp-upload").addEventListener("change", (e) => { if (e.target.files[0]) upload(e.target.files[0]); });
+    $("cp-test-pick").addEventListener("click", () => predictTest(Number($("cp-test-index").value)));
+    $("cp-test-random").addEventListener("click", () => {
+      const i = Math.floor(Math.random() * site.n_test);
+      $("cp-test-index").value = i;
+      predictTest(i);
+    });
+  }
+
+  function enableControls() {
+    for (const el of document.querySelectorAll("button, input, select")) el.disabled = false;
+    if (!site.snapshot) $("cp-pretrained").disabled = true;
+  }
+
+  // -- upload: the browser decodes the picture; the net sees it cropped and resized -------------
+  const [H, W] = site.shape;
+  async function upload(file) {
+    show($("cp-upload-error"), "");
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file);
+    } catch (e) {
+      show($("cp-upload-error"), `${file.name}: not an image this browser can decode (PNG, JPEG, GIF, BMP, WebP)`);
+      $("cp-upload-result").innerHTML = "";
+      return;
+    }
+    const side = Math.min(bitmap.width, bitmap.height);  // the largest centred square
+    const canvas = document.createElement("canvas");
+    canvas.width = W; canvas.height = H;
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, W, H);
+    const rgba = ctx.getImageData(0, 0, W, H).data;
+    const rgb = new Uint8Array(W * H * 3);
+    for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) { rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2]; }
+    const caption = `${file.name} (${bitmap.width}x${bitmap.height})`;
+    const r = await send("upload", { name: file.name }, rgb);
+    showPrediction(r, canvas.toDataURL(), caption);
+  }
+
+  async function predictTest(index) {
+    show($("cp-upload-error"), "");
+    const r = await send("test_image", { index });
+    if (r.error) { show($("cp-upload-error"), r.error); return; }
+    showPrediction(r, pictureURL(r.image), `test image #${index}`);
+  }
+
+  function showPrediction(r, src, caption) {
+    if (r.error) { show($("cp-upload-error"), r.error); return; }
+    const live = `${escapeHtml(caption)} — live net (trained on ${(r.examples || 0).toLocaleString("en")} examples)`;
+    let html = `<div class="cp-pred"><img class="cp-upload-img" src="${src}" width="128" height="128" alt="input image">` +
+      `<div class="cp-bars"><div class="cp-dim">${live}</div>${r.live}</div></div>`;
+    if (r.pretrained) {
+      html += `<div class="cp-pred"><img class="cp-upload-img" src="${src}" width="64" height="64" alt="input image">` +
+        `<div class="cp-bars"><div class="cp-dim">${escapeHtml(caption)} — pretrained snapshot</div>${r.pretrained}</div></div>`;
+    }
+    $("cp-upload-result").innerHTML = html;
+    cp.lastPrediction = r;
+  }
+
+  // -- start ----------------------------------------------------------------------------------
+  async function main() {
+    if (location.protocol === "file:") {
+      fatal("Browsers do not run Web Workers from file:// pages. Serve this folder instead, e.g. " +
+            "`python -m http.server -d dist 8000`, and open http://127.0.0.1:8000/");
+      return;
+    }
+    $("cp-pretrained-note").textContent = site.snapshot ? "A pretrained net ships with this site." :
+      "no pretrained snapshot in this build";
+    const d = site.defaults, o = site.optimizers[d.optimizer];
+    syncControls(Object.assign({ lr: o.lr, momentum: o.momentum != null ? o.momentum : 0.9 }, d));
+    setProgress(0.01, "drawing the figures");
+    await embedFigures();
+    wireControls();
+    const base = new URL(".", location.href).href;
+    const pyodideURL = new URL(site.pyodide_url, base).href;
+    // Current Pyodide ships ES modules only (pyodide.mjs): that needs a module worker. Older
+    // releases (0.17, as the tests use) have pyodide.js for importScripts in a classic worker.
+    const esm = await fetch(pyodideURL + "pyodide.mjs", { method: "HEAD" }).then((r) => r.ok, () => false);
+    worker = cp.worker = new Worker("assets/worker.js", { type: esm ? "module" : "classic" });
+    worker.onerror = (e) => fatal(`the worker failed: ${e.message || e}`);
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === "progress") setProgress(m.fraction, m.text);
+      else if (m.type === "ready") {
+        cp.timings.ready = performance.now();
+        cp.info = m.info;
+        $("cp-loading").hidden = true;
+        enableControls();
+      } else if (m.type === "update") applyUpdate(m.update);
+      else if (m.type === "reply") {
+        const resolve = pending.get(m.id);
+        pending.delete(m.id);
+        if (resolve) resolve(m.reply || {});
+      } else if (m.type === "fatal") fatal(`Python in the browser stopped: ${m.message}`);
+    };
+    const params = new URLSearchParams(location.search);
+    const options = { autostart: params.get("autostart") !== "0" };
+    for (const k of ["seed", "batch_size", "optimizer"]) if (params.has(k)) options[k] = params.get(k);
+    const sizes = {};
+    for (const [name, bytes] of Object.entries(site.bytes || {})) sizes[name] = bytes;
+    worker.postMessage({ type: "init", base, site, esm, options, sizes });
+  }
+
+  main().catch((e) => fatal(`the page failed to start: ${e.message || e}`));
+})();

@@ -1,0 +1,284 @@
+"""The static site in headless Chromium with a real Pyodide: no server-side Python at all.
+
+The site is built with --pyodide-url pointing at the npm package @pyodide/pyodide@0.17.1
+(`npm install` at the repository root; Python 3.8, NumPy 1.17) and served from 127.0.0.1 by
+http.server in a thread; every request for another host is aborted and fails the test. Checked:
+the worker starts and trains, the loss curve gains points, the first training step's loss
+equals the CPython NumPy backend's on the same seed and batch to 1e-5 (the worker's debug hook
+reports the batch's indices into the site's data), the controls, an upload (good and bad), and
+the benchmark page. Screenshots go to tests/artifacts/ (git-ignored): look at them.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import os
+import posixpath
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_static_build import DATA, REPO, run_build
+
+PYODIDE = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT_MS = 240_000  # Pyodide's start on a busy 2-core box
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """The built site, with the local Pyodide under /pyodide/ and the MIME types it needs."""
+
+    extensions_map = dict(
+        http.server.SimpleHTTPRequestHandler.extensions_map,
+        **{
+            ".wasm": "application/wasm",
+            ".js": "text/javascript",
+            ".mjs": "text/javascript",
+            ".data": "application/octet-stream",
+            ".json": "application/json",
+        },
+    )
+
+    def translate_path(self, path):
+        p = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+        if p.startswith("/pyodide/"):
+            return str(PYODIDE / posixpath.normpath(p[len("/pyodide/") :]).lstrip("/"))
+        return super().translate_path(path)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not DATA.is_dir():
+        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+    if not (PYODIDE / "pyodide.js").is_file() or not (PYODIDE / "numpy.js").is_file():
+        pytest.skip("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE)
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Chromium at %s" % CHROMIUM)
+    import engine
+
+    snap = tmp_path_factory.mktemp("snap") / "pretrained.npz"
+    engine.save_snapshot(
+        str(snap),
+        engine.Net(engine.get_preset("convnetjs-cifar10"), backend="numpy", seed=3),
+        classes=["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    )
+    out = tmp_path_factory.mktemp("static") / "dist"
+    r = run_build(
+        tmp_path_factory,
+        out,
+        "--data",
+        str(DATA),
+        "--train-images",
+        "512",
+        "--test-images",
+        "100",
+        "--pyodide-url",
+        "pyodide/",
+        "--snapshot",
+        str(snap),
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield out, "http://127.0.0.1:%d/" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url, log):
+    """A page that records its console and aborts (and records) any request off 127.0.0.1."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("console", lambda m: log.append("console: " + m.text))
+    page.on("pageerror", lambda e: log.append("pageerror: %s" % e))
+    page.on("worker", lambda w: w.on("console", lambda m: log.append("worker: " + m.text)))
+
+    def guard(route):
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if host != "127.0.0.1":
+            log.append("OFFSITE " + route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", guard)
+    page.goto(url)
+    return page
+
+
+@pytest.fixture(scope="module")
+def dashboard(site, browser):
+    out, url = site
+    log = []
+    page = open_page(browser, url + "index.html", log)
+    try:
+        page.wait_for_function("window.cp && window.cp.firstStep", timeout=START_TIMEOUT_MS)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "static-dashboard-failed.png"), full_page=True)
+        raise AssertionError("the worker never trained a step:\n" + "\n".join(log[-40:])) from None
+    yield page, out, log
+    assert not [line for line in log if line.startswith("OFFSITE")], log
+    page.close()
+
+
+def cp(page, expr="window.cp"):
+    return page.evaluate("JSON.parse(JSON.stringify(%s))" % expr)
+
+
+def test_worker_trains_and_the_loss_curve_grows(dashboard):
+    page, out, log = dashboard
+    state = cp(page)
+    t = state["timings"]
+    print(
+        "\ntime to first training step: %.1f s (Pyodide and data ready at %.1f s); Python %s, NumPy %s"
+        % (t["firstStep"] / 1000, t["ready"] / 1000, state["info"]["python"], state["info"]["numpy"])
+    )
+    assert state["info"]["python"].startswith("3.8") and state["info"]["numpy"].startswith("1.17")
+    page.wait_for_function("window.cp.curvePoints >= 3", timeout=120_000)
+    n = page.evaluate("window.cp.curvePoints")
+    page.wait_for_function("window.cp.curvePoints > %d" % n, timeout=120_000)
+    src = page.evaluate("""(() => { for (const d of Bokeh.documents) { const m = d.get_model_by_name('cp-curves');
+                           if (m) return {n: m.data.examples.length, loss: Array.from(m.data.loss)}; } })()""")
+    assert src["n"] > n - 1 and all(np.isfinite(src["loss"]))
+    assert "examples seen" in page.inner_text("#cp-examples") and page.inner_text("#cp-status").strip() == "running"
+    assert not state["errors"], state["errors"]
+    page.wait_for_function("document.querySelector('#cp-pred-head b').textContent !== '–'", timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "static-dashboard.png"), full_page=True)
+
+
+def test_first_step_loss_matches_cpython(dashboard):
+    """Real parity across runtimes: same seed, same batch -> the same loss in CPython's NumPy backend."""
+    import engine
+
+    page, out, _ = dashboard
+    first = cp(page, "window.cp.firstStep")
+    site = json.loads((out / "site.json").read_text())
+    x = np.fromfile(str(out / "data" / "train-images.u8"), np.uint8).reshape(site["n_train"], 32, 32, 3)
+    y = np.fromfile(str(out / "data" / "train-labels.u8"), np.uint8).astype(np.int64)
+    idx = np.array(first["indices"])
+    assert len(idx) == first["batch_size"] == site["defaults"]["batch_size"] and (idx >= 0).all()
+    assert y[idx].tolist() == first["labels"]
+    net = engine.Net(engine.get_preset(site["defaults"]["net"]), backend="numpy", seed=first["seed"])
+    loss, _ = net.loss(net.prepare(x[idx]), y[idx])
+    print(
+        "\nfirst step loss: Pyodide (Python %s, NumPy %s) %.7f, CPython %.7f"
+        % (first["python"], first["numpy"], first["loss"], loss)
+    )
+    assert first["loss"] == pytest.approx(loss, abs=1e-5)
+
+
+def test_pause_step_and_settings(dashboard):
+    page, _, _ = dashboard
+    page.click("#cp-pause")
+    page.wait_for_function("document.querySelector('#cp-status').innerText.trim() === 'paused'", timeout=60_000)
+    time.sleep(0.5)
+    before = page.evaluate("window.cp.curvePoints")
+    page.fill("#cp-batch-size", "8")
+    page.dispatch_event("#cp-batch-size", "change")
+    page.click("#cp-step")
+    page.wait_for_function("window.cp.curvePoints > %d" % before, timeout=60_000)
+    time.sleep(1.0)
+    assert page.evaluate("window.cp.curvePoints") == before + 1  # one batch, then paused again
+    page.select_option("#cp-optimizer", "sgd")  # also sets sgd's default learning rate
+    page.wait_for_function("document.querySelector('#cp-lr').value === '0.01'", timeout=30_000)
+    page.fill("#cp-lr", "-1")
+    page.dispatch_event("#cp-lr", "change")
+    page.wait_for_function("!document.querySelector('#cp-error').hidden", timeout=30_000)
+    assert "lr" in page.inner_text("#cp-error")
+    page.click("#cp-start")
+    page.wait_for_function("document.querySelector('#cp-status').innerText.trim() === 'running'", timeout=60_000)
+
+
+def test_upload_predicts_and_bad_files_get_a_message(dashboard, tmp_path):
+    from PIL import Image
+
+    page, _, _ = dashboard
+    img = Image.new("RGB", (80, 60), (200, 30, 30))
+    img.paste((20, 40, 220), (30, 0, 80, 60))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    page.set_input_files(
+        "#cp-upload", files=[{"name": "red-blue.png", "mimeType": "image/png", "buffer": buf.getvalue()}]
+    )
+    page.wait_for_function(
+        "document.querySelector('#cp-upload-result').innerText.includes('pretrained snapshot')", timeout=60_000
+    )
+    text = page.inner_text("#cp-upload-result")
+    assert "red-blue.png (80x60)" in text and "live net" in text and "%" in text
+    page.wait_for_function(
+        "document.querySelector('#cp-vis-example').innerText.includes('uploaded red-blue.png')", timeout=60_000
+    )
+    page.locator("#cp-upload-result").screenshot(path=str(ARTIFACTS / "static-upload.png"))
+    page.set_input_files(
+        "#cp-upload", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"}]
+    )
+    page.wait_for_function("!document.querySelector('#cp-upload-error').hidden", timeout=30_000)
+    assert "notes.png" in page.inner_text("#cp-upload-error")
+    page.fill("#cp-test-index", "5")
+    page.click("#cp-test-pick")
+    page.wait_for_function(
+        "document.querySelector('#cp-upload-result').innerText.includes('test image #5')", timeout=60_000
+    )
+    page.fill("#cp-test-index", "100000")
+    page.click("#cp-test-pick")
+    page.wait_for_function("!document.querySelector('#cp-upload-error').hidden", timeout=30_000)
+    assert "no test image 100000" in page.inner_text("#cp-upload-error")
+
+
+def test_pretrained_snapshot_loads(dashboard):
+    page, _, _ = dashboard
+    page.click("#cp-pretrained")
+    page.wait_for_function("window.cp.status.net_source === 'the pretrained snapshot'", timeout=60_000)
+    assert page.is_hidden("#cp-error") and not cp(page, "window.cp.errors")
+
+
+def test_benchmark_page(site, browser):
+    out, url = site
+    log = []
+    n = int(os.environ.get("CONVNET_BENCH_IMAGES", "64"))
+    page = open_page(browser, url + "bench.html?n=%d&batch=16" % n, log)
+    try:
+        page.wait_for_function("window.cpBench && window.cpBench.done", timeout=START_TIMEOUT_MS + 300_000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "static-bench.png"), full_page=True)
+    r = cp(page, "window.cpBench")
+    assert r["error"] is None, r["error"] + "\n" + "\n".join(log[-20:])
+    e, c = r["engine"], r["convnetjs"]
+    print(
+        "\nbenchmark, %d images, batch 16: engine in Pyodide %.1f images/s, ConvNetJS %.1f images/s (%.2fx)"
+        % (n, e["images_per_s"], c["images_per_s"], r["ratio"])
+    )
+    assert (
+        e["images_per_s"] > 0 and c["images_per_s"] > 0 and np.isfinite(e["loss_last"]) and np.isfinite(c["loss_last"])
+    )
+    assert not [line for line in log if line.startswith("OFFSITE")], log
+    page.close()

@@ -1,0 +1,202 @@
+"""`python build.py`: the static site's files, without a browser (test_static_browser.py runs it).
+
+Builds from the shared CIFAR-10 image folder (a small subset; the decoded-data cache goes to a
+pytest tmp dir shared with the browser tests) and checks what the worker and the page rely on:
+the packed data are a seeded random subset in the layout the engine expects, the Python bundle
+holds the NumPy engine and no Numba, parses as Python 3.8 (Pyodide 0.17), nothing but Pyodide
+is loaded from another host, and user errors get a message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+
+
+def cache_dir(tmp_path_factory):
+    """One decoded-data cache for every static-site test of the session."""
+    d = tmp_path_factory.getbasetemp() / "static-convnet-cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
+def run_build(tmp_path_factory, out, *args):
+    env = dict(os.environ, CONVNET_CACHE_DIR=str(cache_dir(tmp_path_factory)))
+    return subprocess.run(
+        [sys.executable, str(REPO / "build.py"), "--out", str(out), *args],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    import engine
+
+    path = tmp_path_factory.mktemp("snap") / "pretrained.npz"
+    net = engine.Net(engine.get_preset("convnetjs-cifar10"), backend="numpy", seed=7)
+    engine.save_snapshot(str(path), net, classes=["c%d" % i for i in range(10)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, snapshot):
+    if not DATA.is_dir():
+        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+    out = tmp_path_factory.mktemp("site") / "dist"
+    r = run_build(
+        tmp_path_factory,
+        out,
+        "--data",
+        str(DATA),
+        "--train-images",
+        "300",
+        "--test-images",
+        "40",
+        "--pyodide-url",
+        "https://example.invalid/pyodide/v0.17.1/full",
+        "--snapshot",
+        str(snapshot),
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out, r.stdout
+
+
+def test_build_writes_the_site(site):
+    out, log = site
+    for name in (
+        "index.html",
+        "bench.html",
+        "site.json",
+        "py/bundle.json",
+        "data/train-images.u8",
+        "data/train-labels.u8",
+        "data/test-images.u8",
+        "data/test-labels.u8",
+        "data/pretrained.npz",
+        "assets/page.js",
+        "assets/worker.js",
+        "assets/bench.js",
+        "assets/convnetjs-worker.js",
+        "assets/style.css",
+    ):
+        assert (out / name).is_file(), name
+    import bokeh
+
+    assert (out / "assets" / ("bokeh-%s.min.js" % bokeh.__version__)).is_file()
+    assert "300 train + 40 test images" in log and "MB" in log  # says the size
+    site = json.loads((out / "site.json").read_text())
+    assert site["pyodide_url"] == "https://example.invalid/pyodide/v0.17.1/full/"  # a slash appended
+    assert site["n_train"] == 300 and site["n_test"] == 40 and site["shape"] == [32, 32, 3]
+    assert site["snapshot"] == "data/pretrained.npz"
+    assert site["bytes"]["train-images.u8"] == 300 * 3072
+    assert "<!--@" not in (out / "index.html").read_text() + (out / "bench.html").read_text()
+
+
+def test_data_are_a_shuffled_subset_of_the_folder(site):
+    out, _ = site
+    x = np.fromfile(str(out / "data" / "train-images.u8"), np.uint8).reshape(300, 32, 32, 3)
+    y = np.fromfile(str(out / "data" / "train-labels.u8"), np.uint8)
+    assert y.max() < 10 and len(set(y.tolist())) == 10  # the folder is sorted by class: not all airplanes
+    assert len(set(y[:30].tolist())) > 3
+    from datasets import load_dataset
+
+    ds = load_dataset(str(DATA), progress=False)
+    # Every packed image is one of the folder's training images, with its label.
+    flat = ds.train_x.reshape(len(ds.train_y), -1)
+    for i in (0, 17, 299):
+        hits = np.nonzero((flat[:, :64] == x[i].reshape(-1)[:64]).all(axis=1))[0]
+        assert any(np.array_equal(flat[j], x[i].reshape(-1)) and ds.train_y[j] == y[i] for j in hits)
+
+
+def test_bundle_is_the_numpy_engine_in_python_38(site):
+    out, _ = site
+    files = json.loads((out / "py" / "bundle.json").read_text())["files"]
+    for name in (
+        "engine/__init__.py",
+        "engine/kernels_numpy.py",
+        "engine/net.py",
+        "engine/train.py",
+        "datasets/batches.py",
+        "app/runner.py",
+        "app/probe.py",
+        "app/figures.py",
+        "cp_worker.py",
+    ):
+        assert name in files, name
+    assert "engine/kernels_numba.py" not in files
+    for name, source in files.items():
+        assert "import numba" not in source.replace("kernels_numba", ""), name
+        ast.parse(source, filename=name, feature_version=(3, 8))  # Pyodide 0.17 is Python 3.8
+
+
+def test_nothing_but_pyodide_comes_from_another_host(site):
+    out, _ = site
+    pages = [(out / n).read_text() for n in ("index.html", "bench.html")]
+    pages += [(out / "assets" / n).read_text() for n in ("page.js", "worker.js", "bench.js", "convnetjs-worker.js")]
+    for text in pages:
+        for url in re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", text):
+            assert not re.match(r"(https?:)?//", url) or "example.invalid" in url, url
+    # BokehJS is served from the site: the page loads assets/bokeh-*.min.js, not cdn.bokeh.org.
+    assert 'src="assets/bokeh-' in pages[0]
+
+
+def test_figures_are_named_for_the_page(site):
+    out, _ = site
+    html = (out / "index.html").read_text()
+    figs = json.loads(re.search(r'<script type="application/json" id="cp-figures">(.*?)</script>', html, re.S).group(1))
+    assert set(figs) == {"curves", "predictions", "network"}
+    text = json.dumps(figs)
+    for name in ("cp-curves", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"):
+        assert '"name": "%s"' % name in text, name
+
+
+def test_missing_snapshot_builds_and_says_so(tmp_path_factory):
+    if not DATA.is_dir():
+        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+    out = tmp_path_factory.mktemp("nosnap") / "dist"
+    r = run_build(
+        tmp_path_factory,
+        out,
+        "--data",
+        str(DATA),
+        "--train-images",
+        "20",
+        "--test-images",
+        "10",
+        "--snapshot",
+        str(out.parent / "absent.npz"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "no pretrained snapshot" in r.stdout
+    assert json.loads((out / "site.json").read_text())["snapshot"] is None
+    assert not (out / "data" / "pretrained.npz").exists()
+
+
+def test_user_errors_get_a_message(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("errors")
+    bad = tmp / "bad.npz"
+    bad.write_bytes(b"not a snapshot")
+    r = run_build(tmp_path_factory, tmp / "dist", "--data", str(tmp / "nowhere"))
+    assert r.returncode == 2 and "no such file or directory" in r.stderr and "Traceback" not in r.stderr
+    if DATA.is_dir():
+        r = run_build(
+            tmp_path_factory, tmp / "dist", "--data", str(DATA), "--train-images", "10", "--snapshot", str(bad)
+        )
+        assert r.returncode == 2 and "bad.npz" in r.stderr and "Traceback" not in r.stderr
+    r = run_build(tmp_path_factory, REPO, "--data", str(DATA))
+    assert r.returncode == 2 and "overwrite the project" in r.stderr
