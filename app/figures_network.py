@@ -74,6 +74,8 @@ def layer_picture(kind, array, max_width=290):
     the filters, grey tiles blue-white-red).
     """
     a = np.asarray(array, dtype=np.float32)
+    if not np.isfinite(a).all():  # a net on its way to diverging: draw what is finite
+        a = np.where(np.isfinite(a), a, np.float32(0))
     if kind in ("act", "grad", "image"):
         h, w, c = a.shape
         if kind == "image":

@@ -39,17 +39,28 @@ TRAINING_NICE = 10
 
 
 def lower_priority(nice=TRAINING_NICE):
-    """Give the calling thread (and the kernel threads it starts later, which inherit it) a lower
-    CPU priority than the server's, on Linux: a click then gets a core at once instead of
-    queueing behind the training, which loses only the little time the page really uses."""
+    """Lower the CPU priority of the training: this thread, the kernel threads it starts later
+    (they inherit it) and the BLAS threads already running, i.e. every thread of the process but
+    the main one, where the server runs. On Linux only. A click then gets a core at once instead
+    of queueing behind the training, which loses only the little time the page really uses.
+    (BLAS threads must follow: spinning at a higher priority they would starve this thread.)"""
     if not sys.platform.startswith("linux"):
         return False
+    main, me = threading.main_thread().native_id, threading.get_native_id()
     try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
-        return True
-    except (AttributeError, OSError):
-        return False
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [me]
+    done = False
+    for tid in tids:
+        if tid == main and tid != me:
+            continue
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+            done = True
+        except OSError:
+            pass
+    return done
 
 
 HYPER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")

@@ -92,6 +92,7 @@ def test_settings_go_to_the_runner_and_to_other_sessions(runner, dash):
     assert "memory" in dash.layers.memory.object and "adam" in dash.layers.memory.object
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow that makes it diverge
 def test_divergence_shows_a_message(runner, dash):
     dash.controls.widgets["optimizer"].value = "sgd"
     dash.controls.widgets["lr"].value = 1e30

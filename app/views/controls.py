@@ -110,7 +110,11 @@ class Controls(Viewer):
         if s.status == "loading":
             show(self.data_note, "Loading the training data… the page updates when it is ready.", "info")
         elif no_data:
-            show(self.data_note, "No training data: %s The net can still be inspected: upload an image, or "
-                 "load a snapshot." % (s.data_error or "start with --data PATH."), "warning")
+            show(
+                self.data_note,
+                "No training data: %s The net can still be inspected: upload an image, or "
+                "load a snapshot." % (s.data_error or "start with --data PATH."),
+                "warning",
+            )
         else:
             show(self.data_note, "")
