@@ -23,20 +23,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from browser import ARGS, CHROMIUM, require_chromium
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECTIONS = [
     "Training",
     "Snapshots",
@@ -72,9 +64,8 @@ def free_port():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not DATA.is_dir():
-        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at %s" % CHROMIUM)
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = ARTIFACTS / "app_server.log"
@@ -109,7 +100,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    import playwright.sync_api as sync_api
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1500, "height": 1000})
@@ -206,14 +198,14 @@ def test_pause_stops_the_curve(page):
     time.sleep(3)  # the step in flight lands; nothing after it
     n = curve_points(page)
     time.sleep(3)
-    assert curve_points(page) == n
+    assert curve_points(page) == n, "the loss curve kept gaining points while paused"
     shot(page, "paused")
     start_ms = page.evaluate(CLICK_TO_STATUS_MS, ["Start", "running"])
     assert start_ms >= 0, "the status never showed 'running'"
     (ARTIFACTS / "app_timings.json").write_text(
         json.dumps({"pause_to_paused_ms": pause_ms, "start_to_running_ms": start_ms})
     )
-    assert pause_ms < 1000 and start_ms < 1000  # the bar is 200 ms; the report gives the measured figures
+    # Timing is a figure to report (app_timings.json), not an assertion: tests do not time.
     wait_for(lambda: curve_points(page) > n, 60, "points after resuming", page)
 
 

@@ -20,23 +20,14 @@ import posixpath
 import threading
 import time
 import urllib.parse
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import ARGS, CHROMIUM, require_chromium
 from test_static_build import DATA, REPO, run_build
 
 PYODIDE = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_MS = 240_000  # Pyodide's start on a busy 2-core box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,11 +60,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     if not DATA.is_dir():
-        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
     if not (PYODIDE / "pyodide.js").is_file() or not (PYODIDE / "numpy.js").is_file():
-        pytest.skip("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE)
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at %s" % CHROMIUM)
+        pytest.fail("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE)
+    require_chromium()
     import engine
 
     snap = tmp_path_factory.mktemp("snap") / "pretrained.npz"

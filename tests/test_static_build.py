@@ -56,7 +56,7 @@ def snapshot(tmp_path_factory):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, snapshot):
     if not DATA.is_dir():
-        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
     out = tmp_path_factory.mktemp("site") / "dist"
     r = run_build(
         tmp_path_factory,
@@ -167,7 +167,7 @@ def test_figures_are_named_for_the_page(site):
 
 def test_missing_snapshot_builds_and_says_so(tmp_path_factory):
     if not DATA.is_dir():
-        pytest.skip("the shared CIFAR-10 copy is not at %s" % DATA)
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
     out = tmp_path_factory.mktemp("nosnap") / "dist"
     r = run_build(
         tmp_path_factory,

@@ -6,18 +6,17 @@ No server and no browser: Panel objects and Bokeh sources are inspected directly
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 import pytest
 
-pn = pytest.importorskip("panel")
-
-from app.teaching import figures as F  # noqa: E402
-from app.teaching import markup as M  # noqa: E402
-from app.teaching.casestudies import case_table, check_claims  # noqa: E402
-from app.teaching.evaluation import RollingEvaluation  # noqa: E402
-from app.teaching.explain_views import CaseStudyView, ConvArithmeticView  # noqa: E402
-from app.teaching.health import HealthMonitor  # noqa: E402
-from app.teaching.views import EvaluationView, HealthView, SaliencyView  # noqa: E402
-from engine import Net, Optimizer  # noqa: E402
+from app.teaching import figures as F
+from app.teaching import markup as M
+from app.teaching.casestudies import case_table, check_claims
+from app.teaching.evaluation import RollingEvaluation
+from app.teaching.explain_views import CaseStudyView, ConvArithmeticView
+from app.teaching.health import HealthMonitor
+from app.teaching.views import EvaluationView, HealthView, SaliencyView
+from engine import Net, Optimizer
 
 SPEC = [
     {"type": "input", "shape": [8, 8, 3]},
