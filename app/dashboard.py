@@ -12,6 +12,7 @@ import panel as pn
 
 from .markup import status_html
 from .state import DashboardState
+from .teaching.explain_views import CaseStudyView, ConvArithmeticView
 from .views.common import html, section
 from .views.controls import Controls
 from .views.curves import Curves
@@ -68,6 +69,10 @@ class Dashboard:
         self.predictions = Predictions(self.state)
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner)
+        # The views that explain (app/teaching): the slides' case studies and, on the live
+        # net, the arithmetic of one activation.
+        self.case_studies = CaseStudyView()
+        self.conv_arithmetic = ConvArithmeticView(runner.inference_net, copy_net=False)
         self.header = html(stylesheets=[PAGE_CSS], css_classes=["cp-top"], margin=0)
         self.state.param.watch(self._header, ["status", "stats"])
         self._header()
@@ -121,6 +126,8 @@ class Dashboard:
             section("Network visualisation", self.visualisation, **card),
             section("Network editor", self.editor, **card),
             section("Layer table", self.layers, **card),
+            section("Convolution arithmetic", self.conv_arithmetic, **card),
+            section("Case studies: LeNet-5, AlexNet, VGG-16", self.case_studies, **card),
             sizing_mode="stretch_width",
             css_classes=["cp-main"],
         )

@@ -268,6 +268,18 @@ class RunnerNetMixin:
         return self.net.input_shape
 
     # -- inference for other threads ------------------------------------------------------
+    def inference_net(self):
+        """A fresh NumPy net holding the weights last published: the teaching views run their
+        own forward and backward on it without touching the training thread's net."""
+        with self._lock:
+            weights = self._weights
+        if weights is None:
+            return None  # no net installed yet (the data may still be loading)
+        _, spec, preprocess, params = weights
+        net = engine.Net(spec, backend="numpy", preprocess=preprocess)
+        net.load_params(params)
+        return net
+
     def infer(self, images):
         """Class probabilities (N, K) for uint8 images, from the weights last published.
 

@@ -227,3 +227,12 @@ def test_pretrained_snapshot_predicts_before_any_training(runner, tmp_path, monk
     assert d.snapshots.message.alert_type == "success"
     runner.tick()
     assert all(np.array_equal(v, runner.net.params()[k]) for k, v in net.params().items())
+
+
+def test_conv_arithmetic_works_on_the_live_weights(runner, dash):
+    runner.tick()
+    dash.conv_arithmetic.refresh()  # "take the live net now"
+    live = runner.inference_net()
+    for name, w in live.params().items():
+        np.testing.assert_array_equal(dash.conv_arithmetic.net.params()[name], w)
+    assert dash.conv_arithmetic.layer_select.options == [s["name"] for s in live.layers_spec if s["type"] == "conv"]
