@@ -30,6 +30,7 @@ from .figures_network import (  # noqa: F401  (re-exported: the static build imp
     mosaic,
     network_data,
     network_figure,
+    pixel_canvas,
     scale_grey,
     tile_scale,
     to_rgba,
@@ -150,20 +151,8 @@ def image_figure(data, scale, title=None):
     Returns (figure, source); update by assigning a same-sized image_data() to source.data."""
     w, h = data["dw"][0], data["dh"][0]
     source = image_source(data)
-    fig = figure(
-        title=title,
-        frame_width=int(w * scale),
-        frame_height=int(h * scale),
-        x_range=Range1d(0, w),
-        y_range=Range1d(0, h),
-        tools="",
-        toolbar_location=None,
-        min_border=2,
-    )
+    fig = pixel_canvas(w, h, x_end=w, y_end=h, scale=scale, min_border=2, title=title)
     fig.image_rgba("image", x="x", y="y", dw="dw", dh="dh", source=source)
-    fig.axis.visible = False
-    fig.grid.visible = False
-    fig.outline_line_color = None
     fig.background_fill_alpha = 0
     fig.border_fill_alpha = 0
     if title:
@@ -188,22 +177,11 @@ def prediction_figure(slots=24, cols=3):
     bars = ColumnDataSource(
         data={"left": [], "right": [], "y": [], "height": [], "color": [], "text": [], "tx": [], "ty": []}
     )
-    fig = figure(
-        frame_width=w,
-        frame_height=h,
-        x_range=Range1d(0, w),
-        y_range=Range1d(0, h),
-        tools="",
-        toolbar_location=None,
-        min_border=4,
-    )
+    fig = pixel_canvas(w, h)
     img = fig.image_rgba("image", x="x", y="y", dw="dw", dh="dh", source=images)
     fig.hbar(y="y", left="left", right="right", height="height", color="color", alpha=0.6, source=bars)
     fig.text(x="tx", y="ty", text="text", source=bars, text_font_size="12px", text_baseline="middle", text_color="#111")
     fig.add_tools(HoverTool(renderers=[img], tooltips=[("test image", "#@index"), ("true class", "@label")]))
-    fig.axis.visible = False
-    fig.grid.visible = False
-    fig.outline_line_color = None
     return fig, images, bars
 
 

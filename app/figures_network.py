@@ -160,19 +160,30 @@ def network_data(layers, image=None, col_width=300):
     return im, cap, int(max(width, 3 * col_width)), int(height)
 
 
+def pixel_canvas(width, height, x_end=None, y_end=None, scale=1.0, min_border=4, title=None):
+    """A bare figure whose data coordinates are pixels: fixed ranges (0..x_end, 0..y_end, by
+    default the frame size), no tools, no axes, grid or outline. The image grids draw on it."""
+    fig = figure(
+        title=title,
+        frame_width=int(width * scale),
+        frame_height=int(height * scale),
+        x_range=Range1d(0, width if x_end is None else x_end),
+        y_range=Range1d(0, height if y_end is None else y_end),
+        tools="",
+        toolbar_location=None,
+        min_border=min_border,
+    )
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = None
+    return fig
+
+
 def network_figure(width, height, col_width=300):
     """The figure network_data() fills: (figure, images source, captions source)."""
     images = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": [], "layer": [], "kind": []})
     captions = ColumnDataSource(data={"x": [], "y": [], "name": [], "stats": []})
-    fig = figure(
-        frame_width=width,
-        frame_height=height,
-        x_range=Range1d(0, width),
-        y_range=Range1d(0, height),
-        tools="",
-        toolbar_location=None,
-        min_border=4,
-    )
+    fig = pixel_canvas(width, height)
     img = fig.image_rgba("image", x="x", y="y", dw="dw", dh="dh", source=images)
     fig.text(
         x="x",
@@ -205,9 +216,6 @@ def network_figure(width, height, col_width=300):
         text_font_style="bold",
     )
     fig.add_tools(HoverTool(renderers=[img], tooltips=[("layer", "@layer"), ("", "@kind")]))
-    fig.axis.visible = False
-    fig.grid.visible = False
-    fig.outline_line_color = None
     fig.background_fill_alpha = 0
     fig.border_fill_alpha = 0
     return fig, images, captions

@@ -10,7 +10,7 @@ Three levels, in the spirit of stumpy:
    outputs, cut the batch into chunks when the work is worth it (config.py's thresholds)
    and run them on all threads, each thread taking the next chunk when it is done.
 
-The chunks run on worker threads (`_Workers`), not in a `parallel=True` prange loop: the
+The chunks run on worker threads (`engine/workers.py`), not in a `parallel=True` prange loop: the
 kernels release the GIL, so threads give the same parallelism, while Numba's parfor pipeline
 compiles every kernel a prange body calls several more times over — the first run compiled
 for ~21 s of CPU with prange batch kernels against ~8-10 s now (measured on this machine).
@@ -31,15 +31,12 @@ Numba's cache only notices edits to the file of the function it compiled.
 
 from __future__ import annotations
 
-import os
-import queue
-import threading
-
 import numba
 import numpy as np
 from numba import njit
 
 from . import config
+from .workers import workers as _workers
 
 NAME = "numba"
 
@@ -455,66 +452,6 @@ def _softmax(scores, y, with_loss, probs, dscores):
                 dscores[n, k] = probs[n, k] / N
             dscores[n, y[n]] -= 1.0 / N
     return loss / max(N, 1)
-
-
-# -- running chunks side by side -----------------------------------------------------------
-class _Workers:
-    """Daemon threads that run chunk kernels beside the calling thread.
-
-    run(calls, T) runs the calls on the calling thread and T-1 workers, each taking the next
-    call not yet taken until none is left, and returns when all are done, re-raising the
-    first error. Taking calls one by one, rather than a fixed share each, keeps a thread that
-    the OS has parked (the machine busy with other work) from holding everyone up: the
-    others take its share. Each run has its own reply queue, so two Python threads (a
-    training run and a prediction) may use the workers at once.
-    """
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.inboxes = []
-
-    @staticmethod
-    def _drain(calls):
-        """Run calls from the shared iterator until it is empty; the first error, or None."""
-        try:
-            for fn, args in calls:  # next() on a list iterator is atomic under the GIL
-                fn(*args)
-        except BaseException as e:  # handed to the caller of run(), who re-raises it
-            return e
-        return None
-
-    @classmethod
-    def _serve(cls, inbox):
-        while True:
-            calls, reply = inbox.get()
-            reply.put(cls._drain(calls))
-
-    def run(self, calls, T):
-        helpers = min(T, len(calls)) - 1
-        if helpers <= 0:
-            for fn, args in calls:
-                fn(*args)
-            return
-        with self.lock:
-            while len(self.inboxes) < helpers:
-                inbox = queue.SimpleQueue()
-                threading.Thread(target=self._serve, args=(inbox,), name="convnet-kernels", daemon=True).start()
-                self.inboxes.append(inbox)
-            inboxes = self.inboxes[:helpers]
-        shared = iter(calls)
-        reply = queue.SimpleQueue()
-        for inbox in inboxes:
-            inbox.put((shared, reply))
-        error = self._drain(shared)
-        for _ in inboxes:
-            error = error or reply.get()
-        if error is not None:
-            raise error
-
-
-_workers = _Workers()
-if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
-    os.register_at_fork(after_in_child=lambda: _workers.__init__())
 
 
 def _threads():

@@ -1,0 +1,71 @@
+"""The threads that run the Numba backend's chunk kernels side by side.
+
+Plain Python, apart from the kernels so that editing it never touches Numba's cache of
+kernels_numba.py. The chunk kernels release the GIL (nogil), so these threads really run in
+parallel; Numba's own prange pool is not used (its compile cost was twice as high).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+
+class Workers:
+    """Daemon threads that run chunk kernels beside the calling thread.
+
+    run(calls, T) runs the calls on the calling thread and T-1 workers, each taking the next
+    call not yet taken until none is left, and returns when all are done, re-raising the
+    first error. Taking calls one by one, rather than a fixed share each, keeps a thread that
+    the OS has parked (the machine busy with other work) from holding everyone up: the
+    others take its share. Each run has its own reply queue, so two Python threads (a
+    training run and a prediction) may use the workers at once.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inboxes = []
+
+    @staticmethod
+    def _drain(calls):
+        """Run calls from the shared iterator until it is empty; the first error, or None."""
+        try:
+            for fn, args in calls:  # next() on a list iterator is atomic under the GIL
+                fn(*args)
+        except BaseException as e:  # handed to the caller of run(), who re-raises it
+            return e
+        return None
+
+    @classmethod
+    def _serve(cls, inbox):
+        while True:
+            calls, reply = inbox.get()
+            reply.put(cls._drain(calls))
+
+    def run(self, calls, T):
+        helpers = min(T, len(calls)) - 1
+        if helpers <= 0:
+            for fn, args in calls:
+                fn(*args)
+            return
+        with self.lock:
+            while len(self.inboxes) < helpers:
+                inbox = queue.SimpleQueue()
+                threading.Thread(target=self._serve, args=(inbox,), name="convnet-kernels", daemon=True).start()
+                self.inboxes.append(inbox)
+            inboxes = self.inboxes[:helpers]
+        shared = iter(calls)
+        reply = queue.SimpleQueue()
+        for inbox in inboxes:
+            inbox.put((shared, reply))
+        error = self._drain(shared)
+        for _ in inboxes:
+            error = error or reply.get()
+        if error is not None:
+            raise error
+
+
+workers = Workers()
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
+    os.register_at_fork(after_in_child=lambda: workers.__init__())
