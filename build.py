@@ -32,7 +32,10 @@ STATIC = ROOT / "static"
 DEFAULT_PYODIDE_URL = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/"  # `npm view pyodide version`
 CONVNETJS = ROOT / "node_modules" / "convnetjs" / "build" / "convnet-min.js"
 # What the worker imports. Never kernels_numba (Numba does not exist in the browser) nor the CLI.
-ENGINE_SKIP = {"kernels_numba.py", "workers.py", "config.py", "bench.py", "cli.py", "__main__.py"}
+ENGINE_SKIP = {
+    "kernels_numba.py", "_numba_conv.py", "_numba_pool.py", "_numba_act.py", "workers.py", "config.py", "bench.py",
+    "cli.py", "__main__.py",
+}
 DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
 APP_MODULES = (
     "runner.py", "runner_net.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",

@@ -1,16 +1,17 @@
-"""Compile and threading options of the Numba kernels, in one place (kernels_numba.py reads them).
+"""Compile and threading options of the Numba kernels, in one place (kernels_numba.py and the
+_numba_*.py kernel modules read them).
 
 Nothing else lives here, and this module does not import Numba.
 
 - `JIT` is the keyword dict for `numba.njit`. `cache=True` writes the machine code beside the
-  source (engine/__pycache__/kernels_numba.*.nbi/.nbc), so only the first run after an install
+  source (engine/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
   pays for compiling. `nogil=True` lets the kernels of one batch run on several threads.
 - fastmath: only the flags that let LLVM vectorise reductions and fuse multiply-adds
   ("reassoc", "contract") plus "nsz" and "arcp". Not "nnan"/"ninf": with those LLVM may assume
   that no NaN exists and fold it away, and the training loop's divergence check (a NaN loss
   pauses the run) relies on NaN flowing through every kernel.
 - Numba's cache index keys on a function's bytecode and signature, not on these options: after
-  editing them, delete engine/__pycache__/kernels_numba.* so that nothing stale is loaded.
+  editing them, delete engine/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
 - Threads: a batch is split into one chunk per thread, THREADS of them (default: Numba's
   NUMBA_NUM_THREADS, i.e. the CPUs this process may use). `CONVNET_NUMBA_PARALLEL=0` runs
   every kernel on the calling thread only.

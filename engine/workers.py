@@ -1,8 +1,8 @@
 """The threads that run the Numba backend's chunk kernels side by side.
 
-Plain Python, apart from the kernels so that editing it never touches Numba's cache of
-kernels_numba.py. The chunk kernels release the GIL (nogil), so these threads really run in
-parallel; Numba's own prange pool is not used (its compile cost was twice as high).
+Plain Python, apart from the kernels so that editing it never touches Numba's cache of the
+kernel modules (_numba_*.py). The chunk kernels release the GIL (nogil), so these threads
+really run in parallel; Numba's own prange pool is not used (its compile cost was twice as high).
 """
 
 from __future__ import annotations

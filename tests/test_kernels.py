@@ -7,7 +7,9 @@ maximum; numba == numpy on the same inputs; float32 stays float32.
 
 from __future__ import annotations
 
+import ast
 import itertools
+from pathlib import Path
 
 import naive
 import numpy as np
@@ -289,3 +291,31 @@ def test_both_backends_have_the_same_kernel_names():
     names = {n for n in dir(kn) if n.endswith(("_forward", "_backward")) or n in ("softmax", "softmax_loss")}
     missing = sorted(n for n in names if not callable(getattr(kb, n, None)))
     assert not missing, "kernels_numba lacks %s" % missing
+
+
+def _imports_numba(path):
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "numba" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "numba":
+            return True
+    return False
+
+
+def test_every_numba_module_stays_out_of_the_browser_build():
+    """build.py copies engine/ to the browser except ENGINE_SKIP: a module that imports Numba
+    (the kernels are split over several files) must be listed there, and every name listed
+    must be a real module."""
+    root = Path(__file__).resolve().parents[1]
+    tree = ast.parse((root / "build.py").read_text())
+    skip = next(
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ENGINE_SKIP" for t in node.targets)
+    )
+    modules = sorted((root / "engine").glob("*.py"))
+    names = {p.name for p in modules}
+    numba_modules = {p.name for p in modules if _imports_numba(p)}
+    assert {"kernels_numba.py", "_numba_conv.py"} <= numba_modules  # the check sees what it should
+    assert not numba_modules - skip, "import Numba but go to the browser: %s" % sorted(numba_modules - skip)
+    assert not skip - names, "ENGINE_SKIP names missing modules: %s" % sorted(skip - names)

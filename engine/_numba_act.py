@@ -1,0 +1,84 @@
+"""The Numba backend's elementwise activation chunk kernels (ReLU, tanh, sigmoid) and the
+serial softmax with its cross-entropy loss.
+
+No public API here (kernels_numba.py wraps these) and nothing of convolution or pooling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import config
+
+_jit = njit(**config.JIT)
+
+
+# -- chunk kernels: elementwise -------------------------------------------------------------
+# Forward: out = f(a). Backward: out = a * f'(.) with a = dout and c = the forward output.
+# One kernel per activation, so that a ReLU net never compiles tanh or exp.
+@_jit
+def relu_chunk(backward, a, c, out, i0, i1):
+    a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]  # views: loops from 0 vectorise (see im2col)
+    zero = a.dtype.type(0)
+    if backward:
+        for i in range(a.shape[0]):
+            out[i] = a[i] if c[i] > zero else zero
+    else:
+        for i in range(a.shape[0]):
+            v = a[i]
+            out[i] = zero if v < zero else v  # NaN passes through, as in np.maximum
+
+
+@_jit
+def tanh_chunk(backward, a, c, out, i0, i1):
+    a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]
+    one = a.dtype.type(1)
+    if backward:
+        for i in range(a.shape[0]):
+            out[i] = a[i] * (one - c[i] * c[i])
+    else:
+        for i in range(a.shape[0]):
+            out[i] = np.tanh(a[i])
+
+
+@_jit
+def sigmoid_chunk(backward, a, c, out, i0, i1):
+    a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]
+    one = a.dtype.type(1)
+    if backward:
+        for i in range(a.shape[0]):
+            out[i] = a[i] * c[i] * (one - c[i])
+    else:
+        for i in range(a.shape[0]):
+            out[i] = one / (one + np.exp(-a[i]))
+
+
+# -- serial kernel: softmax and its loss --------------------------------------------------
+@_jit
+def softmax_rows(scores, y, with_loss, probs, dscores):
+    """probs = softmax(scores) row by row; with_loss: also dscores and the mean cross-entropy
+    against labels y. Sums run in float64; the max is subtracted first, so huge scores stay
+    finite, and a NaN score makes its row NaN."""
+    N, K = scores.shape
+    loss = 0.0
+    for n in range(N):
+        s = scores[n]
+        m = s[0]
+        for k in range(1, K):
+            if s[k] > m or s[k] != s[k]:
+                m = s[k]
+        total = 0.0
+        for k in range(K):
+            e = np.exp(s[k] - m)
+            probs[n, k] = e
+            total += e
+        inv = 1.0 / total
+        for k in range(K):
+            probs[n, k] *= inv
+        if with_loss:
+            loss += np.log(total) + m - s[y[n]]
+            for k in range(K):
+                dscores[n, k] = probs[n, k] / N
+            dscores[n, y[n]] -= 1.0 / N
+    return loss / max(N, 1)

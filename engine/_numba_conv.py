@@ -1,0 +1,246 @@
+"""The Numba backend's convolution kernels: serial im2col/GEMM/col2im kernels and the chunk
+kernels that kernels_numba.conv_forward and conv_backward run on worker threads.
+
+No public API here (that is kernels_numba.py, which checks shapes, allocates and plans the
+chunks), and nothing of pooling or activations. Every helper the two chunk kernels call lives
+in this file, because Numba's cache only notices edits to the file of the function it compiled.
+
+Convolution is im2col by blocks: about CONV_BLOCK_PIXELS output pixels of one image are
+unrolled into a (pixels, HH*WW*C) buffer that stays in cache, and the GEMMs written here run
+on it (Numba's np.dot would need SciPy). A work item is (image, block of output rows), so even
+batch 1 splits over cores; nothing the size of the batch's im2col matrix is ever allocated, and
+the backward pass unrolls the input again instead of caching it. Layout: activations
+(N, H, W, C) seen as (N, H, W*C), weights pre-arranged by the caller as w2p (Fp, Kp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import config
+
+_jit = njit(**config.JIT)
+
+
+# -- serial kernels: convolution -----------------------------------------------------------
+@_jit
+def _zero(a):
+    """a[...] = 0 for a C-contiguous array (a plain loop: Numba's slice assignment is slower)."""
+    flat = a.reshape(-1)
+    for k in range(flat.shape[0]):
+        flat[k] = 0
+
+
+@_jit
+def _pad_image(xf, n, C, pad, xp):
+    """Copy image n of xf (N, H, W*C) into the interior of xp (Hp, Wp*C), whose border is 0."""
+    H, WC = xf.shape[1], xf.shape[2]
+    for h in range(H):
+        src = xf[n, h]
+        dst = xp[h + pad, pad * C : pad * C + WC]
+        for k in range(WC):
+            dst[k] = src[k]
+
+
+@_jit
+def _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols):
+    """Unroll output rows [ho0, ho1) of a padded image xp (Hp, Wp*C): cols[p] = the window
+    of pixel p in (HH, WW, C) order, one contiguous run of WW*C values per kernel row."""
+    seg = WW * C
+    r = 0
+    # Loops index views from 0: an index Numba cannot prove non-negative gets a wraparound
+    # check, which stops LLVM from vectorising the copy (5x slower, measured).
+    for ho in range(ho0, ho1):
+        for wo in range(Wo):
+            row = cols[r]
+            b = wo * stride * C
+            for i in range(HH):
+                src = xp[ho * stride + i, b : b + seg]
+                dst = row[i * seg : (i + 1) * seg]
+                for k in range(seg):
+                    dst[k] = src[k]
+            r += 1
+
+
+@_jit
+def _gemm_nt(a, P, b, bias, out):
+    """out[p, f] = bias[f] + a[p] . b[f]: a (>=P, K), b (F, K), out (>=P, F); P % 4 == F % 2 == 0.
+
+    4 pixels x 2 filters per pass: eight running dot products that LLVM keeps in vector
+    registers (the K loop is contiguous in both operands). Callers pad P and F instead of
+    this kernel growing tail loops (each one more vectorised loop to compile).
+    """
+    K = a.shape[1]
+    F = b.shape[0]
+    zero = a.dtype.type(0)
+    for p in range(0, P, 4):
+        a0 = a[p]
+        a1 = a[p + 1]
+        a2 = a[p + 2]
+        a3 = a[p + 3]
+        for f in range(0, F, 2):
+            b0 = b[f]
+            b1 = b[f + 1]
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+            for k in range(K):
+                w0 = b0[k]
+                w1 = b1[k]
+                s00 += a0[k] * w0
+                s01 += a0[k] * w1
+                s10 += a1[k] * w0
+                s11 += a1[k] * w1
+                s20 += a2[k] * w0
+                s21 += a2[k] * w1
+                s30 += a3[k] * w0
+                s31 += a3[k] * w1
+            out[p, f] = s00 + bias[f]
+            out[p, f + 1] = s01 + bias[f + 1]
+            out[p + 1, f] = s10 + bias[f]
+            out[p + 1, f + 1] = s11 + bias[f + 1]
+            out[p + 2, f] = s20 + bias[f]
+            out[p + 2, f + 1] = s21 + bias[f + 1]
+            out[p + 3, f] = s30 + bias[f]
+            out[p + 3, f + 1] = s31 + bias[f + 1]
+
+
+@_jit
+def _gemm_tn(a, b, J, I, c):
+    """c[:I] += a[:J, :I].T @ b[:J]: a (>=J, >=I), b (>=J, K), c (>=I, K); J % 4 == I % 2 == 0.
+
+    Serves both conv gradients: dw += dout_block.T @ cols and dcols = dout_block @ w2 (with
+    a = the transposed dout block). 4 rows of b x 2 rows of c per pass over K: each loaded
+    row of c takes 4 multiply-adds.
+    """
+    K = b.shape[1]
+    for j in range(0, J, 4):
+        b0 = b[j]
+        b1 = b[j + 1]
+        b2 = b[j + 2]
+        b3 = b[j + 3]
+        for i in range(0, I, 2):
+            a00 = a[j, i]
+            a10 = a[j + 1, i]
+            a20 = a[j + 2, i]
+            a30 = a[j + 3, i]
+            a01 = a[j, i + 1]
+            a11 = a[j + 1, i + 1]
+            a21 = a[j + 2, i + 1]
+            a31 = a[j + 3, i + 1]
+            c0 = c[i]
+            c1 = c[i + 1]
+            for k in range(K):
+                x0 = b0[k]
+                x1 = b1[k]
+                x2 = b2[k]
+                x3 = b3[k]
+                c0[k] += a00 * x0 + a10 * x1 + a20 * x2 + a30 * x3
+                c1[k] += a01 * x0 + a11 * x1 + a21 * x2 + a31 * x3
+
+
+@_jit
+def _col2im_rows(dc, ho0, ho1, Wo, HH, WW, C, stride, dxp):
+    """Add the window gradients of output rows [ho0, ho1) into the padded image dxp (Hp, Wp*C)."""
+    seg = WW * C
+    r = 0
+    for ho in range(ho0, ho1):
+        for wo in range(Wo):
+            row = dc[r]
+            base = wo * stride * C
+            for i in range(HH):
+                dst = dxp[ho * stride + i, base : base + seg]
+                src = row[i * seg : (i + 1) * seg]
+                for k in range(seg):
+                    dst[k] += src[k]
+            r += 1
+
+
+# -- chunk kernels: convolution --------------------------------------------------------------
+# A work item is (image n, block of rb output rows); a chunk is a contiguous run of items.
+# The P pixels of a block are padded to P4 (a multiple of 4) and the F filters to Fp (a
+# multiple of 4, zero rows in w2p) so that the GEMM kernels above need no tail loops.
+@_jit
+def conv_forward_chunk(xf, C, w2p, bp, F, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2):
+    """Forward items [i0, i1): the rows of out2 (N*Ho*Wo, F) of those blocks."""
+    N, H, WC = xf.shape
+    Fp, Kp = w2p.shape
+    nblk = (Ho + rb - 1) // rb
+    cap = (rb * Wo + 3) // 4 * 4
+    xp = np.zeros((H + 2 * pad, WC + 2 * pad * C), dtype=xf.dtype)
+    cols = np.zeros((cap, Kp), dtype=xf.dtype)  # columns >= HH*WW*C stay 0
+    obuf = np.empty((cap, Fp), dtype=xf.dtype)
+    cur = -1
+    for item in range(i0, i1):
+        n = item // nblk
+        if n != cur:
+            _pad_image(xf, n, C, pad, xp)
+            cur = n
+        ho0 = (item - n * nblk) * rb
+        ho1 = min(Ho, ho0 + rb)
+        P = (ho1 - ho0) * Wo
+        _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
+        _gemm_nt(cols, (P + 3) // 4 * 4, w2p, bp, obuf)
+        q0 = (n * Ho + ho0) * Wo
+        for p in range(P):
+            dst = out2[q0 + p]
+            src = obuf[p]
+            for f in range(F):
+                dst[f] = src[f]
+
+
+@_jit
+def conv_backward_chunk(xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, need_dx, dw, db, dxf):
+    """Backward items [i0, i1): adds into dw (Fp, Kp) and db (Fp,); the dx of each image is
+    gathered in a padded scratch image and stored into dxf[n] (N, H, W*C) when the chunk
+    leaves that image."""
+    N, H, WC = xf.shape
+    F = d2.shape[1]
+    Fp, Kp = w2p.shape
+    nblk = (Ho + rb - 1) // rb
+    cap = (rb * Wo + 3) // 4 * 4
+    Hp, WpC = H + 2 * pad, WC + 2 * pad * C
+    xp = np.zeros((Hp, WpC), dtype=xf.dtype)
+    cols = np.zeros((cap, Kp), dtype=xf.dtype)
+    dblk = np.zeros((cap, Fp), dtype=xf.dtype)  # (pixels, filters); the padding stays 0
+    dblk_t = np.zeros((Fp, cap), dtype=xf.dtype)  # its transpose, for dcols
+    dcols = np.empty((cap if need_dx else 1, Kp), dtype=xf.dtype)
+    dxp = np.zeros((Hp if need_dx else 1, WpC), dtype=xf.dtype)
+    cur = -1
+    for item in range(i0, i1 + 1):
+        n = item // nblk if item < i1 else -2
+        if n != cur:
+            if need_dx and cur >= 0:  # leaving image cur: store its dx
+                for h in range(H):
+                    src = dxp[h + pad, pad * C : pad * C + WC]
+                    dst = dxf[cur, h]
+                    for k in range(WC):
+                        dst[k] = src[k]
+                _zero(dxp)
+            if n >= 0:
+                _pad_image(xf, n, C, pad, xp)
+            cur = n
+        if item == i1:
+            break
+        ho0 = (item - n * nblk) * rb
+        ho1 = min(Ho, ho0 + rb)
+        P = (ho1 - ho0) * Wo
+        P4 = (P + 3) // 4 * 4
+        q0 = (n * Ho + ho0) * Wo
+        _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
+        for p in range(P):
+            src = d2[q0 + p]
+            for f in range(F):
+                v = src[f]
+                dblk[p, f] = v
+                dblk_t[f, p] = v
+                db[f] += v
+        for p in range(P, P4):  # padding pixels: zero, so that they add nothing to dw
+            _zero(dblk[p])
+            _zero(cols[p])
+            for f in range(Fp):
+                dblk_t[f, p] = 0
+        _gemm_tn(dblk, cols, P4, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
+        if need_dx:
+            _zero(dcols[:P4])
+            _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
+            _col2im_rows(dcols, ho0, ho1, Wo, HH, WW, C, stride, dxp)

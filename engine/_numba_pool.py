@@ -1,0 +1,134 @@
+"""The Numba backend's max-pooling chunk kernels (kernels_numba.pool_forward, pool_backward).
+
+No public API here and nothing of convolution or activations; every helper the chunk kernels
+call lives in this file (Numba's cache only notices edits to the compiled function's file).
+Max-pool routes the gradient to the first maximum of its window (row-major), as PyTorch and
+kernels_numpy do; NaN counts as a maximum, as in np.argmax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import config
+
+_jit = njit(**config.JIT)
+
+
+# -- chunk kernels: max pooling -------------------------------------------------------------
+@_jit
+def _max_tap(v, m, k, t):
+    """(value, tap) after tap t with value v, against the best so far (m, k): strictly
+    greater wins, so ties keep the first; a NaN wins once, as in np.argmax."""
+    take = (v > m) | ((v != v) & (m == m))
+    return (v if take else m), (t if take else k)
+
+
+@_jit
+def pool_forward_chunk(xf, C, size, stride, Ho, Wo, r0, r1, out2, arg2):
+    """Output rows r in [r0, r1), r = n * Ho + ho: the max of each window and which tap
+    (k = i * size + j) holds it. xf (N, H, W*C); out2 and arg2 (int32) are (N*Ho, Wo*C).
+
+    2x2 windows (nearly every net) get straight-line code that LLVM vectorises over the
+    channels, 10x faster than the general loop over taps (measured).
+    """
+    t1, t2, t3 = np.int32(1), np.int32(2), np.int32(3)
+    for r in range(r0, r1):
+        n = r // Ho
+        ho = r - n * Ho
+        for wo in range(Wo):
+            o = out2[r, wo * C : (wo + 1) * C]
+            a = arg2[r, wo * C : (wo + 1) * C]
+            w0 = wo * stride
+            if size == 2:
+                # two row views, not four tap views: fewer arrays, fewer runtime alias checks
+                # for LLVM to vectorise the loop
+                x0 = xf[n, ho * stride, w0 * C : (w0 + 2) * C]
+                x1 = xf[n, ho * stride + 1, w0 * C : (w0 + 2) * C]
+                for c in range(C):
+                    m, k = _max_tap(x0[C + c], x0[c], np.int32(0), t1)
+                    m, k = _max_tap(x1[c], m, k, t2)
+                    m, k = _max_tap(x1[C + c], m, k, t3)
+                    o[c] = m
+                    a[c] = k
+                continue
+            for t in range(size * size):
+                i = t // size
+                w = w0 + t - i * size
+                xr = xf[n, ho * stride + i, w * C : (w + 1) * C]
+                if t == 0:
+                    for c in range(C):
+                        o[c] = xr[c]
+                        a[c] = 0
+                    continue
+                for c in range(C):
+                    o[c], a[c] = _max_tap(xr[c], o[c], a[c], np.int32(t))
+
+
+@_jit
+def _zero_rows(dxf, n, h0, h1, k0):
+    """dxf[n, h0:h1, k0:] = 0."""
+    for h in range(h0, h1):
+        row = dxf[n, h, k0:]
+        for k in range(row.shape[0]):
+            row[k] = 0
+
+
+@_jit
+def pool_backward_chunk(dout2, arg2, C, size, stride, Ho, Wo, by_rows, u0, u1, dxf):
+    """Route dout to each window's first maximum, for units [u0, u1). dxf (N, H, W*C).
+
+    A unit is one output row (n, ho) when windows do not overlap (stride >= size), else one
+    whole image; a unit writes only the dx rows that are its own. When windows tile the
+    input (stride == size) each dx value is written once, so only the uncovered edge is
+    zeroed first; otherwise the unit's rows are zeroed and the gradients added.
+    """
+    H = dxf.shape[1]
+    tiled = stride == size
+    for u in range(u0, u1):
+        if by_rows:
+            n = u // Ho
+            ho0 = u - n * Ho
+            ho1 = ho0 + 1
+            h0 = ho0 * stride
+            h1 = H if ho0 == Ho - 1 else min(H, h0 + stride)
+        else:
+            n, ho0, ho1, h0, h1 = u, 0, Ho, 0, H
+        if tiled:
+            _zero_rows(dxf, n, h0, min(h1, h0 + size), Wo * size * C)  # right edge
+            _zero_rows(dxf, n, min(h1, h0 + size), h1, 0)  # bottom edge
+        else:
+            _zero_rows(dxf, n, h0, h1, 0)
+        if tiled and size == 2:  # the common case, with a loop LLVM unrolls (2x faster)
+            for ho in range(ho0, ho1):
+                r = n * Ho + ho
+                for wo in range(Wo):
+                    g = dout2[r, wo * C : (wo + 1) * C]
+                    a = arg2[r, wo * C : (wo + 1) * C]
+                    for k in range(4):
+                        i = k // 2
+                        w = 2 * wo + k - 2 * i
+                        d = dxf[n, 2 * ho + i, w * C : (w + 1) * C]
+                        zero = d.dtype.type(0)
+                        for c in range(C):
+                            d[c] = g[c] if a[c] == k else zero
+            continue
+        # Taps outermost: a dx value shared by overlapping windows sums their gradients in
+        # the order kernels_numpy does, so both backends agree to the last bit.
+        for k in range(size * size):
+            i = k // size
+            for ho in range(ho0, ho1):
+                r = n * Ho + ho
+                for wo in range(Wo):
+                    g = dout2[r, wo * C : (wo + 1) * C]
+                    a = arg2[r, wo * C : (wo + 1) * C]
+                    w = wo * stride + k - i * size
+                    d = dxf[n, ho * stride + i, w * C : (w + 1) * C]
+                    zero = d.dtype.type(0)
+                    if tiled:
+                        for c in range(C):
+                            d[c] = g[c] if a[c] == k else zero
+                    else:
+                        for c in range(C):
+                            d[c] += g[c] if a[c] == k else zero
