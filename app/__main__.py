@@ -1,7 +1,9 @@
-"""`python -m app [--data PATH] [--host 127.0.0.1] [--port 5006] [--snapshot FILE] [--show]`: the live
-training dashboard. Checks that `engine` and `datasets` are this repository's packages, builds the
+"""`python -m app [--data PATH] [--host 127.0.0.1] [--port 5006] [--snapshot FILE] [--show] [--lecture]`:
+the live training dashboard. Checks that `engine` and `datasets` are this repository's packages, builds the
 Runner (the default net, or --snapshot), loads the data in the runner's thread while the page is
 already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
+With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
+watch the same run, read-only (app/lecture.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ def parse_args(argv=None):
     p.add_argument("--show", action="store_true", help="open the page in a browser")
     p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend (default: numba when available)")
     p.add_argument("--paused", action="store_true", help="do not start training until Start is pressed")
+    p.add_argument(
+        "--lecture",
+        action="store_true",
+        help="lecture mode: prints a presenter URL (secret token) and a viewer URL; viewers watch read-only "
+        "(use with --host 0.0.0.0 so that the room can connect)",
+    )
     p.add_argument(
         "--allow-origin",
         action="append",
@@ -86,12 +94,28 @@ def main(argv=None):
 
     runner.load_data(load)
     runner.start_thread()
+    lecture = None
+    if args.lecture:
+        from .lecture import Lecture
+
+        lecture = Lecture()
+        presenter_url, viewer_url = lecture.urls(args.host, args.port)
+        print("Lecture mode.\n  Presenter (keep this one to yourself): %s\n  Viewers: %s" % (presenter_url, viewer_url))
+        if args.host in LOOPBACK:
+            print("  (only this machine can connect: add --host 0.0.0.0 for the room)")
+        sys.stdout.flush()
+        if args.show:  # the presenter's page, on this machine
+            import threading
+            import webbrowser
+
+            local = "http://localhost:%d/?presenter=%s" % (args.port, lecture.token)
+            threading.Timer(1.5, webbrowser.open, [local]).start()
     try:
         pn.serve(
-            create_app(runner),
+            create_app(runner, lecture=lecture),
             address=args.host,
             port=args.port,
-            show=args.show,
+            show=args.show and lecture is None,
             title=TITLE,
             websocket_origin=origins(args.host, args.port, args.allow_origin),
             # an upload arrives base64-encoded in one message: room for MAX_UPLOAD_BYTES

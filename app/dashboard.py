@@ -3,17 +3,26 @@
 Each session gets its own DashboardState and views, and a periodic callback (every
 REFRESH_MS) that pulls from the runner and sends only what changed: stats into the state,
 new curve points and predictions streamed, visualisation pictures when a new probe is out.
-create_app(runner) is what pn.serve() calls for every new session.
+create_app(runner, lecture) is what pn.serve() calls for every new session.
+
+Roles (app/lecture.py): a presenter's page commands the runner; a lecture viewer's page is
+built over a ReadOnlyRunner, so the server refuses whatever it sends. Layouts: "full" (the
+whole dashboard, sidebar and sections) or "present" (app/presenter.py: large type, one
+section at a time, keyboard). A lecture's presenter gets "present"; ?layout= chooses.
 """
 
 from __future__ import annotations
 
+import time
+
 import panel as pn
 
+from .lecture import ReadOnlyRunner, role_of
 from .markup import status_html
 from .state import DashboardState
 from .teaching.explain_views import CaseStudyView, ConvArithmeticView
-from .views.common import html, section
+from .teaching.views import EvaluationView, HealthView, SaliencyView
+from .views.common import InView, html, section
 from .views.controls import Controls
 from .views.curves import Curves
 from .views.editor import NetworkEditor
@@ -29,8 +38,17 @@ REFRESH_MS = 500
 # 2-core laptop that is taken from training: the numbers and curves redraw every second, the
 # network visualisation every second on the other ticks, test predictions every 2 s. Status
 # and settings sync on every tick (and at once after a click).
-CADENCE = {"stats": (0, 2), "curves": (0, 2), "vis": (1, 3), "predictions": (3,)}
+CADENCE = {
+    "stats": (0, 2),
+    "curves": (0, 2),
+    "vis": (1, 3),
+    "predictions": (3,),
+    "evaluation": (1,),
+    "health": (3,),
+    "saliency": (1,),
+}
 EVERY_TICK = {k: (0, 1, 2, 3) for k in CADENCE}
+SALIENCY_EVERY_S = 5.0
 TITLE = "ConvNet Playground"
 
 PAGE_CSS = """
@@ -41,6 +59,7 @@ body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", R
 .cp-header .sub { font-size: 15px; opacity: .85; }
 .cp-header .grow { flex: 1; }
 .cp-header .ex { font-size: 16px; opacity: .9; font-variant-numeric: tabular-nums; }
+.cp-header .cp-role { font-size: 14px; border: 1px solid rgba(255,255,255,.6); border-radius: 999px; padding: 2px 10px; }
 """
 CARD_CSS = """
 :host { background: #fff; border-radius: 10px; border: 1px solid #e4e7ec; box-shadow: 0 1px 3px rgba(16,24,40,.06); }
@@ -54,13 +73,17 @@ pn.extension(raw_css=[PAGE_CSS], notifications=False)
 class Dashboard:
     """One session's page; refresh() is its periodic callback (state in, widgets out)."""
 
-    def __init__(self, runner, cadence=CADENCE):
-        self.runner = runner
+    def __init__(self, runner, cadence=CADENCE, role="presenter"):
+        self.role = role
+        self.read_only = role != "presenter"
+        self.source = runner  # what refresh() reads; the views' commands go to self.runner
+        self.runner = runner = ReadOnlyRunner(runner) if self.read_only else runner
         self.cadence = cadence  # EVERY_TICK in tests: everything on every refresh()
         self.ticks = -1
+        self.shown = None  # names of the sections on screen (the presenter layout), None: all
         self.state = DashboardState()
         self.state.sync(runner.snapshot())
-        self.controls = Controls(self.state, runner)
+        self.controls = Controls(self.state, runner, read_only=self.read_only)
         self.stats = Stats(self.state)
         self.curves = Curves()
         self.editor = NetworkEditor(self.state, runner)
@@ -73,36 +96,97 @@ class Dashboard:
         # net, the arithmetic of one activation.
         self.case_studies = CaseStudyView()
         self.conv_arithmetic = ConvArithmeticView(runner.inference_net, copy_net=False)
+        classes = self.state.classes
+        self.evaluation = EvaluationView(runner.evaluation, classes)
+        self.saliency = SaliencyView(runner.inference_net, self._vis_image, classes)
+        self.health = HealthView(runner.health_history)
+        self.markers = {name: InView() for name in ("evaluation", "saliency", "health")}
+        self._saliency_vis = None
+        if self.read_only:
+            for w in (
+                self.editor.apply_button,
+                self.snapshots.file,
+                self.snapshots.pretrained_button,
+                self.visualisation.show_button,
+                self.visualisation.random_button,
+                self.visualisation.fixed_button,
+            ):
+                w.disabled = True
         self.header = html(stylesheets=[PAGE_CSS], css_classes=["cp-top"], margin=0)
         self.state.param.watch(self._header, ["status", "stats"])
         self._header()
         self.refresh()
 
-    def refresh(self):
+    def refresh(self, everything=False):
         """Pull from the runner and send what changed as one message; returns the number of
-        curve points streamed (for tests)."""
+        curve points streamed (for tests). everything: all that is on screen, whatever the tick."""
         self.ticks += 1
-        due = {k for k, ticks in self.cadence.items() if self.ticks % 4 in ticks}
+        due = {k for k, ticks in self.cadence.items() if everything or self.ticks % 4 in ticks}
         n = 0
         with pn.io.hold():
             # Figures scrolled out of view are not redrawn (they catch up when seen again), and
             # the runner probes the network only while someone looks at its visualisation.
-            snap = self.runner.snapshot(watch_vis=self.visualisation.marker.in_view)
+            snap = self.source.snapshot(watch_vis=self._watching("vis"))
             self.state.sync(snap, stats="stats" in due)
-            if "curves" in due and self.curves.marker.in_view:
-                n = self.curves.refresh(self.runner, snap)
-            if "predictions" in due and self.predictions.marker.in_view:
-                self.predictions.refresh(self.runner, snap)
-            if "vis" in due and self.visualisation.marker.in_view:
-                self.visualisation.refresh(self.runner, snap)
+            if "curves" in due and self._watching("curves"):
+                n = self.curves.refresh(self.source, snap)
+            if "predictions" in due and self._watching("predictions"):
+                self.predictions.refresh(self.source, snap)
+            if "vis" in due and self._watching("vis"):
+                self.visualisation.refresh(self.source, snap)
+            if "evaluation" in due and self._watching("evaluation"):
+                self.evaluation.refresh()
+            if "health" in due and self._watching("health"):
+                self.health.refresh()
+            if "saliency" in due and self._watching("saliency"):
+                # a new example, or the weights of a few seconds later: the map follows the training
+                key = (self.source.vis()[0], int(time.monotonic() // SALIENCY_EVERY_S))
+                if key != self._saliency_vis:
+                    self._saliency_vis = key
+                    self.saliency.refresh()
         return n
+
+    def _watching(self, name):
+        """Is this section on screen (so worth redrawing)?"""
+        views = {"vis": self.visualisation, "curves": self.curves, "predictions": self.predictions}
+        marker = views[name].marker if name in views else self.markers[name]
+        return marker.in_view and (self.shown is None or name in self.shown)
+
+    def _vis_image(self):
+        """The example the network visualisation shows (uint8 H x W x C), or None."""
+        data = self.source.vis()[1]
+        return None if data is None else data.get("image")
+
+    def sections(self):
+        """(title, name, content) of every section, in the order of the page."""
+        m = self.markers
+        return [
+            ("Stats", "stats", self.stats),
+            ("Curves", "curves", self.curves),
+            ("Test predictions", "predictions", self.predictions),
+            ("Upload an image", "upload", self.upload),
+            ("Network visualisation", "vis", self.visualisation),
+            (
+                "Evaluation: confusion matrix and per-class accuracy",
+                "evaluation",
+                pn.Column(m["evaluation"], self.evaluation),
+            ),
+            ("Saliency", "saliency", pn.Column(m["saliency"], self.saliency)),
+            ("Training health", "health", pn.Column(m["health"], self.health)),
+            ("Network editor", "editor", self.editor),
+            ("Layer table", "layers", self.layers),
+            ("Convolution arithmetic", "conv_arithmetic", self.conv_arithmetic),
+            ("Case studies: LeNet-5, AlexNet, VGG-16", "case_studies", self.case_studies),
+        ]
 
     def _header(self, *events):
         s = self.state.stats
         self.header.object = (
             '<div class="cp-header"><h1>ConvNet Playground</h1><span class="sub">a ConvNet learning CIFAR-10, '
-            'live</span><span class="grow"></span><span class="ex">{:,} examples seen</span>{}</div>'.format(
-                int(s.get("examples") or 0), status_html(self.state.status)
+            'live</span><span class="grow"></span>{}<span class="ex">{:,} examples seen</span>{}</div>'.format(
+                '<span class="cp-role">watching: read-only</span>' if self.read_only else "",
+                int(s.get("examples") or 0),
+                status_html(self.state.status),
             )
         )
 
@@ -115,19 +199,12 @@ class Dashboard:
             width=340,
             css_classes=["cp-sidebar"],
         )
+        cards = {name: section(title, content, **card) for title, name, content in self.sections()}
+        side_by_side = pn.Row(cards.pop("predictions"), cards.pop("upload"), sizing_mode="stretch_width")
+        order = list(cards)
+        order.insert(order.index("vis"), None)  # predictions and upload, side by side, above the visualisation
         main = pn.Column(
-            section("Stats", self.stats, **card),
-            section("Curves", self.curves, **card),
-            pn.Row(
-                section("Test predictions", self.predictions, **card),
-                section("Upload an image", self.upload, **card),
-                sizing_mode="stretch_width",
-            ),
-            section("Network visualisation", self.visualisation, **card),
-            section("Network editor", self.editor, **card),
-            section("Layer table", self.layers, **card),
-            section("Convolution arithmetic", self.conv_arithmetic, **card),
-            section("Case studies: LeNet-5, AlexNet, VGG-16", self.case_studies, **card),
+            *[side_by_side if name is None else cards[name] for name in order],
             sizing_mode="stretch_width",
             css_classes=["cp-main"],
         )
@@ -139,12 +216,25 @@ class Dashboard:
         )
 
 
-def create_app(runner, refresh_ms=REFRESH_MS):
-    """A function for pn.serve: builds a session's Dashboard and starts its periodic refresh."""
+def create_app(runner, refresh_ms=REFRESH_MS, lecture=None):
+    """A function for pn.serve: builds a session's Dashboard and starts its periodic refresh.
+
+    With a lecture (app/lecture.py), the page's URL decides its role: ?presenter=<token>
+    presents, anything else views read-only; ?layout=present|full picks the layout."""
 
     def app():
-        dash = Dashboard(runner)
-        page = dash.layout()
+        args = pn.state.session_args or {}
+        role = role_of(lecture, args)
+        layout = (args.get("layout") or [b""])[0].decode("utf-8", "replace")
+        if layout not in ("present", "full"):
+            layout = "present" if lecture is not None and role == "presenter" else "full"
+        dash = Dashboard(runner, role=role)
+        if layout == "present":
+            from .presenter import Presenter
+
+            page = Presenter(dash).layout()
+        else:
+            page = dash.layout()
         pn.state.add_periodic_callback(dash.refresh, period=refresh_ms)
         page.dashboard = dash  # reachable for debugging
         return page

@@ -254,6 +254,14 @@ class Runner(RunnerNetMixin, RunnerStatsMixin):
         with self._lock:
             return self._vis_version, self._vis
 
+    def health_history(self):
+        """The running net's HealthHistory (gradient norms, update ratios, dead ReLUs)."""
+        return self._health.history
+
+    def evaluation(self):
+        """The running net's RollingEvaluation on the test set, or None without data."""
+        return self._evaluation
+
     # -- the thread -----------------------------------------------------------------------
     def start_thread(self):
         if self._thread is None:
@@ -292,6 +300,7 @@ class Runner(RunnerNetMixin, RunnerStatsMixin):
             if single:
                 self._steps_pending -= 1
         if go:
+            self._health.before_step(self.net)
             event = self._trainer.step()
             if event["event"] == "diverged":
                 with self._lock:
@@ -301,6 +310,7 @@ class Runner(RunnerNetMixin, RunnerStatsMixin):
                     self._publish_status()
                 event = None
             else:
+                self._health.after_step(self.net, event["step"])
                 self._record_step(event)
                 if single:
                     self._vis_dirty = True

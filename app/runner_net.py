@@ -15,8 +15,11 @@ import numpy as np
 import engine
 
 from . import paths
+from .teaching.evaluation import RollingEvaluation
+from .teaching.health import HealthMonitor
 
 DEFAULT_PRESET = "convnetjs-cifar10"
+HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
 MEMORY_LIMIT = 1 << 30  # bytes a training step of an applied spec may need (activations, grads, state)
 
 
@@ -92,6 +95,11 @@ class RunnerNetMixin:
         self._val_pos = self._test_pos = 0
         self._last_vis = self._last_eval = 0.0
         self._vis_dirty = True
+        self._health = HealthMonitor(every=HEALTH_EVERY)
+        ds = self.dataset
+        self._evaluation = (
+            RollingEvaluation(ds.test_x, ds.test_y, len(self.classes), self.classes) if ds is not None else None
+        )
         ex = self._vis_example
         if ex is not None and ex[0] == "image" and tuple(ex[1].shape) != tuple(net.input_shape):
             self._vis_example = None  # an upload for the previous net's input size

@@ -70,8 +70,9 @@ class RunnerStatsMixin:
             self._vis = data
             self._vis_version += 1
 
-    def _evaluate(self, n_val=16, n_test=8):
-        """Running accuracies: a chunk of validation and test images, round-robin."""
+    def _evaluate(self, n_val=16, n_test=8, n_matrix=128):
+        """Running accuracies: a chunk of validation and test images, round-robin; and the next
+        n_matrix test images of the rolling confusion matrix (a pass over 10,000 in ~80 s)."""
         self._last_eval = time.monotonic()
         self._publish_weights()  # uploads are predicted with weights at most a second old
         ds = self.dataset
@@ -96,6 +97,8 @@ class RunnerStatsMixin:
                 self._pub["val_acc"] = float(np.mean(self._val_correct)) if self._val_correct else float("nan")
                 self._pub["test_acc"] = self.predictions.accuracy
                 self._pub["test_seen"] = len(self.predictions.correct)
+        if self._evaluation is not None:
+            self._evaluation.update(net, n_matrix, step=self._pub.get("steps"))
 
     def _record_step(self, ev):
         now = time.monotonic()

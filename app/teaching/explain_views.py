@@ -44,16 +44,16 @@ class CaseStudyView(pn.viewable.Viewer):
         self.spec = None  # the current (possibly switched) spec
         self.changed = None
         self.net_select = pn.widgets.Select(
-            name="case study", options={v: k for k, v in CASE_STUDIES.items()}, value=self.net
+            label="case study", options={v: k for k, v in CASE_STUDIES.items()}, value=self.net
         )
-        self.row_select = pn.widgets.Select(name="row")
-        self.type_select = pn.widgets.Select(name="layer type", options=list(SWITCH_TYPES))
+        self.row_select = pn.widgets.Select(label="row")
+        self.type_select = pn.widgets.Select(label="layer type", options=list(SWITCH_TYPES))
         self.fields = {
-            key: pn.widgets.IntInput(name=key.replace("_", " "), start=0, width=110)
+            key: pn.widgets.IntInput(label=key.replace("_", " "), start=0, width=110)
             for key in sorted({k for keys in _FIELDS.values() for k in keys})
         }
-        self.apply_button = pn.widgets.Button(name="Switch this row", button_type="primary")
-        self.reset_button = pn.widgets.Button(name="Back to the slide's net")
+        self.apply_button = pn.widgets.Button(label="Switch this row", color="primary")
+        self.reset_button = pn.widgets.Button(label="Back to the slide's net")
         self.message = pn.pane.Alert("", alert_type="danger", visible=False)
         self.delta = pn.pane.HTML("")
         self.table_pane = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -190,12 +190,12 @@ class ConvArithmeticView(pn.viewable.Viewer):
         self.copy_net = copy_net
         self.net = None
         self.result = None
-        self.layer_select = pn.widgets.Select(name="conv layer")
-        self.row = pn.widgets.IntSlider(name="output row", start=0, end=1, value=0)
-        self.col = pn.widgets.IntSlider(name="output col", start=0, end=1, value=0)
-        self.channel = pn.widgets.IntSlider(name="filter (output channel)", start=0, end=1, value=0)
-        self.in_channel = pn.widgets.IntSlider(name="input channel shown", start=0, end=1, value=0)
-        self.refresh_button = pn.widgets.Button(name="Take the live net now", button_type="primary")
+        self.layer_select = pn.widgets.Select(label="conv layer")
+        self.row = pn.widgets.IntSlider(label="output row", start=0, end=1, value=0)
+        self.col = pn.widgets.IntSlider(label="output col", start=0, end=1, value=0)
+        self.channel = pn.widgets.IntSlider(label="filter (output channel)", start=0, end=1, value=0)
+        self.in_channel = pn.widgets.IntSlider(label="input channel shown", start=0, end=1, value=0)
+        self.refresh_button = pn.widgets.Button(label="Take the live net now", color="primary")
         self.window_fig, self.window_img, self.window_boxes = F.window_figure()
         self.grids = {
             k: F.grid_figure(t) for k, t in (("patch", "input patch"), ("filter", "filter"), ("products", "products"))

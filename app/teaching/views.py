@@ -42,8 +42,8 @@ class EvaluationView(pn.viewable.Viewer):
         self.cm_fig, self.cm_source = F.confusion_figure(self.class_names)
         self.acc_fig, self.acc_source = F.per_class_figure(self.class_names)
         options = {name: i for i, name in enumerate(self.class_names)}
-        self.true_select = pn.widgets.Select(name="true class", options=options, value=0)
-        self.pred_select = pn.widgets.Select(name="predicted as", options=options, value=1 % len(options))
+        self.true_select = pn.widgets.Select(label="true class", options=options, value=0)
+        self.pred_select = pn.widgets.Select(label="predicted as", options=options, value=1 % len(options))
         self.status = pn.pane.HTML("<p>Waiting for the first evaluation…</p>")
         self.gallery = pn.pane.HTML("<p>Click a cell of the matrix to see its images.</p>", sizing_mode="stretch_width")
         self.snapshot = None
@@ -125,8 +125,8 @@ class SaliencyView(pn.viewable.Viewer):
         self.class_names = [str(c) for c in class_names]
         options = {"the net's top guess": -1}
         options.update({name: i for i, name in enumerate(self.class_names)})
-        self.class_select = pn.widgets.Select(name="class whose score we differentiate", options=options, value=-1)
-        self.button = pn.widgets.Button(name="Compute with the live net", button_type="primary")
+        self.class_select = pn.widgets.Select(label="class whose score we differentiate", options=options, value=-1)
+        self.button = pn.widgets.Button(label="Compute with the live net", color="primary")
         self.image_fig, self.image_source = F.image_figure("input")
         self.map_fig, self.map_source = F.image_figure("saliency |d score / d input|")
         self.text = pn.pane.HTML("")

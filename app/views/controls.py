@@ -20,9 +20,10 @@ from .common import alert, html, show
 class Controls(Viewer):
     """See the module docstring."""
 
-    def __init__(self, state, runner, **params):
+    def __init__(self, state, runner, read_only=False, **params):
         super().__init__(**params)
         self.state, self.runner = state, runner
+        self.read_only = read_only  # a lecture viewer's page: everything shown, nothing editable
         button = pn.widgets.Button
         self.start_button = button(label="Start", color="success", sizing_mode="stretch_width")
         self.pause_button = button(label="Pause", color="warning", sizing_mode="stretch_width")
@@ -69,7 +70,11 @@ class Controls(Viewer):
         return self._layout
 
     def _command(self, fn):
-        fn()
+        try:
+            fn()
+        except PermissionError as e:  # a viewer's page (the server refuses, whatever the page sent)
+            show(self.error, str(e))
+            return
         self.state.sync(self.runner.snapshot(), stats=False)  # show the new status now, not at the next poll
 
     def _push(self, *events):
@@ -90,7 +95,7 @@ class Controls(Viewer):
                 self.state.syncing = False
         try:
             self.runner.set_hyper(**changes)
-        except ValueError as e:
+        except (ValueError, PermissionError) as e:
             show(self.error, str(e))
             self.state.sync(self.runner.snapshot())  # put the widgets back to what runs
 
@@ -106,6 +111,15 @@ class Controls(Viewer):
         self.pause_button.disabled = not s.running
         no_data = not s.has_data
         self.step_button.disabled = no_data
+        if self.read_only:
+            for w in [
+                self.start_button,
+                self.pause_button,
+                self.step_button,
+                self.reset_button,
+                *self.widgets.values(),
+            ]:
+                w.disabled = True
         show(self.error, s.error)
         if s.status == "loading":
             show(self.data_note, "Loading the training data… the page updates when it is ready.", "info")

@@ -132,7 +132,7 @@ class NetworkEditor(Viewer):
     def _apply(self, *events):
         try:
             self.runner.apply_spec(self._current())
-        except engine.SpecError as e:
+        except (engine.SpecError, PermissionError) as e:
             show(self.error, str(e))
             return
         self._shown = self._current()

@@ -77,7 +77,7 @@ class Visualisation(Viewer):
             else:
                 self.runner.show_test_image(int(index))
             show(self.error, "")
-        except ValueError as e:
+        except (ValueError, PermissionError) as e:
             show(self.error, str(e))
 
     def refresh(self, runner, snap=None):
