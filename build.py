@@ -39,7 +39,8 @@ ENGINE_SKIP = {
 DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
 APP_MODULES = (
     "runner.py", "runner_net.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",
-    "figures.py", "figures_network.py",
+    "figures.py", "figures_network.py", "teaching/__init__.py", "teaching/casestudies.py", "teaching/convarith.py",
+    "teaching/evaluation.py", "teaching/health.py", "teaching/saliency.py",
 )
 ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}

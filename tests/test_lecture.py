@@ -64,7 +64,7 @@ def test_read_only_runner_passes_reads_and_refuses_everything_else(runner):
     with pytest.raises(ReadOnlyError):
         ro.running = True
     with pytest.raises(AttributeError):
-        ro.net  # the live net is not a viewer's to read (deny by default)
+        _ = ro.net  # the live net is not a viewer's to read (deny by default)
     assert all(callable(getattr(runner, name)) for name in READS)  # the allow-list names real methods
 
 
