@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .layers import build_layer
+from .params import ParamDict, bind, make_layout
 from .spec import normalize, to_json
 
 # ConvNetJS feeds pixels as x/255 - 0.5; our nets do the same unless a snapshot says otherwise.
@@ -44,6 +45,8 @@ class Net:
         self.preprocess = dict(preprocess or DEFAULT_PREPROCESS)
         rng = np.random.RandomState(seed)
         self.layers = [build_layer(s, self.kernels, self.dtype, rng) for s in self.layers_spec]
+        self._bound = None  # see _bind_params
+        self._bind_params()
         self.acts = []  # outputs of every layer after the last forward
         self.act_grads = []  # gradients w.r.t. every layer's output after the last backward
         self.fwd_ms = 0.0
@@ -62,22 +65,50 @@ class Net:
     def spec(self):
         return to_json(self.layers_spec)
 
+    def _bind_params(self):
+        """Put every parameter in one flat buffer and every gradient in another (params.py),
+        so that an optimizer step is a few whole-array operations; the layers' dicts get
+        views of the buffers. The dicts params(), grads() and decay_mults() return are made
+        here once, not at every call (at batch 1 building them cost as much as a conv layer).
+        """
+        owners = [(layer, name) for layer in self.layers for name in layer.param]
+        layout = make_layout([("%s.%s" % (layer.name, name), layer.param[name].shape) for layer, name in owners])
+        self._params = bind([(layer.param, name) for layer, name in owners], layout, self.dtype)
+        self._grads = bind([(layer.grad, name) for layer, name in owners], layout, self.dtype)
+        self._decay = ParamDict((key, 1.0 if key.endswith(".weight") else 0.0) for key, _, _, _ in layout)
+        bound = [(layer, name, layer.param[name], layer.grad[name]) for layer, name in owners]
+        self._bound = (list(self.layers), bound)
+
+    def _check_bound(self):
+        """Bind again if a layer or a parameter array was replaced since (not written into):
+        the cached dicts and the flat buffers would no longer be what the layers compute with."""
+        layers, bound = self._bound
+        if self.layers != layers:
+            self._bind_params()
+            return
+        for layer, name, p, g in bound:
+            if layer.param.get(name) is not p or layer.grad.get(name) is not g:
+                self._bind_params()
+                return
+
     def params(self):
-        """{"conv1.weight": array, ...}: the live arrays, updated in place by optimizers."""
-        out = {}
-        for layer in self.layers:
-            out.update(layer.params())
-        return out
+        """{"conv1.weight": array, ...}: the live arrays, updated in place by optimizers.
+
+        The same read-only dict at every call (a ParamDict: its arrays are views of one flat
+        buffer, `.flat`); to change weights, write into the arrays or use load_params().
+        """
+        self._check_bound()
+        return self._params
 
     def grads(self):
-        out = {}
-        for layer in self.layers:
-            out.update(layer.grads())
-        return out
+        """The gradients of the last backward, keyed and laid out like params()."""
+        self._check_bound()
+        return self._grads
 
     def decay_mults(self):
         """L2 decay multiplier per parameter: weights decay, biases do not (as in ConvNetJS)."""
-        return {k: (1.0 if k.endswith(".weight") else 0.0) for k in self.params()}
+        self._check_bound()
+        return self._decay
 
     def copy(self, backend=None):
         """An independent net with the same spec, preprocessing and weights (e.g. to inspect

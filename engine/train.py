@@ -43,7 +43,8 @@ class Trainer:
         bad = None
         if not np.isfinite(loss):
             bad = "the loss became %s" % ("NaN" if np.isnan(loss) else "infinite")
-        else:
+        elif getattr(grads, "flat", None) is None or not np.isfinite(grads.flat).all():
+            # a net's gradients share one flat buffer: one check, and a look by name only on failure
             for key, g in grads.items():
                 if not np.isfinite(g).all():
                     bad = "the gradient of %s is not finite" % key

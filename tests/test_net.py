@@ -138,6 +138,27 @@ def test_a_huge_learning_rate_diverges_and_keeps_the_weights(backend):
         assert np.isfinite(v).all()
 
 
+def test_a_non_finite_gradient_is_named_and_nothing_is_updated(backend):
+    """The Trainer checks the net's flat gradient buffer at once and then names the culprit."""
+    net = Net(SMALL, backend=backend, seed=0)
+    opt = Optimizer("adam")
+    trainer = Trainer(net, opt, batches=None)
+    loss_of = net.loss
+
+    def loss_with_a_bad_gradient(*args, **kwargs):
+        out = loss_of(*args, **kwargs)
+        net.grads()["fc1.bias"][3] = np.inf  # the loss stays finite
+        return out
+
+    net.loss = loss_with_a_bad_gradient
+    before = copy_params(net)
+    event = trainer.step(batch(4, net.input_shape, seed=1))
+    assert event["event"] == "diverged" and "the gradient of fc1.bias is not finite" in event["message"]
+    assert opt.steps == 0 and opt.state == {}
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
 class TinyBatches:
     """The smallest batch source a Trainer accepts: next_batch() and an epoch counter."""
 
