@@ -116,7 +116,8 @@ def read_snapshot(source):
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+    # NotImplementedError: zipfile's answer to an unknown compression method (a damaged header)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError) as e:
         raise SnapshotError("the snapshot file is corrupt or truncated (%s)" % e) from None
     if "__meta__" not in arrays:
         raise SnapshotError("this .npz is not a ConvNet Playground snapshot (it has no __meta__ entry)")

@@ -144,6 +144,13 @@ def test_flipped_bytes_are_refused_or_harmless(good):
             np.testing.assert_array_equal(loaded.params()[k], v, err_msg="flip at %d" % pos)
 
 
+def test_an_unknown_compression_method_is_refused(good):
+    i = good.index(b"PK\x01\x02")  # the first entry of the zip's central directory
+    data = bytearray(good)
+    data[i + 10] ^= 0xFF  # its compression method: 0 (stored) becomes 255, which zipfile does not know
+    refuses(bytes(data), "corrupt")
+
+
 @pytest.mark.parametrize("prefix", [b"", b"PK", b"PK\x03\x04", b"{", b"[", b"\x93NUMPY"])
 def test_random_bytes_are_refused(prefix):
     rng = np.random.RandomState(len(prefix))
