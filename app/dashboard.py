@@ -81,6 +81,7 @@ class Dashboard:
         self.cadence = cadence  # EVERY_TICK in tests: everything on every refresh()
         self.ticks = -1
         self.shown = None  # names of the sections on screen (the presenter layout), None: all
+        self.after_refresh = None  # called after each refresh (the presenter layout's large type)
         self.state = DashboardState()
         self.state.sync(runner.snapshot())
         self.controls = Controls(self.state, runner, read_only=self.read_only)
@@ -126,7 +127,8 @@ class Dashboard:
         with pn.io.hold():
             # Figures scrolled out of view are not redrawn (they catch up when seen again), and
             # the runner probes the network only while someone looks at its visualisation.
-            snap = self.source.snapshot(watch_vis=self._watching("vis"))
+            # the probe also gives the saliency view its example
+            snap = self.source.snapshot(watch_vis=self._watching("vis") or self._watching("saliency"))
             self.state.sync(snap, stats="stats" in due)
             if "curves" in due and self._watching("curves"):
                 n = self.curves.refresh(self.source, snap)
@@ -144,6 +146,8 @@ class Dashboard:
                 if key != self._saliency_vis:
                     self._saliency_vis = key
                     self.saliency.refresh()
+            if self.after_refresh is not None:
+                self.after_refresh()
         return n
 
     def _watching(self, name):

@@ -1,7 +1,8 @@
 """The presenter's layout: the dashboard for a projector, readable from the back of a room.
 
-Large type (the page is zoomed), the stats always on top, and one section at a time below
-them. Keyboard (app/views/keys.py): space = pause / resume, s = one training step, left and
+Large type (HTML zoomed, figures and their text scaled up: CSS zoom on a Bokeh canvas breaks
+its layout, so figures are enlarged through their own properties), the header (status, examples seen) and a navigation bar
+always on top, and one section at a time below them (the first: the numbers and the curves). Keyboard (app/views/keys.py): space = pause / resume, s = one training step, left and
 right arrows = previous / next section; the same as buttons in the navigation bar. The
 commands go through the Dashboard's runner, so on a viewer's page (?layout=present without
 the presenter's token) they are refused by the server and the page says so.
@@ -12,21 +13,24 @@ from __future__ import annotations
 from html import escape
 
 import panel as pn
+from bokeh.models import Plot
 
 from .views.common import alert, html, show
 from .views.keys import Keys, key_of
 
-ZOOM = 1.3  # large type: everything, figures included, at 130%
+ZOOM = 1.3  # large type: text at 130%, figures (and their text) too
+BIG_HTML = ":host { zoom: %s; }" % ZOOM
 PRESENT_CSS = """
-.cp-nav { display: flex; align-items: center; gap: 14px; font-size: 20px; color: #101828; }
+.cp-nav { display: flex; align-items: baseline; gap: 14px; font-size: 20px; color: #101828; padding: 0 10px; }
+.cp-nav .n { white-space: nowrap; }
 .cp-nav .n { color: #667085; font-variant-numeric: tabular-nums; }
-.cp-nav h2 { font-size: 30px; margin: 4px 0; font-weight: 650; }
+.cp-nav h2 { font-size: 30px; margin: 0; font-weight: 650; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .cp-keyhelp { font-size: 15px; color: #475467; }
 .cp-keyhelp kbd { border: 1px solid #d0d5dd; border-bottom-width: 2px; border-radius: 5px; padding: 0 6px; background: #fff; }
 """
 # The sections that the presenter steps through, and what each shows (Dashboard.sections names).
 SLIDES = (
-    ("Learning: loss and accuracy", ("curves",)),
+    ("Learning: loss and accuracy", ("stats", "curves")),
     ("Network visualisation", ("vis",)),
     ("Test predictions", ("predictions", "upload")),
     ("Evaluation: confusion matrix", ("evaluation",)),
@@ -48,6 +52,7 @@ class Presenter:
         content.update(controls=dash.controls, snapshots=dash.snapshots)
         self.slides = [(title, [(name, content[name]) for name in names]) for title, names in slides]
         self.index = 0
+        self._enlarged = set()
         self.keys = Keys()
         self.keys.param.watch(lambda e: self.handle(key_of(e.new)), "press")
         button = pn.widgets.Button
@@ -82,8 +87,25 @@ class Presenter:
             escape(title),
         )
         views = [view for _, view in parts]
-        self.body.objects = [views[0] if len(views) == 1 else pn.Row(*views, sizing_mode="stretch_width")]
+        self.enlarge(*views)  # before they are shown: a stylesheet added later is not applied
+        self.body.objects = views  # one below the other: nothing squeezed at large type
         self.dash.refresh(everything=True)  # the section appears with its latest data, not a tick later
+        self.enlarge()
+
+    def enlarge(self, *objects):
+        """Large type for what is on screen: HTML panes zoomed, Bokeh figures scaled. Figures
+        that views create later (a new net, new layers) are caught at the next refresh."""
+        objects = objects or (self.dash.header, self.title, self.help, self.body)
+        for obj in [pn.Column(*objects)]:  # a Column looks inside Viewers too
+            for pane in obj.select(pn.pane.HTML):
+                if BIG_HTML not in pane.stylesheets:
+                    pane.stylesheets = list(pane.stylesheets) + [BIG_HTML]
+            for pane in obj.select(pn.pane.Bokeh):
+                if pane.object is not None:
+                    for model in pane.object.select({"type": Plot}):
+                        if model.id not in self._enlarged:
+                            self._enlarged.add(model.id)
+                            scale_figure(model, ZOOM)
 
     def handle(self, key):
         """One key (or its button): "space", "s", "left" or "right"."""
@@ -117,23 +139,54 @@ class Presenter:
             self.prev_button,
             self.next_button,
             self.title,
-            pn.Spacer(sizing_mode="stretch_width"),
             self.pause_button,
             self.step_button,
             sizing_mode="stretch_width",
-            align="center",
         )
         page = pn.Column(
             self.dash.header,
             self.keys,
-            self.dash.stats,
             nav,
             self.help,
             self.message,
             self.body,
             sizing_mode="stretch_width",
             css_classes=["cp-page", "cp-present"],
-            styles={"zoom": str(ZOOM)},
         )
         page.presenter = self
+        self.dash.after_refresh = self.enlarge
         return page
+
+
+def scale_figure(fig, k):
+    """Scale a Bokeh figure by k: its size and every font size in it (titles, axes, legends,
+    text glyphs). Data coordinates are untouched, so images and glyphs scale with the frame."""
+    for dim in ("width", "height", "min_border_left", "min_border_right", "min_border_top", "min_border_bottom"):
+        v = getattr(fig, dim, None)
+        if isinstance(v, (int, float)) and v:
+            setattr(fig, dim, int(round(v * k)))
+    for model in fig.references():
+        for name in model.properties():
+            if name.endswith("font_size"):
+                v = getattr(model, name)
+                if isinstance(v, dict) and isinstance(v.get("value"), str):
+                    setattr(model, name, dict(v, value=_scale_size(v["value"], k)))
+                elif isinstance(getattr(v, "value", None), str):
+                    setattr(model, name, _scale_size(v.value, k))
+                elif isinstance(v, str):
+                    setattr(model, name, _scale_size(v, k))
+
+
+def _scale_size(size, k):
+    """ "13px" -> "17px" for k = 1.3; "1.2em" -> "1.56em"; anything else unchanged."""
+    for unit in ("px", "pt", "em", "rem"):
+        if size.endswith(unit):
+            try:
+                value = float(size[: -len(unit)])
+            except ValueError:
+                return size
+            return ("%d%s" if unit in ("px", "pt") else "%.2f%s") % (
+                round(value * k) if unit in ("px", "pt") else value * k,
+                unit,
+            )
+    return size

@@ -97,9 +97,10 @@ class RunnerNetMixin:
         self._vis_dirty = True
         self._health = HealthMonitor(every=HEALTH_EVERY)
         ds = self.dataset
-        self._evaluation = (
-            RollingEvaluation(ds.test_x, ds.test_y, len(self.classes), self.classes) if ds is not None else None
-        )
+        self._evaluation = None
+        if ds is not None:  # in the shuffled test order: every class from the first update
+            order = self._test_order
+            self._evaluation = RollingEvaluation(ds.test_x, ds.test_y, len(self.classes), self.classes, order=order)
         ex = self._vis_example
         if ex is not None and ex[0] == "image" and tuple(ex[1].shape) != tuple(net.input_shape):
             self._vis_example = None  # an upload for the previous net's input size

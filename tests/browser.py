@@ -24,3 +24,54 @@ ARGS = [
 def require_chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail("no Chromium at %s — run ./setup.sh --test (it installs Debian's chromium)" % CHROMIUM)
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(args, log_path, cache_dir, timeout=90):
+    """`python -m app ARGS --port <free>` as a subprocess, output to log_path; returns (proc, url)
+    once the page answers, or fails the test with the end of the log."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    repo = Path(__file__).resolve().parents[1]
+    port = free_port()
+    env = dict(os.environ, CONVNET_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "--port", str(port), *args],
+            cwd=repo,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = "http://127.0.0.1:%d/" % port
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=30).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the server did not come up:\n" + Path(log_path).read_text()[-3000:])
+            time.sleep(0.5)
+
+
+def stop_app(proc):
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

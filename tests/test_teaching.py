@@ -328,3 +328,24 @@ def test_saliency_shape_and_sign():
     assert image_rgba(img).shape == (8, 8) and image_rgba(img[..., :1]).dtype == np.uint32
     with pytest.raises(ValueError):
         saliency_map(net, img, class_index=3)
+
+
+def test_rolling_evaluation_follows_the_given_order():
+    from app.teaching.evaluation import RollingEvaluation
+
+    class Net:
+        def predict(self, images):
+            p = np.zeros((len(images), 3))
+            p[np.arange(len(images)), images[:, 0, 0, 0] % 3] = 1
+            return p
+
+    labels = np.repeat([0, 1, 2], 4)  # sorted by class, as an image folder is
+    images = np.zeros((12, 1, 1, 1), np.uint8)
+    images[:, 0, 0, 0] = labels
+    order = np.array([0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11])
+    ev = RollingEvaluation(images, labels, 3, order=order)
+    ev.update(Net(), 3)
+    snap = ev.snapshot()
+    assert snap["evaluated"] == 3 and list(np.diag(snap["matrix"])) == [1, 1, 1]  # one image of each class
+    ev.update(Net(), 12)
+    assert ev.snapshot()["evaluated"] == 12 and ev.passes == 1

@@ -64,8 +64,11 @@ class RollingEvaluation:
     threads use snapshot() and cell(), which copy under a lock.
     """
 
-    def __init__(self, images, labels, num_classes, class_names=None):
+    def __init__(self, images, labels, num_classes, class_names=None, order=None):
         self.images = images  # uint8 (N, H, W, C)
+        # the order images are visited in: a shuffled one gives every class from the start
+        # (an image folder is sorted by class)
+        self.order = np.arange(len(labels)) if order is None else np.asarray(order, dtype=np.int64)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.num_classes = int(num_classes)
         self.class_names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
@@ -88,7 +91,7 @@ class RollingEvaluation:
         if n == 0:
             return 0
         count = min(int(count), n)
-        idx = (self.cursor + np.arange(count)) % n
+        idx = self.order[(self.cursor + np.arange(count)) % n]
         probs = net.predict(self.images[idx])  # (count, K)
         classes, p = top_k(probs, 3)
         with self._lock:

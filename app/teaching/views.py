@@ -107,7 +107,7 @@ class EvaluationView(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             self.status,
-            pn.Row(pn.pane.Bokeh(self.cm_fig), pn.pane.Bokeh(self.acc_fig)),
+            pn.FlexBox(pn.pane.Bokeh(self.cm_fig), pn.pane.Bokeh(self.acc_fig)),  # wraps on narrow pages
             pn.Row(self.true_select, self.pred_select),
             self.gallery,
             sizing_mode="stretch_width",
@@ -172,7 +172,7 @@ class HealthView(pn.viewable.Viewer):
         self.keys = None
         self.source = None
         self.figures = {}
-        self.row = pn.Row(pn.pane.HTML("<p>Health curves appear after the first training steps.</p>"))
+        self.row = pn.FlexBox(pn.pane.HTML("<p>Health curves appear after the first training steps.</p>"))
         self._version = None
         self.refresh()
 

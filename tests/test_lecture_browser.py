@@ -1,0 +1,150 @@
+"""Lecture mode end to end: `python -m app --lecture` on the real CIFAR-10 copy, headless Chromium.
+
+The server prints a presenter URL (secret token) and a viewer URL. A viewer's page is
+read-only, and when its browser forges changes anyway (a re-enabled Start button clicked, a
+menu's value set through Bokeh's document) the server refuses them: the run stays paused with
+its settings. The presenter's keys work: arrows turn sections, space pauses and resumes, s
+steps one batch — and a viewer sees the presenter's run. Screenshots: tests/artifacts/lecture_*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from browser import ARGS, CHROMIUM, require_chromium, start_app, stop_app
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def lecture(tmp_path_factory):
+    if not DATA.is_dir():
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "lecture_server.log"
+    args = ["--data", str(DATA), "--backend", "numpy", "--lecture", "--paused"]
+    proc, url = start_app(args, log, tmp_path_factory.mktemp("convnet-cache"))
+    text = log.read_text()
+    presenter = re.search(r"Presenter \(keep this one to yourself\): (\S+)", text)
+    viewer = re.search(r"Viewers: (\S+)", text)
+    assert presenter and viewer, text
+    assert presenter.group(1).startswith(viewer.group(1) + "?presenter=")
+    yield {"presenter": presenter.group(1), "viewer": viewer.group(1), "url": url, "log": log}
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import playwright.sync_api as sync_api
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url, width=1500, height=1000):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(url, wait_until="load", timeout=120_000)
+    return page
+
+
+def status(page):
+    return " ".join(page.locator(".cp-header .cp-pill").all_inner_texts())
+
+
+def examples(page):
+    m = re.search(r"([\d,]+) examples seen", page.locator(".cp-header").first.inner_text())
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+def wait_for(predicate, timeout, what, page=None, name="failed"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    if page is not None:
+        page.screenshot(path=str(ARTIFACTS / ("lecture_%s.png" % name)))
+    pytest.fail("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+# Set a Bokeh model's property from the page, as a tampered page could: found by a property value.
+FORGE = """([key, value, prop, newValue]) => {
+  const doc = Bokeh.documents[0];
+  const hits = [...doc.all_models].filter((m) => m[key] === value);
+  hits.forEach((m) => { m[prop] = newValue; });
+  return hits.length;
+}"""
+
+
+def test_a_viewer_cannot_change_the_run_even_by_forging_its_page(lecture, browser):
+    viewer = open_page(browser, lecture["viewer"])
+    viewer.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    wait_for(lambda: "paused" in status(viewer), 300, "the data to load (status paused)", viewer)
+    start = viewer.locator("button", has_text="Start").first
+    assert start.is_disabled()
+    assert viewer.evaluate(FORGE, ["label", "Start", "disabled", False]) >= 1  # re-enable it...
+    wait_for(lambda: start.is_enabled(), 10, "the forged button to be enabled", viewer)
+    start.click()  # ...and click it
+    assert viewer.evaluate(FORGE, ["title", "optimizer", "value", "sgd"]) == 1
+    viewer.get_by_text("only the presenter can").first.wait_for(timeout=15_000)
+    time.sleep(3)
+    viewer.screenshot(path=str(ARTIFACTS / "lecture_viewer_refused.png"))
+    # The server's word, from a fresh page: still paused, no example trained, adadelta as before.
+    check = open_page(browser, lecture["url"] + "?layout=full")
+    check.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    assert "paused" in status(check) and examples(check) == 0
+    menu = check.evaluate("() => [...Bokeh.documents[0].all_models].filter((m) => m.title === 'optimizer')[0].value")
+    assert menu == "adadelta"
+    assert "Traceback" not in lecture["log"].read_text()
+    check.context.close()
+    viewer.context.close()
+
+
+def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
+    presenter = open_page(browser, lecture["presenter"], width=1280, height=800)
+    nav = presenter.locator(".cp-nav").first
+    nav.get_by_text("Learning: loss and accuracy").wait_for(timeout=60_000)
+    assert presenter.get_by_text("watching: read-only").count() == 0
+    wait_for(lambda: "paused" in status(presenter), 300, "the data to load", presenter)
+    presenter.keyboard.press("ArrowRight")
+    nav.get_by_text("Network visualisation").wait_for(timeout=10_000)
+    assert "2 / 10" in nav.inner_text()
+    presenter.locator(".cp-vis-figure canvas").first.wait_for(timeout=60_000)
+    presenter.keyboard.press("ArrowLeft")
+    nav.get_by_text("Learning: loss and accuracy").wait_for(timeout=10_000)
+    n0 = examples(presenter)
+    presenter.keyboard.press("s")
+    wait_for(lambda: examples(presenter) > n0, 60, "one step after 's'", presenter)
+    n1 = examples(presenter)
+    assert "paused" in status(presenter)
+    presenter.keyboard.press(" ")
+    wait_for(lambda: "running" in status(presenter), 10, "running after space", presenter)
+    viewer = open_page(browser, lecture["viewer"])
+    wait_for(lambda: examples(viewer) > n1, 60, "the viewer to see the run go on", viewer, "viewer")
+    assert presenter.locator("button", has_text="Pause").count() >= 1
+    time.sleep(4)
+    presenter.screenshot(path=str(ARTIFACTS / "lecture_presenter.png"))
+    for k in range(2, 11):  # every section, one at a time, while the net trains
+        presenter.keyboard.press("ArrowRight")
+        wait_for(lambda: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
+        time.sleep(2.5)
+        presenter.screenshot(path=str(ARTIFACTS / ("lecture_presenter_%02d.png" % k)))
+    presenter.keyboard.press(" ")
+    wait_for(lambda: "paused" in status(presenter), 10, "paused after space", presenter)
+    time.sleep(1.5)
+    n2 = examples(presenter)
+    time.sleep(2)
+    assert examples(presenter) == n2  # paused means paused
+    wait_for(lambda: "paused" in status(viewer), 10, "the viewer to see the pause", viewer, "viewer")
+    viewer.context.close()
+    presenter.context.close()
