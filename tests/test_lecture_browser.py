@@ -136,7 +136,7 @@ def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
     presenter.screenshot(path=str(ARTIFACTS / "lecture_presenter.png"))
     for k in range(2, 11):  # every section, one at a time, while the net trains
         presenter.keyboard.press("ArrowRight")
-        wait_for(lambda: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
+        wait_for(lambda k=k: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
         time.sleep(2.5)
         presenter.screenshot(path=str(ARTIFACTS / ("lecture_presenter_%02d.png" % k)))
     presenter.keyboard.press(" ")
