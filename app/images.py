@@ -16,7 +16,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # app/__main__.py lets websocket messages carry this, base64-encoded
+# Decimal MB, as browsers, file managers and the upload widget (FilePond) count file sizes.
+MAX_UPLOAD_BYTES = 100 * 1000 * 1000
 MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 
@@ -31,8 +32,9 @@ class ImageError(ValueError):
     """An upload that cannot be used as an input image; the message says why and what to do."""
 
 
-def _mb(n):
-    return "%.1f MB" % (n / 1048576.0)
+def megabytes(n):
+    """100_000_000 -> '100 MB' (decimal, as MAX_UPLOAD_BYTES); 1_234_567 -> '1.2 MB'."""
+    return "%d MB" % (n // 1_000_000) if n % 1_000_000 == 0 else "%.1f MB" % (n / 1e6)
 
 
 def decode_upload(data, shape, name="the file"):
@@ -44,7 +46,8 @@ def decode_upload(data, shape, name="the file"):
         raise ImageError("%s is empty" % name)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(
-            "%s is %s; the limit is %s — use a smaller image" % (name, _mb(len(data)), _mb(MAX_UPLOAD_BYTES))
+            "%s is %s; the limit is %s — use a smaller image"
+            % (name, megabytes(len(data)), megabytes(MAX_UPLOAD_BYTES))
         )
     allowed = ", ".join(FORMATS)
     with warnings.catch_warnings():

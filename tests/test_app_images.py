@@ -1,16 +1,19 @@
-"""Uploads turned into net inputs, and every kind of bad upload refused with a clear message."""
+"""Uploads turned into net inputs, and every kind of bad upload refused with a clear message;
+ChunkedFileInput (the upload widget) reassembling chunks and refusing what is over its limit."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from app.images import MAX_PIXELS, ImageError, decode_upload
+from app.images import MAX_PIXELS, MAX_UPLOAD_BYTES, ImageError, decode_upload, megabytes
+from app.views.upload import ChunkedFileInput
 
 SHAPE = (32, 32, 3)
 
@@ -75,5 +78,48 @@ def test_corrupt_and_oversized_files():
     jpeg = encode(Image.new("RGB", (64, 64), (1, 2, 3)), "JPEG")
     with pytest.raises(ImageError, match="corrupt or truncated"):
         decode_upload(jpeg[: len(jpeg) // 3], SHAPE, "cut.jpg")
-    with pytest.raises(ImageError, match="limit is 100.0 MB"):
+    with pytest.raises(ImageError, match="limit is 100 MB"):
         decode_upload(b"\xff" * (101 * 1024 * 1024), SHAPE, "big.bin")
+
+
+def test_megabytes_count_as_the_browser_does():
+    assert megabytes(MAX_UPLOAD_BYTES) == "100 MB"  # what FilePond's "Maximum file size is 100 MB" says
+    assert megabytes(150_000_000) == "150 MB" and megabytes(1_234_567) == "1.2 MB"
+
+
+def chunks(widget, name, blob, size):
+    """Feed `blob` to the widget as the browser does: numbered UploadEvents of `size` bytes."""
+    n = len(blob) // size + 1  # as FileDropper's client: one more, possibly empty, chunk
+    for i in range(n):
+        data = {"chunk": i + 1, "total_chunks": n, "name": name, "type": "", "data": blob[i * size : (i + 1) * size]}
+        widget._process_event(SimpleNamespace(event_name="upload_event", data=data))
+
+
+def test_chunked_input_reassembles_uploads():
+    w = ChunkedFileInput(max_bytes=1000, chunk_size=64)
+    assert w.max_file_size == "1KB" and not w.multiple and "image" not in w.previews  # the browser's limit
+    seen = []
+    w.param.watch(lambda e: seen.append((w.filename, e.new)), "value", onlychanged=False)
+    blob = bytes(range(256)) * 3
+    chunks(w, "a.png", blob, 64)
+    chunks(w, "a.png", blob, 100)  # the same file again is a new upload
+    assert seen == [("a.png", blob), ("a.png", blob)]
+    w._process_event(SimpleNamespace(event_name="delete_event", data={"name": "a.png"}))
+    assert w.value == blob  # FilePond's remove button leaves the handled upload alone
+
+
+def test_chunked_input_drops_what_is_over_the_limit():
+    # A client that ignores the browser-side limit: the server stops collecting past max_bytes.
+    w = ChunkedFileInput(max_bytes=1_000_000, chunk_size=100_000)
+    assert w.max_file_size == "1000KB"
+    refused = []
+    w.param.watch(lambda e: refused.append(e.new), "refused", onlychanged=False)
+    chunks(w, "big.png", b"\xff" * 1_000_001, 100_000)
+    chunks(w, "big.png", b"\xff" * 1_000_001, 100_000)
+    assert refused == ["big.png is over 1 MB, the largest file accepted"] * 2  # said again, not once
+    assert w.value is None and w._upload is None
+    stray = {"chunk": 3, "total_chunks": 3, "name": "x.png", "type": "", "data": b"abc"}
+    w._process_event(SimpleNamespace(event_name="upload_event", data=stray))  # no chunk 1: ignored
+    assert w.value is None
+    chunks(w, "ok.png", b"\x01" * 1_000_000, 100_000)  # exactly the limit is accepted
+    assert w.value == b"\x01" * 1_000_000 and w.filename == "ok.png"

@@ -1,6 +1,7 @@
 """Snapshots: save the running net (spec + weights + optimizer state) as a download, load one
 by upload (ours, or a ConvNetJS net.toJSON() file), or load the pretrained snapshot that ships
-with the project. A corrupt or foreign file gets a message; the running net stays as it was."""
+with the project. A corrupt, foreign or oversized file gets a message; the running net stays as it
+was. The upload is upload.py's ChunkedFileInput: a file over the limit is refused in the browser."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from panel.viewable import Viewer
 import engine
 
 from .. import paths
+from ..images import megabytes
 from .common import alert, html, show
+from .upload import ChunkedFileInput
 
-MAX_SNAPSHOT_BYTES = 100 * 1024 * 1024  # as for images: what one websocket message may carry
+MAX_SNAPSHOT_BYTES = 100 * 1000 * 1000  # decimal MB, as the browser counts: as for images
 
 
 class Snapshots(Viewer):
@@ -31,18 +34,23 @@ class Snapshots(Viewer):
             sizing_mode="stretch_width",
             embed=False,
         )
-        self.file = pn.widgets.FileInput(
-            accept=".npz,.json", multiple=False, sizing_mode="stretch_width", css_classes=["cp-snapshot-input"]
+        # No type filter in the browser: Chromium gives .npz files no MIME type; _load() checks the bytes.
+        self.file = ChunkedFileInput(
+            max_bytes=MAX_SNAPSHOT_BYTES, sizing_mode="stretch_width", css_classes=["cp-snapshot-input"]
         )
         self.pretrained_button = pn.widgets.Button(label="Load the pretrained snapshot", sizing_mode="stretch_width")
         self.message = alert("success")
         self.note = html(css_classes=["cp-pretrained-note"])
-        self.file.param.watch(self._on_upload, "value")
+        self.file.param.watch(self._on_upload, "value", onlychanged=False)
+        self.file.param.watch(self._on_refused, "refused", onlychanged=False)
         self.pretrained_button.on_click(self._on_pretrained)
         self._pretrained_note()
         self._layout = pn.Column(
             self.download,
-            html("<span class='cp-dim'>Load a snapshot (.npz, or a ConvNetJS toJSON() .json):</span>"),
+            html(
+                "<span class='cp-dim'>Load a snapshot (.npz, or a ConvNetJS toJSON() .json; up to %s):</span>"
+                % megabytes(MAX_SNAPSHOT_BYTES)
+            ),
             self.file,
             self.pretrained_button,
             self.note,
@@ -93,12 +101,15 @@ class Snapshots(Viewer):
         if len(data) > MAX_SNAPSHOT_BYTES:
             show(
                 self.message,
-                "%s is %s; snapshots up to %s are accepted."
-                % (name, engine.human_bytes(len(data)), engine.human_bytes(MAX_SNAPSHOT_BYTES)),
+                "%s is %s; snapshots up to %s are accepted. The running net is unchanged."
+                % (name, megabytes(len(data)), megabytes(MAX_SNAPSHOT_BYTES)),
                 "danger",
             )
             return
         self._load(lambda: self.runner.load_snapshot(data, name=name), name)
+
+    def _on_refused(self, event):
+        show(self.message, "%s. The running net is unchanged." % event.new, "danger")
 
     def _on_pretrained(self, event):
         self._load(self.runner.load_pretrained, "the pretrained snapshot")
