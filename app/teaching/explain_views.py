@@ -161,14 +161,13 @@ class CaseStudyView(pn.viewable.Viewer):
         )
 
     def __panel__(self):
-        controls = pn.Row(
-            self.net_select,
-            self.row_select,
-            self.type_select,
-            *self.fields.values(),
-            self.apply_button,
-            self.reset_button,
-            sizing_mode="stretch_width",
+        # two short rows rather than one long one: a row of fixed-width widgets sets the page's
+        # minimum width
+        for widget, width in ((self.net_select, 220), (self.row_select, 260), (self.type_select, 160)):
+            widget.width = width
+        controls = pn.Column(
+            pn.Row(self.net_select, self.row_select, self.type_select),
+            pn.Row(*self.fields.values(), self.apply_button, self.reset_button),
         )
         return pn.Column(
             controls, self.message, self.delta, self.table_pane, self.fixes_pane, sizing_mode="stretch_width"
@@ -276,14 +275,12 @@ class ConvArithmeticView(pn.viewable.Viewer):
         return r
 
     def __panel__(self):
-        controls = pn.Row(
-            self.layer_select,
-            self.row,
-            self.col,
-            self.channel,
-            self.in_channel,
-            self.refresh_button,
-            sizing_mode="stretch_width",
+        self.layer_select.width = 180
+        for slider in (self.row, self.col, self.channel, self.in_channel):
+            slider.width = 220
+        controls = pn.Column(
+            pn.Row(self.layer_select, self.refresh_button),
+            pn.Row(self.row, self.col, self.channel, self.in_channel),
         )
         grids = pn.Row(pn.pane.Bokeh(self.window_fig), *(pn.pane.Bokeh(f) for f, _ in self.grids.values()))
         return pn.Column(controls, grids, self.text, sizing_mode="stretch_width")

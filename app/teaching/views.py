@@ -23,6 +23,7 @@ from . import markup as M
 from .health import METRICS, HealthMonitor
 from .saliency import image_rgba, saliency_map, saliency_rgba
 
+HEALTH_WIDTH = 360  # three side by side fit beside the dashboard's sidebar on a 1500 px screen
 HEALTH_NOTE = (
     "<p><b>Reading these:</b> gradient norms that shrink towards 0 layer by layer vanish, ones that "
     "grow explode; an update/weight ratio near 1e-3 is the usual sign of a good learning rate "
@@ -107,7 +108,7 @@ class EvaluationView(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             self.status,
-            pn.FlexBox(pn.pane.Bokeh(self.cm_fig), pn.pane.Bokeh(self.acc_fig)),  # wraps on narrow pages
+            pn.Row(pn.pane.Bokeh(self.cm_fig), pn.pane.Bokeh(self.acc_fig)),
             pn.Row(self.true_select, self.pred_select),
             self.gallery,
             sizing_mode="stretch_width",
@@ -172,7 +173,7 @@ class HealthView(pn.viewable.Viewer):
         self.keys = None
         self.source = None
         self.figures = {}
-        self.row = pn.FlexBox(pn.pane.HTML("<p>Health curves appear after the first training steps.</p>"))
+        self.row = pn.Row(pn.pane.HTML("<p>Health curves appear after the first training steps.</p>"))
         self._version = None
         self.refresh()
 
@@ -188,7 +189,7 @@ class HealthView(pn.viewable.Viewer):
         keys = {m: h.keys(m) for m in METRICS}
         if keys != self.keys:  # new layers (first data, or a new net): rebuild the figures
             self.keys = keys
-            self.figures, self.source = F.health_figures(keys)
+            self.figures, self.source = F.health_figures(keys, width=HEALTH_WIDTH)
             self.row.objects = [pn.pane.Bokeh(self.figures[m]) for m in METRICS]
         self.source.data = F.health_data(h.data(), self.keys)
         return True
