@@ -151,3 +151,21 @@ def test_evaluation_saliency_and_health_follow_the_run(runner, data):
     runner.reset()
     runner.tick()
     assert len(runner.health_history()) <= 1  # a new run starts new curves
+
+
+def test_a_viewer_predicts_their_own_image_without_changing_the_room(runner):
+    from test_app_views import png_bytes
+
+    dash = Dashboard(runner, cadence=EVERY_TICK, role="viewer")
+    dash.upload.file.filename = "mine.png"
+    dash.upload.file.value = png_bytes()
+    assert "live net" in dash.upload.result.object  # their prediction
+    assert dash.upload.note.visible and "shows the presenter" in dash.upload.note.object
+    assert not dash.upload.error.visible
+    dash.upload._on_test(3)
+    assert "test image #3" in dash.upload.result.object
+    runner.tick()
+    assert runner._vis_example is None and "the fixed example" in runner.vis()[1]["caption"]  # the room's stays
+    click(dash.snapshots.pretrained_button)
+    assert "only the presenter" in dash.snapshots.message.object
+    assert runner.snapshot()["net_source"] == "new"

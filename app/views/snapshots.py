@@ -88,6 +88,9 @@ class Snapshots(Viewer):
     def _load(self, fn, what):
         try:
             fn()
+        except PermissionError as e:  # a lecture viewer's page
+            show(self.message, "%s. The running net is unchanged." % e, "danger")
+            return False
         except engine.SnapshotError as e:
             show(self.message, "Could not load %s: %s. The running net is unchanged." % (what, e), "danger")
             return False

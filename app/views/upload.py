@@ -22,6 +22,7 @@ from ..images import MAX_UPLOAD_BYTES, ImageError, decode_upload, megabytes
 from ..markup import prediction_html
 from .common import alert, html, show
 
+VIEWER_NOTE = "The prediction is yours; the network visualisation shows the presenter's example."
 CHUNK_BYTES = 10_000_000  # the largest websocket message an upload sends
 _pretrained = {}
 _pretrained_lock = threading.Lock()
@@ -109,6 +110,7 @@ class Upload(Viewer):
         self.pick_button = pn.widgets.Button(label="Predict test image", width=160, align="end")
         self.random_button = pn.widgets.Button(label="Random", width=90, align="end")
         self.error = alert("danger")
+        self.note = alert("info")
         self.result = html(css_classes=["cp-upload-result"])
         self.file.param.watch(self._on_upload, "value", onlychanged=False)  # the same file again: again
         self.file.param.watch(self._on_refused, "refused", onlychanged=False)
@@ -122,6 +124,7 @@ class Upload(Viewer):
             self.file,
             pn.Row(self.index, self.pick_button, self.random_button),
             self.error,
+            self.note,
             self.result,
             sizing_mode="stretch_width",
         )
@@ -148,19 +151,25 @@ class Upload(Viewer):
             self.runner.set_vis_example(image, None, "uploaded " + name)
         except ValueError as e:
             show(self.error, str(e))
+        except PermissionError:  # a lecture viewer: the prediction is theirs, the visualisation the room's
+            show(self.note, VIEWER_NOTE)
 
     def _on_refused(self, event):
         self.result.object = ""
         show(self.error, "%s — use a smaller image" % event.new)
 
     def _on_test(self, index):
+        viewer = False
         try:
             image, label = self.runner.test_image(index)
             self.runner.show_test_image(index)
         except ValueError as e:
             show(self.error, str(e))
             return
+        except PermissionError:
+            viewer = True
         self._predict(image, label, "test image #%d" % index)
+        show(self.note, VIEWER_NOTE if viewer else "")
 
     def _predict(self, image, label, caption):
         show(self.error, "")
