@@ -34,6 +34,7 @@ from .views.upload import Upload
 from .views.visualisation import Visualisation
 
 REFRESH_MS = 500
+VIEWER_REFRESH_MS = 1000  # a lecture viewer's page: half as often (30 of them share the server's core)
 # Which ticks of a 4-tick (2 s) cycle redraw what. Every redraw costs the browser CPU, and on a
 # 2-core laptop that is taken from training: the numbers and curves redraw every second, the
 # network visualisation every second on the other ticks, test predictions every 2 s. Status
@@ -239,7 +240,8 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None):
             page = Presenter(dash).layout()
         else:
             page = dash.layout()
-        pn.state.add_periodic_callback(dash.refresh, period=refresh_ms)
+        period = refresh_ms if role == "presenter" else max(refresh_ms, VIEWER_REFRESH_MS)
+        pn.state.add_periodic_callback(dash.refresh, period=period)
         page.dashboard = dash  # reachable for debugging
         return page
 
