@@ -12,18 +12,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import struct
-import subprocess
-import sys
 import time
-import urllib.request
 import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from browser import ARGS, CHROMIUM, require_chromium
+from browser import ARGS, CHROMIUM, require_chromium, start_app, stop_app
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,47 +51,18 @@ def png_claiming(width, height):
     return bytes(data)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not DATA.is_dir():
         pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
     require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log_path = ARTIFACTS / "app_server.log"
-    env = dict(os.environ, CONVNET_CACHE_DIR=str(tmp_path_factory.mktemp("convnet-cache")), PYTHONUNBUFFERED="1")
     backend = os.environ.get("CONVNET_TEST_BACKEND", "numpy")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(port), "--data", str(DATA), "--backend", backend],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = "http://127.0.0.1:%d/" % port
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=30).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("the server did not come up:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.5)
+    args = ["--data", str(DATA), "--backend", backend]
+    proc, url = start_app(args, log_path, tmp_path_factory.mktemp("convnet-cache"))
     yield {"url": url, "proc": proc, "log": log_path}
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_app(proc)
 
 
 @pytest.fixture(scope="module")
