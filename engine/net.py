@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .layers import build_layer
+from .memory import keep_freed_memory
 from .params import ParamDict, bind, make_layout
 from .spec import normalize, to_json
 
@@ -38,6 +39,7 @@ class Net:
 
     def __init__(self, spec, backend="numpy", seed=0, dtype=np.float32, preprocess=None):
         self.layers_spec = normalize(spec)
+        keep_freed_memory()  # each step reuses the memory the last one freed (memory.py)
         self.backend = backend
         self.kernels = get_kernels(backend)
         self.dtype = np.dtype(dtype)
