@@ -111,7 +111,9 @@ def conv_forward(x, w, b, stride, pad):
         )
     K = HH * WW * C
     Fp = (F + 3) // 4 * 4
-    Kp = (K + 7) // 8 * 8  # whole vectors: no scalar remainder in the GEMMs' K loops (+15% at K=75)
+    # Whole vectors: no scalar remainder in the GEMMs' K loops (+15% at K=75), and room for
+    # im2col's rounded-up last run (_numba_conv._im2col_rows).
+    Kp = (K + (-WW * C) % 8 + 7) // 8 * 8
     w2p = np.zeros((Fp, Kp), dtype=x.dtype)  # K in (HH, WW, C) order; the padding stays 0
     w2p[:F, :K] = w.transpose(0, 2, 3, 1).reshape(F, K)
     bp = np.zeros(Fp, dtype=x.dtype)
