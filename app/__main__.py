@@ -3,7 +3,8 @@ the live training dashboard. Checks that `engine` and `datasets` are this reposi
 Runner (the default net, or --snapshot), loads the data in the runner's thread while the page is
 already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
 With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
-watch the same run, read-only (app/lecture.py).
+watch the same run, read-only (app/lecture.py), served by a second process on --viewer-port
+(default: --port + 1; app/relay.py) so that a room of them does not slow the training.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def parse_args(argv=None):
         action="store_true",
         help="lecture mode: prints a presenter URL (secret token) and a viewer URL; viewers watch read-only "
         "(use with --host 0.0.0.0 so that the room can connect)",
+    )
+    p.add_argument(
+        "--viewer-port",
+        type=int,
+        help="with --lecture: the port of the viewers' server (default: --port + 1)",
     )
     p.add_argument(
         "--allow-origin",
@@ -100,11 +106,21 @@ def main(argv=None):
 
     runner.load_data(load)
     runner.start_thread()
-    lecture = None
+    lecture = relay = None
     if args.lecture:
         from .lecture import Lecture
+        from .relay import RelayError, start_relay
 
-        lecture = Lecture()
+        viewer_port = args.viewer_port or args.port + 1
+        lecture = Lecture(viewer_port=viewer_port)
+        try:
+            relay = start_relay(
+                runner, lecture, args.host, viewer_port, origins(args.host, viewer_port, args.allow_origin)
+            )
+        except RelayError as e:
+            runner.stop()
+            print("python -m app: %s (choose another with --viewer-port)" % e, file=sys.stderr)
+            return 2
         presenter_url, viewer_url = lecture.urls(args.host, args.port)
         print("Lecture mode.\n  Presenter (keep this one to yourself): %s\n  Viewers: %s" % (presenter_url, viewer_url))
         if args.host in LOOPBACK:
@@ -130,6 +146,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        if relay is not None:
+            relay.stop()
         runner.stop()
     return 0
 

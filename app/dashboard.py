@@ -6,7 +6,8 @@ new curve points and predictions streamed, visualisation pictures when a new pro
 create_app(runner, lecture) is what pn.serve() calls for every new session.
 
 Roles (app/lecture.py): a presenter's page commands the runner; a lecture viewer's page is
-built over a ReadOnlyRunner, so the server refuses whatever it sends. Layouts: "full" (the
+built over a ReadOnlyRunner, so the server refuses whatever it sends (in lecture mode viewers
+are served by their own process, over a MirrorRunner: app/relay.py). Layouts: "full" (the
 whole dashboard, sidebar and sections) or "present" (app/presenter.py: large type, one
 section at a time, keyboard). A lecture's presenter gets "present"; ?layout= chooses.
 """
@@ -60,6 +61,7 @@ body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", R
 .cp-header .sub { font-size: 15px; opacity: .85; }
 .cp-header .grow { flex: 1; }
 .cp-header .ex { font-size: 16px; opacity: .9; font-variant-numeric: tabular-nums; }
+.cp-header h1, .cp-header .ex, .cp-header .cp-role { white-space: nowrap; }
 .cp-header .cp-role { font-size: 14px; border: 1px solid rgba(255,255,255,.6); border-radius: 999px; padding: 2px 10px; }
 """
 CARD_CSS = """
@@ -221,23 +223,33 @@ class Dashboard:
         )
 
 
-def create_app(runner, refresh_ms=REFRESH_MS, lecture=None):
+def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
     """A function for pn.serve: builds a session's Dashboard and starts its periodic refresh.
 
     With a lecture (app/lecture.py), the page's URL decides its role: ?presenter=<token>
-    presents, anything else views read-only; ?layout=present|full picks the layout."""
+    presents, anything else views read-only (sent on to the viewers' own server when the
+    lecture has one); ?layout=present|full picks the layout. viewers: this is the viewers'
+    server (app/relay.py): every page is read-only and, in the presenter layout (the
+    default), follows the presenter's section (runner.presenter_slide())."""
 
     def app():
         args = pn.state.session_args or {}
-        role = role_of(lecture, args)
+        role = "viewer" if viewers else role_of(lecture, args)
+        if role == "viewer" and lecture is not None and lecture.viewer_port:
+            from .views.goto import viewers_elsewhere
+
+            return viewers_elsewhere(lecture.viewer_port)  # this process trains: no viewers here
         layout = (args.get("layout") or [b""])[0].decode("utf-8", "replace")
         if layout not in ("present", "full"):
-            layout = "present" if lecture is not None and role == "presenter" else "full"
+            layout = "present" if viewers or (lecture is not None and role == "presenter") else "full"
         dash = Dashboard(runner, role=role)
         if layout == "present":
             from .presenter import Presenter
 
-            page = Presenter(dash).layout()
+            presenter = Presenter(dash, follow=runner.presenter_slide if viewers else None)
+            if lecture is not None and role == "presenter":
+                presenter.on_slide = lecture.set_slide
+            page = presenter.layout()
         else:
             page = dash.layout()
         period = refresh_ms if role == "presenter" else max(refresh_ms, VIEWER_REFRESH_MS)

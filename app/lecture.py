@@ -3,7 +3,8 @@
     Lecture()                    a secret presenter token (or the one given)
     lecture.role(session_args)   "presenter" when the page's URL carries ?presenter=<token>,
                                  else "viewer"; without lecture mode every page presents
-    lecture.urls(host, port)     (presenter URL, viewer URL) to print at start
+    lecture.urls(host, port)     (presenter URL, viewer URL) to print at start; the viewers'
+                                 URL is the viewers' own server's (app/relay.py) when there is one
     ReadOnlyRunner(runner)       what a viewer's page gets instead of the Runner: the reading
                                  side passes through, every command raises ReadOnlyError
 
@@ -55,7 +56,8 @@ class ReadOnlyRunner:
     def __getattr__(self, name):
         if name in READS:
             return getattr(self._runner, name)
-        if callable(getattr(self._runner, name, None)):
+        known = getattr(self._runner, name, None)
+        if not name.startswith("_") and (known is None or callable(known)):  # a command (a mirror has none)
 
             def refused(*args, **kwargs):
                 raise ReadOnlyError(self.MESSAGE % _what(name))
@@ -89,10 +91,18 @@ def _arg(session_args, name):
 
 
 class Lecture:
-    """The presenter's secret and the roles of pages; see the module docstring."""
+    """The presenter's secret and the roles of pages; see the module docstring.
 
-    def __init__(self, token=None):
+    viewer_port: the port of the viewers' own server (app/relay.py), None when this server
+    serves them too. slide: the section the presenter shows, which viewers follow."""
+
+    def __init__(self, token=None, viewer_port=None):
         self.token = token or secrets.token_urlsafe(16)
+        self.viewer_port = viewer_port
+        self.slide = 0
+
+    def set_slide(self, index):
+        self.slide = int(index)
 
     def role(self, session_args):
         given = _arg(session_args, PRESENTER_ARG)
@@ -106,7 +116,8 @@ class Lecture:
         if ":" in name:
             name = "[%s]" % name  # an IPv6 literal
         base = "http://%s:%d/" % (name, port)
-        return "%s?%s=%s" % (base, PRESENTER_ARG, self.token), base
+        viewers = "http://%s:%d/" % (name, self.viewer_port) if self.viewer_port else base
+        return "%s?%s=%s" % (base, PRESENTER_ARG, self.token), viewers
 
 
 def role_of(lecture, session_args):

@@ -4,8 +4,10 @@ Large type (HTML zoomed, figures and their text scaled up: CSS zoom on a Bokeh c
 its layout, so figures are enlarged through their own properties), the header (status, examples seen) and a navigation bar
 always on top, and one section at a time below them (the first: the numbers and the curves). Keyboard (app/views/keys.py): space = pause / resume, s = one training step, left and
 right arrows = previous / next section; the same as buttons in the navigation bar. The
-commands go through the Dashboard's runner, so on a viewer's page (?layout=present without
-the presenter's token) they are refused by the server and the page says so.
+commands go through the Dashboard's runner, so on a viewer's page they are refused by the
+server and the page says so. A lecture viewer's page (app/relay.py) has neither keys nor
+buttons: it follows the presenter's section (`follow`); the presenter's page reports its
+section (`on_slide`).
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ SLIDES = (
 class Presenter:
     """One session's presenter layout over its Dashboard; see the module docstring."""
 
-    def __init__(self, dash, slides=SLIDES):
+    def __init__(self, dash, slides=SLIDES, follow=None):
         self.dash = dash
+        self.follow = follow  # a lecture viewer's page: () -> the presenter's section, followed
+        self.on_slide = None  # the presenter's page in a lecture: told every section shown
         content = {name: view for _, name, view in dash.sections()}
         content.update(controls=dash.controls, snapshots=dash.snapshots)
         self.slides = [(title, [(name, content[name]) for name in names]) for title, names in slides]
@@ -79,6 +83,8 @@ class Presenter:
     def go(self, index):
         """Show section `index` (wrapping around) and only it."""
         self.index = index % len(self.slides)
+        if self.on_slide is not None:
+            self.on_slide(self.index)
         title, parts = self.slides[self.index]
         self.dash.shown = {name for name, _ in parts}
         self.title.object = '<div class="cp-nav"><span class="n">%d / %d</span><h2>%s</h2></div>' % (
@@ -135,27 +141,39 @@ class Presenter:
         self.step_button.disabled = not s.has_data
 
     def layout(self):
-        nav = pn.Row(
-            self.prev_button,
-            self.next_button,
-            self.title,
-            self.pause_button,
-            self.step_button,
-            sizing_mode="stretch_width",
-        )
+        if self.follow is not None:  # the presenter turns the sections: no keys, no buttons
+            nav = pn.Row(self.title, sizing_mode="stretch_width")
+            self.help.object = '<div class="cp-keyhelp">following the presenter</div>'
+            top = [self.dash.header, nav, self.help]
+        else:
+            nav = pn.Row(
+                self.prev_button,
+                self.next_button,
+                self.title,
+                self.pause_button,
+                self.step_button,
+                sizing_mode="stretch_width",
+            )
+            top = [self.dash.header, self.keys, nav, self.help]
         page = pn.Column(
-            self.dash.header,
-            self.keys,
-            nav,
-            self.help,
+            *top,
             self.message,
             self.body,
             sizing_mode="stretch_width",
             css_classes=["cp-page", "cp-present"],
         )
         page.presenter = self
-        self.dash.after_refresh = self.enlarge
+        self.dash.after_refresh = self._after_refresh
         return page
+
+    def _after_refresh(self):
+        """After each refresh: follow the presenter (a viewer's page), large type for new figures."""
+        if self.follow is not None:
+            index = self.follow() % len(self.slides)
+            if index != self.index:
+                self.go(index)  # refreshes the new section, which calls this again: same index
+                return
+        self.enlarge()
 
 
 def scale_figure(fig, k):

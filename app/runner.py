@@ -13,13 +13,14 @@ To keep training fast it probes at most every `vis_interval` seconds, and only w
 shows the visualisation, and evaluates small validation/test chunks every `eval_interval` seconds.
 For tests, `Runner(..., threaded=False)` is driven synchronously with tick().
 
-This file: the commands, the reading side and the loop. runner_net.py: building, checking and
-swapping nets, inference for other threads. runner_stats.py: step stats, running accuracies,
-the visualisation probe.
+This file: the commands, export (for the lecture viewers' process, app/relay.py) and the loop.
+runner_reads.py: the reading side (shared with relay.py's MirrorRunner). runner_net.py: building
+and swapping nets. runner_stats.py: step stats, running accuracies, the visualisation probe.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import threading
@@ -33,6 +34,7 @@ import engine
 from . import paths
 from .history import History, Predictions
 from .runner_net import RunnerNetMixin
+from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
 
 TRAINING_NICE = 10
@@ -66,7 +68,7 @@ def lower_priority(nice=TRAINING_NICE):
 HYPER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")
 
 
-class Runner(RunnerNetMixin, RunnerStatsMixin):
+class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
     """Owns the training thread; see the module docstring."""
 
     def __init__(
@@ -230,30 +232,6 @@ class Runner(RunnerNetMixin, RunnerStatsMixin):
         return box["value"]
 
     # -- reading (any thread) -------------------------------------------------------------
-    def snapshot(self, watch_vis=True):
-        """The published stats and settings as a plain dict (a copy).
-
-        watch_vis: the caller shows the network visualisation, so the runner keeps probing
-        for the next few seconds (nobody watching: no probes, all time to training)."""
-        with self._lock:
-            if watch_vis:
-                self._last_poll = time.monotonic()
-            return dict(self._pub)
-
-    def history_since(self, last_id):
-        with self._lock:
-            return self.history.since(last_id)
-
-    def predictions_since(self, last_id):
-        with self._lock:
-            items, oldest = self.predictions.since(last_id)
-            return items, oldest
-
-    def vis(self):
-        """(version, probe data or None) of the visualised example."""
-        with self._lock:
-            return self._vis_version, self._vis
-
     def health_history(self):
         """The running net's HealthHistory (gradient norms, update ratios, dead ReLUs)."""
         return self._health.history
@@ -261,6 +239,60 @@ class Runner(RunnerNetMixin, RunnerStatsMixin):
     def evaluation(self):
         """The running net's RollingEvaluation on the test set, or None without data."""
         return self._evaluation
+
+    def export(self, marks, watch_vis=False, evaluation_every=2.0):
+        """What a mirror of this runner in another process lacks (app/relay.py): the published
+        state that changed since `marks` (a dict this call keeps up to date; start with {}), as
+        copies to pickle. Keys: "pub" always; "dataset", "history", "predictions", "vis",
+        "weights", "health", "evaluation_setup" and "evaluation" when they changed (the
+        evaluation at most every `evaluation_every` seconds). watch_vis: as in snapshot()."""
+        ds, ev, health = self.dataset, self._evaluation, self._health.history
+        out = {}
+        with self._lock:
+            if watch_vis:
+                self._last_poll = time.monotonic()
+            out["pub"] = dict(self._pub)
+            if marks.get("dataset", False) is not ds:
+                marks["dataset"] = ds
+                out["dataset"] = None
+                if ds is not None:
+                    out["dataset"] = {
+                        "test_x": np.asarray(ds.test_x),
+                        "test_y": np.asarray(ds.test_y),
+                        "classes": list(ds.classes),
+                        "shape": tuple(int(s) for s in ds.train_x.shape[1:]),
+                        "source": getattr(ds, "source", ""),
+                    }
+            for name, buffer in (("history", self.history), ("predictions", self.predictions)):
+                key = (self.run_id, buffer.next_id, getattr(buffer, "stride", 1))
+                if marks.get(name) != key:
+                    marks[name] = key
+                    out[name] = copy.deepcopy(buffer)
+            if marks.get("vis") != self._vis_version:
+                marks["vis"] = self._vis_version
+                out["vis"] = (self._vis_version, self._vis)  # replaced, never changed in place
+            if marks.get("weights") is not self._weights:
+                marks["weights"] = out["weights"] = self._weights  # the same
+        if marks.get("health") != (health, health.version):
+            marks["health"] = (health, health.version)
+            out["health"] = copy.deepcopy(health)
+        if marks.get("evaluation_of", False) is not ev:
+            marks["evaluation_of"] = ev
+            marks.pop("evaluation", None)
+            out["evaluation_setup"] = None
+            if ev is not None:
+                out["evaluation_setup"] = {
+                    "labels": ev.labels,
+                    "num_classes": ev.num_classes,
+                    "class_names": list(ev.class_names),
+                    "order": ev.order,
+                }
+        now = time.monotonic()
+        if ev is not None and marks.get("evaluation") != ev.version:
+            if "evaluation_setup" in out or now - marks.get("evaluation_t", 0.0) >= evaluation_every:
+                marks["evaluation"], marks["evaluation_t"] = ev.version, now
+                out["evaluation"] = ev.progress()
+        return out
 
     # -- the thread -----------------------------------------------------------------------
     def start_thread(self):

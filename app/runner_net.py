@@ -20,7 +20,6 @@ from .teaching.health import HealthMonitor
 
 DEFAULT_PRESET = "convnetjs-cifar10"
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
-MEMORY_LIMIT = 1 << 30  # bytes a training step of an applied spec may need (activations, grads, state)
 
 
 class RunnerNetMixin:
@@ -112,38 +111,6 @@ class RunnerNetMixin:
             self.spec_version += 1
             self._publish_weights()
             self._publish()
-
-    # -- validation (caller's thread) -----------------------------------------------------
-    def _compatible(self, layers, what):
-        ds = self.dataset
-        if ds is None:
-            return
-        shape = tuple(layers[0]["shape"])
-        data_shape = tuple(int(s) for s in ds.train_x.shape[1:])
-        if shape != data_shape:
-            raise engine.SpecError(
-                '%s takes %s images but the data are %s — use {"type": "input", "shape": [%d, %d, %d]}'
-                % (what, "x".join(map(str, shape)), "x".join(map(str, data_shape)), *data_shape)
-            )
-        k, n = layers[-1]["num_classes"], len(ds.classes)
-        if k != n:
-            raise engine.SpecError(
-                "%s ends in %d classes but the data have %d — set num_classes to %d" % (what, k, n, n)
-            )
-
-    def check_spec(self, spec):
-        """Canonical layers of a spec fit to train here, or engine.SpecError saying why not."""
-        layers = engine.normalize(spec)
-        self._compatible(layers, "this net")
-        s = engine.summarize(
-            engine.spec.to_json(layers), batch=self.hyper["batch_size"], optimizer=self.hyper["optimizer"]
-        )
-        if s["memory"]["total"] > MEMORY_LIMIT:
-            raise engine.SpecError(
-                "this net needs %s to train at batch %d (limit %s) — make it smaller or lower the batch size"
-                % (engine.human_bytes(s["memory"]["total"]), self.hyper["batch_size"], engine.human_bytes(MEMORY_LIMIT))
-            )
-        return layers
 
     def apply_spec(self, spec):
         """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
@@ -275,31 +242,3 @@ class RunnerNetMixin:
 
     def _shape(self):
         return self.net.input_shape
-
-    # -- inference for other threads ------------------------------------------------------
-    def inference_net(self):
-        """A fresh NumPy net holding the weights last published: the teaching views run their
-        own forward and backward on it without touching the training thread's net."""
-        with self._lock:
-            weights = self._weights
-        if weights is None:
-            return None  # no net installed yet (the data may still be loading)
-        _, spec, preprocess, params = weights
-        net = engine.Net(spec, backend="numpy", preprocess=preprocess)
-        net.load_params(params)
-        return net
-
-    def infer(self, images):
-        """Class probabilities (N, K) for uint8 images, from the weights last published.
-
-        Runs in the caller's thread on its own NumPy net, so it never waits for a training step.
-        """
-        with self._lock:
-            version, spec, preprocess, params = self._weights
-        with self._infer_lock:
-            if self._infer is None or self._infer[1] != spec:
-                self._infer = [None, spec, engine.Net(spec, backend="numpy", preprocess=preprocess)]
-            if self._infer[0] != version:
-                self._infer[2].load_params(params)
-                self._infer[0] = version
-            return self._infer[2].predict(images)

@@ -35,13 +35,6 @@ class RunnerStatsMixin:
         self.test_image(index)  # raises for a bad index
         self._queue("vis_test", int(index))
 
-    def test_image(self, index):
-        """(uint8 image, label) of test image `index`; ValueError if there is none."""
-        n = len(self.dataset.test_y) if self.dataset is not None else 0
-        if not 0 <= int(index) < n:
-            raise ValueError("there is no test image %d (the test set has %d)" % (index, n))
-        return np.asarray(self.dataset.test_x[int(index)]), int(self.dataset.test_y[int(index)])
-
     def _do_vis_test(self, index):
         self._vis_example = ("test", index)
         self._vis_dirty = True

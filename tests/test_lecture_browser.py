@@ -1,7 +1,8 @@
 """Lecture mode end to end: `python -m app --lecture` on the real CIFAR-10 copy, headless Chromium.
 
-The server prints a presenter URL (secret token) and a viewer URL. A viewer's page is
-read-only, and when its browser forges changes anyway (a re-enabled Start button clicked, a
+The server prints a presenter URL (secret token) and a viewer URL, on the viewers' own server
+(app/relay.py); a viewer who opens the presenter's address without the token is sent there. A
+viewer's page follows the presenter's section; it is read-only, and when its browser forges changes anyway (a re-enabled Start button clicked, a
 menu's value set through Bokeh's document) the server refuses them: the run stays paused with
 its settings. The presenter's keys work: arrows turn sections, space pauses and resumes, s
 steps one batch — and a viewer sees the presenter's run. Screenshots: tests/artifacts/lecture_*.png.
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import ARGS, CHROMIUM, require_chromium, start_app, stop_app
+from browser import ARGS, CHROMIUM, free_port, require_chromium, start_app, stop_app
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
@@ -30,13 +31,15 @@ def lecture(tmp_path_factory):
     require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "lecture_server.log"
-    args = ["--data", str(DATA), "--backend", "numpy", "--lecture", "--paused"]
+    viewer_port = free_port()
+    args = ["--data", str(DATA), "--backend", "numpy", "--lecture", "--paused", "--viewer-port", str(viewer_port)]
     proc, url = start_app(args, log, tmp_path_factory.mktemp("convnet-cache"))
     text = log.read_text()
     presenter = re.search(r"Presenter \(keep this one to yourself\): (\S+)", text)
     viewer = re.search(r"Viewers: (\S+)", text)
     assert presenter and viewer, text
-    assert presenter.group(1).startswith(viewer.group(1) + "?presenter=")
+    assert presenter.group(1).startswith(url + "?presenter=")
+    assert viewer.group(1) == "http://127.0.0.1:%d/" % viewer_port
     yield {"presenter": presenter.group(1), "viewer": viewer.group(1), "url": url, "log": log}
     stop_app(proc)
 
@@ -87,7 +90,7 @@ FORGE = """([key, value, prop, newValue]) => {
 
 
 def test_a_viewer_cannot_change_the_run_even_by_forging_its_page(lecture, browser):
-    viewer = open_page(browser, lecture["viewer"])
+    viewer = open_page(browser, lecture["viewer"] + "?layout=full")  # the whole dashboard, controls too
     viewer.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
     wait_for(lambda: "paused" in status(viewer), 300, "the data to load (status paused)", viewer)
     start = viewer.locator("button", has_text="Start").first
@@ -100,8 +103,10 @@ def test_a_viewer_cannot_change_the_run_even_by_forging_its_page(lecture, browse
     time.sleep(3)
     viewer.screenshot(path=str(ARTIFACTS / "lecture_viewer_refused.png"))
     # The server's word, from a fresh page: still paused, no example trained, adadelta as before.
+    # (opened at the presenter's address without the token: the page moves to the viewers' server)
     check = open_page(browser, lecture["url"] + "?layout=full")
     check.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    assert check.url == lecture["viewer"] + "?layout=full"
     assert "paused" in status(check) and examples(check) == 0
     menu = check.evaluate("() => [...Bokeh.documents[0].all_models].filter((m) => m.title === 'optimizer')[0].value")
     assert menu == "adadelta"
@@ -139,6 +144,14 @@ def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
         wait_for(lambda k=k: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
         time.sleep(2.5)
         presenter.screenshot(path=str(ARTIFACTS / ("lecture_presenter_%02d.png" % k)))
+    # the viewer's page (the presenter layout, following) shows the presenter's section, and has no keys
+    viewer_nav = viewer.locator(".cp-nav").first
+    wait_for(lambda: "10 / 10" in viewer_nav.inner_text(), 15, "the viewer to follow to section 10", viewer, "viewer")
+    assert viewer.get_by_text("following the presenter").count() == 1
+    viewer.keyboard.press("ArrowLeft")
+    time.sleep(2)
+    assert "10 / 10" in viewer_nav.inner_text()
+    viewer.screenshot(path=str(ARTIFACTS / "lecture_viewer_following.png"))
     presenter.keyboard.press(" ")
     wait_for(lambda: "paused" in status(presenter), 10, "paused after space", presenter)
     time.sleep(1.5)

@@ -104,6 +104,21 @@ class RollingEvaluation:
             self.version += 1
         return count
 
+    PROGRESS = ("preds", "top_classes", "top_probs", "cursor", "passes", "step", "version")
+
+    def progress(self):
+        """A copy of what update() changes: to mirror this evaluation in another process
+        (app/relay.py), build one over the same images and order there and set_progress() it."""
+        with self._lock:
+            return {
+                k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in vars(self).items() if k in self.PROGRESS
+            }
+
+    def set_progress(self, progress):
+        with self._lock:
+            for k in self.PROGRESS:
+                setattr(self, k, progress[k])
+
     def snapshot(self):
         """{"matrix", "per_class", "accuracy", "evaluated", "total", "passes", "step", "version"}."""
         with self._lock:

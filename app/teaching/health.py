@@ -96,6 +96,17 @@ class HealthHistory:
     def __len__(self):
         return len(self.steps)
 
+    def __getstate__(self):  # a copy for the lecture viewers' process (app/relay.py)
+        with self._lock:
+            state = {k: v for k, v in vars(self).items() if k != "_lock"}
+            state["steps"] = list(self.steps)
+            state["series"] = {k: list(v) for k, v in self.series.items()}
+            return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._lock = threading.Lock()
+
     def record(self, step, metrics):
         """Offer one step's metrics; kept when the step falls on the current stride."""
         with self._lock:

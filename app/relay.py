@@ -1,0 +1,254 @@
+"""Lecture viewers, served by a second process: a room of pages does not slow the training.
+
+A page's updates are Bokeh patches serialised for each session, in Python, holding the GIL;
+the training thread needs the GIL between its kernels. With the viewers' sessions in the
+training process, 10 viewer pages cut training to a quarter and 30 to a tenth (measured with
+tests/bench_lecture.py). So in lecture mode the viewers are served by another process:
+
+    start_relay(runner, lecture, host, port, origins)
+        spawns the viewers' process (at a low CPU priority: training comes first) and, once its
+        server listens, starts the Publisher; returns the Relay, or raises RelayError saying why
+    Publisher(runner, conn, lecture)
+        a thread of the training process: every PUBLISH_S it sends what changed of the runner's
+        published state (Runner.export: stats, curves, predictions, the visualisation, weights,
+        health, evaluation) and the presenter's section down a pipe, one message for all viewers
+    MirrorRunner()
+        in the viewers' process: the reading side of a Runner (app/runner_reads.py, the READS
+        of app/lecture.py) answered from the copies received; it has no commands at all
+
+Every page of the viewers' process is read-only (a Dashboard over ReadOnlyRunner(mirror)) and,
+unless its URL asks for ?layout=full, shows the presenter's layout following the presenter's
+section. When the training process ends, the viewers' process ends with it (the pipe closes).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+import types
+
+import numpy as np
+
+import engine
+
+from .history import History, Predictions
+from .runner_reads import RunnerReadsMixin
+from .teaching.evaluation import RollingEvaluation
+from .teaching.health import HealthHistory
+
+PUBLISH_S = 0.5
+RELAY_NICE = 15  # the viewers' process: below the training threads (app/runner.py: TRAINING_NICE)
+WATCH_S = 3.0  # a viewer page that showed the visualisation keeps the runner probing this long
+
+
+class RelayError(RuntimeError):
+    """The viewers' server could not start (its port is taken, ...)."""
+
+
+class MirrorRunner(RunnerReadsMixin):
+    """The runner as the viewers' process knows it: copies, updated by apply(message)."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._pub = {}
+        self.hyper = {}
+        self.history = History(4)
+        self.predictions = Predictions()
+        self._vis_version, self._vis = 0, None
+        self._weights = None
+        self._infer, self._infer_lock = None, threading.Lock()
+        self.dataset = None
+        self._last_poll = 0.0
+        self._health = HealthHistory()
+        self._evaluation = None
+        self.slide = 0  # the presenter's section
+        self.messages = 0
+
+    def apply(self, msg):
+        """Take in one message of the Publisher (Runner.export's dict, plus "slide")."""
+        with self._lock:
+            self._pub = msg["pub"]
+            self.hyper = dict(self._pub.get("hyper") or {})
+            self.slide = int(msg.get("slide", self.slide))
+            if "dataset" in msg:
+                d = msg["dataset"]
+                self.dataset = None
+                if d is not None:
+                    self.dataset = types.SimpleNamespace(
+                        train_x=np.empty((0,) + tuple(d["shape"]), np.uint8),  # the image shape only
+                        test_x=d["test_x"],
+                        test_y=d["test_y"],
+                        classes=d["classes"],
+                        source=d["source"],
+                    )
+            for name in ("history", "predictions"):
+                if name in msg:
+                    setattr(self, name, msg[name])
+            if "vis" in msg:
+                self._vis_version, self._vis = msg["vis"]
+            if "weights" in msg:
+                self._weights = msg["weights"]
+            if "health" in msg:
+                self._health = msg["health"]
+            if "evaluation_setup" in msg:
+                s = msg["evaluation_setup"]
+                self._evaluation = None
+                if s is not None and self.dataset is not None:
+                    self._evaluation = RollingEvaluation(
+                        self.dataset.test_x, s["labels"], s["num_classes"], s["class_names"], order=s["order"]
+                    )
+            if "evaluation" in msg and self._evaluation is not None:
+                self._evaluation.set_progress(msg["evaluation"])
+            self.messages += 1
+
+    def health_history(self):
+        return self._health
+
+    def evaluation(self):
+        return self._evaluation
+
+    def presenter_slide(self):
+        with self._lock:
+            return self.slide
+
+    def watching_vis(self):
+        """Has a page shown the visualisation lately (so the runner should keep probing)?"""
+        with self._lock:
+            return time.monotonic() - self._last_poll < WATCH_S
+
+    def snapshot_bytes(self):
+        """The weights everyone sees as a snapshot file (without the optimizer's state, which
+        stays in the training process)."""
+        net = self.inference_net()
+        if net is None:
+            raise ValueError("there is no net to save yet")
+        pub = self._pub
+        info = {
+            "examples": pub.get("examples", 0),
+            "test_acc": pub.get("test_acc"),
+            "saved_by": "ConvNet Playground app (a lecture viewer's copy)",
+        }
+        return engine.snapshot_bytes(net, None, pub.get("classes"), info)
+
+
+class Publisher(threading.Thread):
+    """The training process's side of the pipe; see the module docstring."""
+
+    def __init__(self, runner, conn, lecture=None, period=PUBLISH_S):
+        super().__init__(name="convnet-publisher", daemon=True)
+        self.runner, self.conn, self.lecture, self.period = runner, conn, lecture, period
+        self.marks = {}
+        self.watch_vis = False
+        self.sent = 0
+        self._stop_event = threading.Event()
+
+    def publish(self):
+        msg = self.runner.export(self.marks, watch_vis=self.watch_vis)
+        msg["slide"] = getattr(self.lecture, "slide", 0)
+        self.conn.send(msg)
+        self.sent += 1
+
+    def receive(self):
+        while self.conn.poll():
+            kind, value = self.conn.recv()
+            if kind == "watch":
+                self.watch_vis = bool(value)
+
+    def run(self):
+        while not self._stop_event.wait(self.period):
+            try:
+                self.receive()
+                self.publish()
+            except (EOFError, OSError):
+                return  # the viewers' process is gone; training goes on
+
+    def stop(self):
+        self._stop_event.set()
+
+
+class Relay:
+    """The running viewers' process and its Publisher."""
+
+    def __init__(self, process, publisher, port):
+        self.process, self.publisher, self.port = process, publisher, port
+
+    def stop(self, timeout=5.0):
+        self.publisher.stop()
+        self.publisher.conn.close()  # the viewers' process ends when its pipe closes
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+
+
+def start_relay(runner, lecture, host, port, origins, nice=RELAY_NICE, timeout=120.0, refresh_ms=None):
+    """Start the viewers' server on host:port; see the module docstring."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or locks inherited
+    conn, child = ctx.Pipe()
+    process = ctx.Process(
+        target=serve_viewers, args=(child, host, port, origins, nice, refresh_ms), name="convnet-viewers", daemon=True
+    )
+    process.start()
+    child.close()
+    publisher = Publisher(runner, conn, lecture)
+    try:
+        publisher.publish()  # the first state: the viewers' pages have something to show at once
+        if not conn.poll(timeout):
+            raise RelayError("the viewers' server did not start within %.0f s" % timeout)
+        kind, value = conn.recv()
+    except (EOFError, OSError) as e:
+        kind, value = "error", "the viewers' process ended (%s)" % (e or type(e).__name__)
+    if kind != "ready":
+        process.join(5.0)
+        raise RelayError("cannot serve the viewers on %s:%d: %s" % (host, port, value))
+    publisher.start()
+    return Relay(process, publisher, port)
+
+
+def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
+    """The viewers' process: a Panel server of read-only pages over a MirrorRunner."""
+    if nice and hasattr(os, "nice"):
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    try:
+        import panel as pn
+
+        from .dashboard import TITLE, VIEWER_REFRESH_MS, create_app
+
+        mirror = MirrorRunner()
+        mirror.apply(conn.recv())
+        server = pn.serve(
+            create_app(mirror, refresh_ms=refresh_ms or VIEWER_REFRESH_MS, viewers=True),
+            address=host,
+            port=port,
+            websocket_origin=origins,
+            show=False,
+            start=False,
+            title=TITLE,
+        )
+    except Exception as e:  # a taken port above all: said in the training process
+        conn.send(("error", "%s: %s" % (type(e).__name__, e)))
+        return
+    conn.send(("ready", port))
+    threading.Thread(target=_receive, args=(conn, mirror), name="convnet-mirror", daemon=True).start()
+    server.start()
+    server.io_loop.start()
+
+
+def _receive(conn, mirror):
+    """The viewers' process's side of the pipe: apply every message, say whether pages watch
+    the visualisation (the runner probes only then)."""
+    watching = None
+    while True:
+        try:
+            mirror.apply(conn.recv())
+            now = mirror.watching_vis()
+            if now != watching:
+                watching = now
+                conn.send(("watch", now))
+        except (EOFError, OSError):
+            os._exit(0)  # the training process is gone, and with it the lecture
