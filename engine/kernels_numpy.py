@@ -17,6 +17,9 @@ from numpy.lib.stride_tricks import as_strided
 
 NAME = "numpy"
 
+# Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
+CONV_ROWS = 1024
+
 
 def _pad(x, pad):
     if pad == 0:
@@ -41,9 +44,24 @@ def conv_forward(x, w, b, stride, pad):
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
     xp = _pad(x, pad)
-    cols = _windows(xp, HH, stride, Ho, Wo).reshape(N * Ho * Wo, HH * WW * C)  # copy
+    windows = _windows(xp, HH, stride, Ho, Wo)  # (N, Ho, Wo, HH, WW, C), a view
     w2 = w.transpose(2, 3, 1, 0).reshape(HH * WW * C, F)  # (K, F), K in (HH, WW, C) order
-    out = cols.dot(w2)  # (N*Ho*Wo, F)
+    P = Ho * Wo
+    step = max(1, CONV_ROWS // P)  # images per GEMM
+    if N <= step:
+        cols = windows.reshape(N * P, HH * WW * C)  # copy
+        out = cols.dot(w2)  # (N*Ho*Wo, F)
+    else:
+        # A few images at a time: each block of cols is multiplied while it is still in cache,
+        # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (conv2 at
+        # batch 64: 17 -> 11 ms, measured). cols is still kept whole for the backward pass.
+        cols = np.empty((N * P, HH * WW * C), dtype=x.dtype)
+        out = np.empty((N * P, F), dtype=np.result_type(x.dtype, w.dtype))
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            block = cols[n0 * P : n1 * P]
+            block.reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]
+            np.dot(block, w2, out=out[n0 * P : n1 * P])
     out += b
     return out.reshape(N, Ho, Wo, F), (x.shape, cols, w, stride, pad)
 

@@ -74,6 +74,28 @@ def test_conv_backward_matches_naive(kernels, case, dtype):
     close(db2, ndb, dtype, "conv db without dx")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 40, 100])
+def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, dtype):
+    """kernels_numpy multiplies a few images at a time when the batch is big (CONV_ROWS
+    output pixels per GEMM); shrink the block so that small inputs take that path too
+    (one image per GEMM, two, or several, with a shorter last block)."""
+    kn = get_kernels("numpy")
+    monkeypatch.setattr(kn, "CONV_ROWS", rows)
+    case = (3, 1, 1)
+    rng = np.random.RandomState(rows)
+    x = rng.standard_normal((5, 7, 6, 3)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    dout = rng.standard_normal((5, 7, 6, 4)).astype(dtype)
+    out, cache = kn.conv_forward(x, w, b, case[1], case[2])
+    close(out, naive.conv_forward(x, w, b, case[1], case[2]), dtype, "conv out")
+    for got, expected, what in zip(
+        kn.conv_backward(dout, cache), naive.conv_backward(dout, x, w, case[1], case[2]), ("dx", "dw", "db")
+    ):
+        close(got, expected, dtype, "conv " + what)
+
+
 def test_conv_kernel_sees_channels_last_and_pytorch_weight_layout(kernels):
     # One 1x1 filter picking channel 1 with weight 2: out[..., f] == 2 * x[..., 1] + bias.
     x = np.arange(2 * 3 * 4 * 3, dtype=np.float64).reshape(2, 3, 4, 3)
