@@ -91,6 +91,7 @@ def main(argv=None):
 
     from .dashboard import TITLE, create_app
     from .runner import Runner
+    from .status import route as status_route
 
     runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
 
@@ -140,8 +141,9 @@ def main(argv=None):
             show=args.show and lecture is None,
             title=TITLE,
             websocket_origin=origins(args.host, args.port, args.allow_origin),
-            # an upload arrives base64-encoded in one message: room for MAX_UPLOAD_BYTES
-            websocket_max_message_size=160 * 1024 * 1024,
+            # uploads arrive in chunks (app/views/upload.py: 10 MB, 13.4 MB base64-encoded), within
+            # Bokeh's default limit of 20 MiB per websocket message
+            extra_patterns=[status_route(runner)],
         )
     except KeyboardInterrupt:
         pass

@@ -111,6 +111,11 @@ def test_a_viewer_cannot_change_the_run_even_by_forging_its_page(lecture, browse
     menu = check.evaluate("() => [...Bokeh.documents[0].all_models].filter((m) => m.title === 'optimizer')[0].value")
     assert menu == "adadelta"
     assert "Traceback" not in lecture["log"].read_text()
+    import json
+    import urllib.request
+
+    numbers = json.loads(urllib.request.urlopen(lecture["url"] + "status.json", timeout=30).read())
+    assert numbers["status"] == "paused" and numbers["examples"] == 0  # the same, for scripts
     check.context.close()
     viewer.context.close()
 
