@@ -10,17 +10,34 @@ unrolled into a (pixels, HH*WW*C) buffer that stays in cache, and the GEMMs writ
 on it (Numba's np.dot would need SciPy). A work item is (image, block of output rows), so even
 batch 1 splits over cores; nothing the size of the batch's im2col matrix is ever allocated, and
 the backward pass unrolls the input again instead of caching it. Layout: activations
-(N, H, W, C) seen as (N, H, W*C), weights pre-arranged by the caller as w2p (Fp, Kp).
+(N, H, W, C) seen as (N, H, W*C), weights pre-arranged by the caller as w2p (Fp, Kp) and,
+for the forward GEMM, as (Kp, 16) slices of 16 filters (w16) plus the rows left over.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import carray, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from . import config
 
 _jit = njit(**config.JIT)
+
+
+@intrinsic
+def _stack_like(typingctx, a, n):
+    """A pointer to n values of a's dtype on the stack; n must be a literal. Indexed only by
+    constants once LLVM unrolls the loops over it, such an array lives in registers."""
+    if not isinstance(n, types.IntegerLiteral):
+        return None
+    dtype = a.dtype
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=n.literal_value)
+
+    return types.CPointer(dtype)(a, n), codegen
 
 
 # -- serial kernels: convolution -----------------------------------------------------------
@@ -75,12 +92,49 @@ def _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols):
 
 
 @_jit
-def _gemm_nt(a, P, b, bias, out):
-    """out[p, f] = bias[f] + a[p] . b[f]: a (>=P, K), b (F, K), out (>=P, F); P % 4 == F % 2 == 0.
+def _gemm_rows16(a, P, b, out):
+    """out[p, :16] = a[p] @ b for p < P: a (>=P, K), b (K, 16), out (>=P, 16); P % 4 == 0.
+
+    4 pixels x 16 filters per pass over K, the 64 sums in a stack array that LLVM keeps in
+    eight vector registers (float32): each k broadcasts 4 pixel values and loads one row of
+    b for 8 vector multiply-adds, with no horizontal sums at the end (the dot-product kernel
+    _gemm_nt ends each of its 8 sums with one, which costs most at conv1's short K=80).
+    6 pixels would need 20 registers of AVX2's 16 and spill (1.6x slower, measured).
+    """
+    K = a.shape[1]
+    for p in range(0, P, 4):
+        acc = carray(_stack_like(a, 64), 64)
+        for t in range(64):
+            acc[t] = 0
+        a0 = a[p]
+        a1 = a[p + 1]
+        a2 = a[p + 2]
+        a3 = a[p + 3]
+        for k in range(K):
+            w = b[k]
+            x0 = a0[k]
+            x1 = a1[k]
+            x2 = a2[k]
+            x3 = a3[k]
+            for f in range(16):
+                wf = w[f]
+                acc[f] += x0 * wf
+                acc[16 + f] += x1 * wf
+                acc[32 + f] += x2 * wf
+                acc[48 + f] += x3 * wf
+        for i in range(4):
+            o = out[p + i]
+            for f in range(16):
+                o[f] = acc[16 * i + f]
+
+
+@_jit
+def _gemm_nt(a, P, b, out):
+    """out[p, f] = a[p] . b[f]: a (>=P, K), b (F, K), out (>=P, F); P % 4 == F % 2 == 0.
 
     4 pixels x 2 filters per pass: eight running dot products that LLVM keeps in vector
-    registers (the K loop is contiguous in both operands). Callers pad P and F instead of
-    this kernel growing tail loops (each one more vectorised loop to compile).
+    registers (the K loop is contiguous in both operands). Serves the filters left over
+    after the slices of 16 that _gemm_rows16 takes (conv2's 20 = 16 + 4).
     """
     K = a.shape[1]
     F = b.shape[0]
@@ -105,14 +159,14 @@ def _gemm_nt(a, P, b, bias, out):
                 s21 += a2[k] * w1
                 s30 += a3[k] * w0
                 s31 += a3[k] * w1
-            out[p, f] = s00 + bias[f]
-            out[p, f + 1] = s01 + bias[f + 1]
-            out[p + 1, f] = s10 + bias[f]
-            out[p + 1, f + 1] = s11 + bias[f + 1]
-            out[p + 2, f] = s20 + bias[f]
-            out[p + 2, f + 1] = s21 + bias[f + 1]
-            out[p + 3, f] = s30 + bias[f]
-            out[p + 3, f + 1] = s31 + bias[f + 1]
+            out[p, f] = s00
+            out[p, f + 1] = s01
+            out[p + 1, f] = s10
+            out[p + 1, f + 1] = s11
+            out[p + 2, f] = s20
+            out[p + 2, f + 1] = s21
+            out[p + 3, f] = s30
+            out[p + 3, f + 1] = s31
 
 
 @_jit
@@ -171,15 +225,22 @@ def _col2im_rows(dc, ho0, ho1, Wo, HH, WW, C, stride, dxp):
 # The P pixels of a block are padded to P4 (a multiple of 4) and the F filters to Fp (a
 # multiple of 4, zero rows in w2p) so that the GEMM kernels above need no tail loops.
 @_jit
-def conv_forward_chunk(xf, C, w2p, bp, F, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2):
-    """Forward items [i0, i1): the rows of out2 (N*Ho*Wo, F) of those blocks."""
+def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2):
+    """Forward items [i0, i1): the rows of out2 (N*Ho*Wo, F) of those blocks, bias b (F,).
+
+    The weights come as (Kp, 16) slices of 16 filters, w16 (G, Kp, 16), and the filters
+    left over as rows, wr (Fr, Kp) with Fr % 4 == 0 (zero rows past F; Fr may be 0).
+    """
     N, H, WC = xf.shape
-    Fp, Kp = w2p.shape
+    F = out2.shape[1]
+    G = w16.shape[0]
+    Fr, Kp = wr.shape
     nblk = (Ho + rb - 1) // rb
     cap = (rb * Wo + 3) // 4 * 4
     xp = np.zeros((H + 2 * pad, WC + 2 * pad * C + 8), dtype=xf.dtype)  # 8 spare: see _im2col_rows
     cols = np.zeros((cap, Kp), dtype=xf.dtype)  # columns >= HH*WW*C stay 0
-    obuf = np.empty((cap, Fp), dtype=xf.dtype)
+    obuf = np.empty((G, cap, 16), dtype=xf.dtype)
+    rbuf = np.empty((cap, Fr), dtype=xf.dtype)
     cur = -1
     for item in range(i0, i1):
         n = item // nblk
@@ -189,14 +250,21 @@ def conv_forward_chunk(xf, C, w2p, bp, F, HH, WW, stride, pad, Ho, Wo, rb, i0, i
         ho0 = (item - n * nblk) * rb
         ho1 = min(Ho, ho0 + rb)
         P = (ho1 - ho0) * Wo
+        P4 = (P + 3) // 4 * 4  # rows P..P4 of cols hold stale values; their outputs are dropped
         _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
-        _gemm_nt(cols, (P + 3) // 4 * 4, w2p, bp, obuf)
+        for g in range(G):
+            _gemm_rows16(cols, P4, w16[g], obuf[g])
+        _gemm_nt(cols, P4, wr, rbuf)
         q0 = (n * Ho + ho0) * Wo
         for p in range(P):
             dst = out2[q0 + p]
-            src = obuf[p]
-            for f in range(F):
-                dst[f] = src[f]
+            for g in range(G):
+                src = obuf[g, p]
+                for f in range(16):
+                    dst[16 * g + f] = src[f] + b[16 * g + f]
+            src = rbuf[p]
+            for f in range(F - 16 * G):
+                dst[16 * G + f] = src[f] + b[16 * G + f]
 
 
 @_jit

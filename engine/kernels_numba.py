@@ -116,15 +116,17 @@ def conv_forward(x, w, b, stride, pad):
     Kp = (K + (-WW * C) % 8 + 7) // 8 * 8
     w2p = np.zeros((Fp, Kp), dtype=x.dtype)  # K in (HH, WW, C) order; the padding stays 0
     w2p[:F, :K] = w.transpose(0, 2, 3, 1).reshape(F, K)
-    bp = np.zeros(Fp, dtype=x.dtype)
-    bp[:F] = b
+    # The forward GEMM takes slices of 16 filters as (Kp, 16) and the rest as rows of w2p.
+    G = F // 16
+    w16 = np.ascontiguousarray(w2p[: 16 * G].reshape(G, 16, Kp).transpose(0, 2, 1))  # (G, Kp, 16)
+    wr = w2p[16 * G :]  # (Fp - 16G, Kp), contiguous
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
     items = N * ((Ho + rb - 1) // rb)
     T, chunks = _plan(N * Ho * Wo * F * K, config.MIN_PARALLEL_MACS, items)
     _workers.run(
         [
-            (_conv.conv_forward_chunk, (xf, C, w2p, bp, F, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2))
+            (_conv.conv_forward_chunk, (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2))
             for i0, i1 in _split(items, chunks)
         ],
         T,
