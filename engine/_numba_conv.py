@@ -170,6 +170,41 @@ def _gemm_nt(a, P, b, out):
 
 
 @_jit
+def _gemm_dw16(at, J, b, I, c):
+    """c[:I] += at[:I, :J] @ b[:J]: at (>=I, >=J), b (>=J, K), c (>=I, K); I % 4 == 0, K % 16 == 0.
+
+    dw += dout_block.T @ cols with the sums of 4 filters x 16 columns of K in registers,
+    as _gemm_rows16 does (at = the transposed dout block); added into c once per tile.
+    """
+    K = b.shape[1]
+    for i in range(0, I, 4):
+        t0 = at[i]
+        t1 = at[i + 1]
+        t2 = at[i + 2]
+        t3 = at[i + 3]
+        for k0 in range(0, K, 16):
+            acc = carray(_stack_like(b, 64), 64)
+            for t in range(64):
+                acc[t] = 0
+            for j in range(J):
+                row = b[j, k0 : k0 + 16]
+                x0 = t0[j]
+                x1 = t1[j]
+                x2 = t2[j]
+                x3 = t3[j]
+                for f in range(16):
+                    v = row[f]
+                    acc[f] += x0 * v
+                    acc[16 + f] += x1 * v
+                    acc[32 + f] += x2 * v
+                    acc[48 + f] += x3 * v
+            for r in range(4):
+                o = c[i + r, k0 : k0 + 16]
+                for f in range(16):
+                    o[f] += acc[16 * r + f]
+
+
+@_jit
 def _gemm_tn(a, b, J, I, c):
     """c[:I] += a[:J, :I].T @ b[:J]: a (>=J, >=I), b (>=J, K), c (>=I, K); J % 4 == I % 2 == 0.
 
@@ -318,7 +353,10 @@ def conv_backward_chunk(xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, i0, i1,
             _zero(cols[p])
             for f in range(Fp):
                 dblk_t[f, p] = 0
-        _gemm_tn(dblk, cols, P4, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
+        if Kp % 16 == 0:
+            _gemm_dw16(dblk_t, P4, cols, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
+        else:
+            _gemm_tn(dblk, cols, P4, Fp, dw)
         if need_dx:
             _zero(dcols[:P4])
             _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
