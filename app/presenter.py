@@ -1,7 +1,7 @@
 """The presenter's layout: the dashboard for a projector, readable from the back of a room.
 
-Large type (HTML zoomed, figures and their text scaled up: CSS zoom on a Bokeh canvas breaks
-its layout, so figures are enlarged through their own properties), the header (status, examples seen) and a navigation bar
+Large type (HTML and widgets zoomed, figures and their text scaled up: CSS zoom on a Bokeh
+canvas breaks its layout, so figures are enlarged through their own properties), the header (status, examples seen) and a navigation bar
 always on top, and one section at a time below them (the first: the numbers and the curves). Keyboard (app/views/keys.py): space = pause / resume, s = one training step, left and
 right arrows = previous / next section; the same as buttons in the navigation bar. The
 commands go through the Dashboard's runner, so on a viewer's page they are refused by the
@@ -103,7 +103,7 @@ class Presenter:
         that views create later (a new net, new layers) are caught at the next refresh."""
         objects = objects or (self.dash.header, self.title, self.help, self.body)
         for obj in [pn.Column(*objects)]:  # a Column looks inside Viewers too
-            for pane in obj.select(pn.pane.HTML):
+            for pane in obj.select(pn.pane.HTML) + obj.select(pn.widgets.Widget):
                 if BIG_HTML not in pane.stylesheets:
                     pane.stylesheets = list(pane.stylesheets) + [BIG_HTML]
             for pane in obj.select(pn.pane.Bokeh):

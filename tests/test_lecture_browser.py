@@ -148,6 +148,8 @@ def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
         presenter.keyboard.press("ArrowRight")
         wait_for(lambda k=k: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
         time.sleep(2.5)
+        box = presenter.locator(".cp-slide").first.bounding_box()
+        assert box["height"] > 200, "section %d renders blank" % k  # (it did: a widget's JS not loaded)
         presenter.screenshot(path=str(ARTIFACTS / ("lecture_presenter_%02d.png" % k)))
     # the viewer's page (the presenter layout, following) shows the presenter's section, and has no keys
     viewer_nav = viewer.locator(".cp-nav").first
