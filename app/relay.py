@@ -18,13 +18,15 @@ tests/bench_lecture.py). So in lecture mode the viewers are served by another pr
 
 Every page of the viewers' process is read-only (a Dashboard over ReadOnlyRunner(mirror)) and,
 unless its URL asks for ?layout=full, shows the presenter's layout following the presenter's
-section. When the training process ends, the viewers' process ends with it (the pipe closes).
+section. When the training process ends, the viewers' process ends with it (the pipe closes);
+should the viewers' process end first, the training process serves the viewers again itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 import types
@@ -142,6 +144,7 @@ class Publisher(threading.Thread):
         self.marks = {}
         self.watch_vis = False
         self.sent = 0
+        self.on_lost = None  # called (in this thread) if the viewers' process goes away
         self._stop_event = threading.Event()
 
     def publish(self):
@@ -161,8 +164,10 @@ class Publisher(threading.Thread):
             try:
                 self.receive()
                 self.publish()
-            except (EOFError, OSError):
-                return  # the viewers' process is gone; training goes on
+            except (EOFError, OSError):  # the viewers' process is gone; training goes on
+                if self.on_lost is not None and not self._stop_event.is_set():
+                    self.on_lost()
+                return
 
     def stop(self):
         self._stop_event.set()
@@ -203,6 +208,12 @@ def start_relay(runner, lecture, host, port, origins, nice=RELAY_NICE, timeout=1
     if kind != "ready":
         process.join(5.0)
         raise RelayError("cannot serve the viewers on %s:%d: %s" % (host, port, value))
+
+    def lost():  # this server takes the viewers back (read-only, in this process) and says so
+        lecture.viewer_port = None
+        print("the viewers' server stopped: this server now serves the viewers too", file=sys.stderr, flush=True)
+
+    publisher.on_lost = lost
     publisher.start()
     return Relay(process, publisher, port)
 

@@ -191,6 +191,10 @@ def test_the_viewers_server_runs_in_its_own_process(runner):
         assert "ConvNet Playground" in page
         with pytest.raises(RelayError, match="cannot serve the viewers"):  # the port is taken now
             start_relay(runner, lecture, "127.0.0.1", port, ["127.0.0.1:%d" % port])
+        relay.process.kill()  # the viewers' process dies: this server takes the viewers back
+        relay.process.join(10)
+        relay.publisher.join(10)
+        assert lecture.viewer_port is None and not relay.publisher.is_alive()
     finally:
         relay.stop()
     assert not relay.process.is_alive()
