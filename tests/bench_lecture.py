@@ -113,7 +113,7 @@ def main(argv=None):
     log = (tmp / "server.log").read_text()
     presenter_url = re.search(r"Presenter \(keep this one to yourself\): (\S+)", log).group(1)
     viewer_url = re.search(r"Viewers: (\S+)", log).group(1)
-    relay = children(proc.pid)
+    relay = [c for c in children(proc.pid) if b"spawn_main" in Path("/proc/%d/cmdline" % c).read_bytes()]
     pids = {"server_thread": (proc.pid, proc.pid), "viewers_process": (relay[0],)}
     worker = (
         [sys.executable, str(Path(__file__).with_name("lecture_clients.py")), viewer_url, str(args.viewers)]
