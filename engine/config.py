@@ -39,6 +39,10 @@ MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 # one small chunk, not half of the batch.
 CHUNKS_PER_THREAD = 4
 
+# conv_backward computes dx as a convolution of dout (stride 1) from this many output
+# pixels in the batch on (conv2 at batch 8); below, one call does dw and dx together.
+MIN_DX_BY_CONV_PIXELS = 2048
+
 # Output pixels per im2col block of the conv kernels: the block (pixels x HH*WW*C values)
 # should stay in L1/L2 while its small GEMMs run.
 CONV_BLOCK_PIXELS = 64

@@ -62,6 +62,34 @@ def test_conv_is_the_same_in_1_2_and_3_chunks(chunks, N, case, dtype):
                 np.testing.assert_allclose(g, e, err_msg="%s, %d chunks" % (name, T), **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 3])
+@pytest.mark.parametrize(
+    "case",
+    [(9, 4, 20, 5, 2), (8, 3, 16, 3, 1), (7, 5, 6, 3, 0), (6, 2, 3, 1, 0)],
+    ids=lambda c: "H%d-C%d-F%d-k%d-p%d" % c,
+)
+def test_conv_dx_as_a_convolution_of_dout_matches_numpy(chunks, monkeypatch, N, case, dtype):
+    """From MIN_DX_BY_CONV_PIXELS output pixels on, conv_backward gets dx (stride 1) as the
+    forward convolution of dout with flipped filters; here from the first pixel, on 1 and 2
+    threads, filters in slices of 16 and left over (20 = 16 + 4, 3 -> 4)."""
+    monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0)
+    H, C, F, k, pad = case
+    rng = np.random.RandomState(N * 10 + H)
+    x = rng.standard_normal((N, H, H + 1, C)).astype(dtype)
+    w = rng.standard_normal((F, C, k, k)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    out_n, cache_n = kn.conv_forward(x, w, b, 1, pad)
+    dout = rng.standard_normal(out_n.shape).astype(dtype)
+    expected = kn.conv_backward(dout, cache_n)
+    for T in (1, 2):
+        chunks(T)
+        _, cache = kb.conv_forward(x, w, b, 1, pad)
+        for name, g, e in zip(("dx", "dw", "db"), kb.conv_backward(dout, cache), expected):
+            assert g.dtype == dtype and g.shape == e.shape
+            np.testing.assert_allclose(g, e, err_msg="%s, %d threads" % (name, T), **tol(dtype))
+
+
 @pytest.mark.parametrize("size,stride", [(2, 2), (3, 2), (2, 1), (2, 3), (3, 3)])
 def test_pool_is_the_same_in_1_2_and_3_chunks(chunks, size, stride):
     rng = np.random.RandomState(size * 10 + stride)
