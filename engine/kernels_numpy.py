@@ -19,6 +19,8 @@ NAME = "numpy"
 
 # Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
 CONV_ROWS = 1024
+# Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there).
+DX_BY_CONV_MAX_ROWS = 4096
 
 
 def _pad(x, pad):
@@ -77,6 +79,14 @@ def conv_backward(dout, cache, need_dx=True):
     dw = d2.T.dot(cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
     if not need_dx:
         return None, np.ascontiguousarray(dw), db
+    if stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo <= DX_BY_CONV_MAX_ROWS:
+        # dx is the convolution of dout, padded by HH-1-pad, with the filters flipped and
+        # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap
+        # (measured, one thread: conv3 at batch 64 3.5 -> 2.0 ms, conv2 at batch 4
+        # 1.08 -> 0.45 ms; conv2 at batch 64 no faster, and slower on two BLAS threads).
+        w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
+        dx, _ = conv_forward(dout, w_flip, np.zeros(C, dtype=dout.dtype), 1, HH - 1 - pad)
+        return dx, np.ascontiguousarray(dw), db
     # col2im one kernel tap at a time: the tap's (F, C) slice of w turns dout into a
     # contiguous (N*Ho*Wo, C) block, added into dx at the tap's offset. Much faster than
     # one (N*Ho*Wo, HH*WW*C) GEMM followed by 25 adds from its strided slices (6x, measured).

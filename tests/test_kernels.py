@@ -75,13 +75,16 @@ def test_conv_backward_matches_naive(kernels, case, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dx_by_conv", [True, False])
 @pytest.mark.parametrize("rows", [1, 40, 100])
-def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, dtype):
+def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, dx_by_conv, dtype):
     """kernels_numpy multiplies a few images at a time when the batch is big (CONV_ROWS
     output pixels per GEMM); shrink the block so that small inputs take that path too
-    (one image per GEMM, two, or several, with a shorter last block)."""
+    (one image per GEMM, two, or several, with a shorter last block). Big batches also get
+    dx tap by tap rather than as a convolution of dout (DX_BY_CONV_MAX_ROWS): both ways."""
     kn = get_kernels("numpy")
     monkeypatch.setattr(kn, "CONV_ROWS", rows)
+    monkeypatch.setattr(kn, "DX_BY_CONV_MAX_ROWS", 10**9 if dx_by_conv else 0)
     case = (3, 1, 1)
     rng = np.random.RandomState(rows)
     x = rng.standard_normal((5, 7, 6, 3)).astype(dtype)
