@@ -107,8 +107,10 @@ class Presenter:
                 if BIG_HTML not in pane.stylesheets:
                     pane.stylesheets = list(pane.stylesheets) + [BIG_HTML]
             for pane in obj.select(pn.pane.Bokeh):
-                if pane.object is not None:
-                    for model in pane.object.select({"type": Plot}):
+                root = pane.object
+                if root is not None and root.id not in self._enlarged:  # (walking a figure's models
+                    self._enlarged.add(root.id)  # is most of a refresh's time: each root once)
+                    for model in root.select({"type": Plot}):
                         if model.id not in self._enlarged:
                             self._enlarged.add(model.id)
                             scale_figure(model, ZOOM)

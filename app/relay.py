@@ -41,7 +41,7 @@ from .teaching.evaluation import RollingEvaluation
 from .teaching.health import HealthHistory
 
 PUBLISH_S = 0.5
-RELAY_NICE = 15  # the viewers' process: below the training threads (app/runner.py: TRAINING_NICE)
+RELAY_NICE = 19  # the viewers' process without SCHED_IDLE: below the training (app/runner.py: TRAINING_NICE)
 WATCH_S = 3.0  # a viewer page that showed the visualisation keeps the runner probing this long
 
 
@@ -220,11 +220,8 @@ def start_relay(runner, lecture, host, port, origins, nice=RELAY_NICE, timeout=1
 
 def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
     """The viewers' process: a Panel server of read-only pages over a MirrorRunner."""
-    if nice and hasattr(os, "nice"):
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
+    if nice:
+        below_training(nice)
     try:
         import panel as pn
 
@@ -248,6 +245,22 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
     threading.Thread(target=_receive, args=(conn, mirror), name="convnet-mirror", daemon=True).start()
     server.start()
     server.io_loop.start()
+
+
+def below_training(nice=RELAY_NICE):
+    """Run this process (the threads it starts from now on) only on CPU time the training does
+    not want: Linux's SCHED_IDLE policy where there is one, else a high niceness. Returns which."""
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return "idle"
+        except OSError:
+            pass
+    try:
+        os.nice(nice)
+        return "nice"
+    except (AttributeError, OSError):
+        return None
 
 
 def _receive(conn, mirror):
