@@ -34,7 +34,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jp
 CLICK = """async ([button, header, shows]) => {
   const t0 = performance.now();
   button.click();
-  while (!header.shadowRoot.textContent.includes(shows)) {
+  const said = () => { const h = header.shadowRoot.querySelector(".cp-header"); return h ? h.innerText : "" };
+  while (!said().includes(shows)) {
     if (performance.now() - t0 > 10000) return -1;
     await new Promise((done) => requestAnimationFrame(done));
   }
