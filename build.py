@@ -38,7 +38,7 @@ ENGINE_SKIP = {
 }
 DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
 APP_MODULES = (
-    "runner.py", "runner_net.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",
+    "runner.py", "runner_net.py", "runner_reads.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",
     "figures.py", "figures_network.py", "teaching/__init__.py", "teaching/casestudies.py", "teaching/convarith.py",
     "teaching/evaluation.py", "teaching/health.py", "teaching/saliency.py",
 )

@@ -41,7 +41,7 @@ from .teaching.evaluation import RollingEvaluation
 from .teaching.health import HealthHistory
 
 PUBLISH_S = 0.5
-RELAY_NICE = 19  # the viewers' process without SCHED_IDLE: below the training (app/runner.py: TRAINING_NICE)
+RELAY_NICE = 19  # the viewers' process: below the training threads (app/runner.py: TRAINING_NICE = 10)
 WATCH_S = 3.0  # a viewer page that showed the visualisation keeps the runner probing this long
 
 
@@ -248,19 +248,15 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
 
 
 def below_training(nice=RELAY_NICE):
-    """Run this process (the threads it starts from now on) only on CPU time the training does
-    not want: Linux's SCHED_IDLE policy where there is one, else a high niceness. Returns which."""
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "idle"
-        except OSError:
-            pass
+    """Run this process (and the threads it starts from now on) below the training: niceness 19,
+    so the viewers' pages get a small share of the CPU when the training wants it all (they lag
+    rather than starve: SCHED_IDLE, tried, left them no time at all while the NumPy backend's
+    BLAS threads kept both cores busy). Returns whether it was set."""
     try:
         os.nice(nice)
-        return "nice"
+        return True
     except (AttributeError, OSError):
-        return None
+        return False
 
 
 def _receive(conn, mirror):
