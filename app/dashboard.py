@@ -70,7 +70,7 @@ CARD_CSS = """
 .card-title { font-size: 18px !important; font-weight: 650; color: #101828; }
 """
 
-pn.extension("filedropper", raw_css=[PAGE_CSS], notifications=False)  # uploads: app/views/upload.py
+pn.extension(raw_css=[PAGE_CSS], notifications=False)
 
 
 class Dashboard:

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Decimal MB, as browsers, file managers and the upload widget (FilePond) count file sizes.
+# Decimal MB, as browsers and file managers count file sizes.
 MAX_UPLOAD_BYTES = 100 * 1000 * 1000
 MAX_PIXELS = 40_000_000
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")

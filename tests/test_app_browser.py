@@ -192,15 +192,25 @@ def test_upload_shows_predictions(page):
     scroll_to(page, "Upload an image")
 
 
+def drop_file(zone, name, data):
+    """Drop a file on a drop zone, as a drag from the desktop does (a drop event carrying it)."""
+    zone.evaluate(
+        """(el, [name, bytes]) => {
+          const dt = new DataTransfer()
+          dt.items.add(new File([new Uint8Array(bytes)], name))
+          el.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}))
+        }""",
+        [name, list(data)],
+    )
+
+
 def test_bad_upload_shows_an_error(page):
     upload = page.locator(".cp-upload-input input[type=file]")
     upload.set_input_files(
         files=[{"name": "bomb.png", "mimeType": "image/png", "buffer": png_claiming(100_000, 100_000)}]
     )
     page.get_by_text("bomb.png declares more than").wait_for(timeout=30_000)
-    upload.set_input_files(
-        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"these are notes, not a picture"}]
-    )
+    drop_file(page.locator(".cp-upload-input .cp-drop"), "notes.png", b"these are notes, not a picture")  # dragged in
     page.get_by_text("notes.png is not an image").wait_for(timeout=30_000)
     shot(page, "bad_upload")
     assert curve_points(page) > 0  # the session survived

@@ -1,19 +1,18 @@
 """Uploads turned into net inputs, and every kind of bad upload refused with a clear message;
-ChunkedFileInput (the upload widget) reassembling chunks and refusing what is over its limit."""
+FileDrop (the upload widget) reassembling chunks and refusing what is over its limit."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.images import MAX_PIXELS, MAX_UPLOAD_BYTES, ImageError, decode_upload, megabytes
-from app.views.upload import ChunkedFileInput
+from app.views.dropzone import FileDrop
 
 SHAPE = (32, 32, 3)
 
@@ -88,30 +87,29 @@ def test_megabytes_count_as_the_browser_does():
 
 
 def chunks(widget, name, blob, size):
-    """Feed `blob` to the widget as the browser does: numbered UploadEvents of `size` bytes."""
-    n = len(blob) // size + 1  # as FileDropper's client: one more, possibly empty, chunk
+    """Feed `blob` to the widget as its browser side does: numbered messages of `size` bytes."""
+    n = len(blob) // size + 1  # as the zone's script: one more, possibly empty, chunk
     for i in range(n):
-        data = {"chunk": i + 1, "total_chunks": n, "name": name, "type": "", "data": blob[i * size : (i + 1) * size]}
-        widget._process_event(SimpleNamespace(event_name="upload_event", data=data))
+        widget._handle_msg({"chunk": i + 1, "total_chunks": n, "name": name, "data": blob[i * size : (i + 1) * size]})
 
 
 def test_chunked_input_reassembles_uploads():
-    w = ChunkedFileInput(max_bytes=1000, chunk_size=64)
-    assert w.max_file_size == "1KB" and not w.multiple and "image" not in w.previews  # the browser's limit
+    w = FileDrop(max_bytes=1000, chunk_bytes=64)
     seen = []
     w.param.watch(lambda e: seen.append((w.filename, e.new)), "value", onlychanged=False)
     blob = bytes(range(256)) * 3
     chunks(w, "a.png", blob, 64)
     chunks(w, "a.png", blob, 100)  # the same file again is a new upload
     assert seen == [("a.png", blob), ("a.png", blob)]
-    w._process_event(SimpleNamespace(event_name="delete_event", data={"name": "a.png"}))
-    assert w.value == blob  # FilePond's remove button leaves the handled upload alone
+    w._handle_msg("not a chunk")
+    w._handle_msg({"chunk": 1, "total_chunks": 1, "name": "b.png", "data": 12})  # not bytes: dropped
+    assert w.value == blob and w.filename == "a.png"
 
 
 def test_chunked_input_drops_what_is_over_the_limit():
     # A client that ignores the browser-side limit: the server stops collecting past max_bytes.
-    w = ChunkedFileInput(max_bytes=1_000_000, chunk_size=100_000)
-    assert w.max_file_size == "1000KB"
+    w = FileDrop(max_bytes=1_000_000, chunk_bytes=100_000)
+    assert w.limit == "1 MB"
     refused = []
     w.param.watch(lambda e: refused.append(e.new), "refused", onlychanged=False)
     chunks(w, "big.png", b"\xff" * 1_000_001, 100_000)
@@ -119,7 +117,7 @@ def test_chunked_input_drops_what_is_over_the_limit():
     assert refused == ["big.png is over 1 MB, the largest file accepted"] * 2  # said again, not once
     assert w.value is None and w._upload is None
     stray = {"chunk": 3, "total_chunks": 3, "name": "x.png", "type": "", "data": b"abc"}
-    w._process_event(SimpleNamespace(event_name="upload_event", data=stray))  # no chunk 1: ignored
+    w._handle_msg(stray)  # no chunk 1: ignored
     assert w.value is None
     chunks(w, "ok.png", b"\x01" * 1_000_000, 100_000)  # exactly the limit is accepted
     assert w.value == b"\x01" * 1_000_000 and w.filename == "ok.png"

@@ -1,7 +1,7 @@
 """Snapshots: save the running net (spec + weights + optimizer state) as a download, load one
 by upload (ours, or a ConvNetJS net.toJSON() file), or load the pretrained snapshot that ships
 with the project. A corrupt, foreign or oversized file gets a message; the running net stays as it
-was. The upload is upload.py's ChunkedFileInput: a file over the limit is refused in the browser."""
+was. The upload is dropzone.FileDrop: a file over the limit is refused in the browser."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import engine
 from .. import paths
 from ..images import megabytes
 from .common import alert, html, show
-from .upload import ChunkedFileInput
+from .dropzone import FileDrop
 
 MAX_SNAPSHOT_BYTES = 100 * 1000 * 1000  # decimal MB, as the browser counts: as for images
 
@@ -35,7 +35,7 @@ class Snapshots(Viewer):
             embed=False,
         )
         # No type filter in the browser: Chromium gives .npz files no MIME type; _load() checks the bytes.
-        self.file = ChunkedFileInput(
+        self.file = FileDrop(
             max_bytes=MAX_SNAPSHOT_BYTES, sizing_mode="stretch_width", css_classes=["cp-snapshot-input"]
         )
         self.pretrained_button = pn.widgets.Button(label="Load the pretrained snapshot", sizing_mode="stretch_width")

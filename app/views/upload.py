@@ -3,8 +3,7 @@ the live net (and of the pretrained snapshot, when one ships), and its activatio
 visualisation. Bad files (not an image, too large, a decompression bomb, corrupt) get a message;
 the net is never touched — prediction runs on a copy of the published weights.
 
-Also ChunkedFileInput, the upload widget of this view and of the snapshots view: a file of any
-size is safe to pick (see its docstring)."""
+The file comes in through dropzone.FileDrop: a file of any size is safe to pick."""
 
 from __future__ import annotations
 
@@ -12,18 +11,17 @@ import threading
 
 import numpy as np
 import panel as pn
-import param
 from panel.viewable import Viewer
 
 import engine
 
 from .. import paths
-from ..images import MAX_UPLOAD_BYTES, ImageError, decode_upload, megabytes
+from ..images import ImageError, decode_upload, megabytes
 from ..markup import prediction_html
 from .common import alert, html, show
+from .dropzone import FileDrop
 
 VIEWER_NOTE = "The prediction is yours; the network visualisation shows the presenter's example."
-CHUNK_BYTES = 10_000_000  # the largest websocket message an upload sends
 _pretrained = {}
 _pretrained_lock = threading.Lock()
 
@@ -46,66 +44,13 @@ def pretrained_predict(image):
         return net.predict(image[None])[0], classes
 
 
-class ChunkedFileInput(pn.widgets.FileDropper):
-    """FileInput's API (one file; `filename`, and `value` as bytes) on FileDropper's transport.
-
-    pn.widgets.FileInput sends a file base64-encoded in one websocket message; past the
-    server's message limit the server drops the page's connection. Here the browser (FilePond)
-    refuses a file over `max_bytes` before sending a byte of it, and says so on the file: "File
-    is too large — Maximum file size is 100 MB". Smaller files travel in CHUNK_BYTES pieces.
-    The server counts as well: a client that ignores the limit gets its bytes dropped and a
-    message in `refused` (watch it with onlychanged=False; it may repeat).
-    """
-
-    filename = param.String(default=None, allow_None=True, doc="Name of the last complete upload.")
-    value = param.Parameter(default=None, doc="Bytes of the last complete upload.")
-    max_bytes = param.Integer(default=MAX_UPLOAD_BYTES, bounds=(1, None), doc="Largest file accepted.")
-    refused = param.String(default="", doc="Why the last upload was dropped by the server.")
-
-    _rename = {"filename": None, "max_bytes": None, "refused": None}
-
-    def __init__(self, **params):
-        params.setdefault("multiple", False)
-        params.setdefault("chunk_size", CHUNK_BYTES)
-        # No image previews: the browser would decode every picked image, a 20000x20000 one too. An
-        # empty list is the Python model's default, never sent, and FilePond's side then previews
-        # images and PDFs: name PDFs alone (nothing here accepts a PDF as valid anyway).
-        params.setdefault("previews", ["pdf"])
-        super().__init__(**params)
-        # FilePond counts MB as 1000 KB of 1000 bytes, as images.megabytes() does
-        self.max_file_size = "%dKB" % max(1, self.max_bytes // 1000)
-        self._upload = None  # (name, parts, bytes so far) of the file arriving
-
-    def _process_event(self, event):
-        if event.event_name != "upload_event":
-            return  # FilePond's remove button: the upload was handled when it arrived
-        data = event.data
-        name, chunk, part = data.get("name") or "the file", data.get("chunk"), data.get("data") or b""
-        if chunk == 1:
-            self._upload = (name, [], 0)
-        if self._upload is None or self._upload[0] != name or not isinstance(part, bytes):
-            return  # the rest of a dropped upload
-        parts, size = self._upload[1], self._upload[2] + len(part)
-        if size > self.max_bytes:
-            self._upload = None
-            self.param.update(refused="%s is over %s, the largest file accepted" % (name, megabytes(self.max_bytes)))
-            return
-        parts.append(part)
-        self._upload = (name, parts, size)
-        if chunk == data.get("total_chunks"):
-            self._upload = None
-            self.param.update(filename=name, value=b"".join(parts))
-
-
 class Upload(Viewer):
     """See the module docstring."""
 
     def __init__(self, state, runner, **params):
         super().__init__(**params)
         self.state, self.runner = state, runner
-        self.file = ChunkedFileInput(
-            accepted_filetypes=["image/*"], sizing_mode="stretch_width", css_classes=["cp-upload-input"]
-        )
+        self.file = FileDrop(accept="image/*", sizing_mode="stretch_width", css_classes=["cp-upload-input"])
         self.index = pn.widgets.IntInput(label="or test image #", value=0, start=0, width=140)
         self.pick_button = pn.widgets.Button(label="Predict test image", width=160, align="end")
         self.random_button = pn.widgets.Button(label="Random", width=90, align="end")
