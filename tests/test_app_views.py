@@ -236,3 +236,32 @@ def test_conv_arithmetic_works_on_the_live_weights(runner, dash):
     for name, w in live.params().items():
         np.testing.assert_array_equal(dash.conv_arithmetic.net.params()[name], w)
     assert dash.conv_arithmetic.layer_select.options == [s["name"] for s in live.layers_spec if s["type"] == "conv"]
+
+
+def test_text_pane_updates_resend_no_unchanged_stylesheets():
+    # On a server page a text pane's first update rebuilt its theme sheets as new objects with the
+    # same URLs, and Bokeh re-walked every model of the page for it (see keep_stylesheets).
+    from bokeh.document import Document
+    from bokeh.document.models import DocumentModelManager
+    from bokeh.models import ImportedStyleSheet
+
+    from app.views.common import html, keep_stylesheets
+
+    pane = html("<p>a</p>")
+    doc = Document()
+    model = pane.get_root(doc)
+    doc.add_root(model)
+    rebuilt = [ImportedStyleSheet(url=s.url) if isinstance(s, ImportedStyleSheet) else s for s in model.stylesheets]
+    assert any(isinstance(s, ImportedStyleSheet) for s in rebuilt)
+    model.stylesheets = rebuilt  # what the page has: the same sheets, other objects than a rebuild
+    walks = []
+    original = DocumentModelManager.invalidate
+    DocumentModelManager.invalidate = lambda self: (walks.append(1), original(self))[1]
+    try:
+        pane.object = "<p>b</p>"
+        assert model.text == "&lt;p&gt;b&lt;/p&gt;"
+        assert all(a is b for a, b in zip(model.stylesheets, rebuilt)) and walks == []
+    finally:
+        DocumentModelManager.invalidate = original
+    other = {"text": "x", "stylesheets": rebuilt[:-1]}  # a real change of sheets still goes out
+    assert keep_stylesheets(pane, model, dict(other)) == other

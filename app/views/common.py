@@ -3,6 +3,9 @@ and InView, the marker that reports whether a section is on screen.
 
 Panel renders each component in its own shadow DOM, so the CSS from markup.py is attached to
 every HTML pane as a stylesheet rather than once to the page.
+
+Importing this module also mends one costly habit of Panel's text panes (HTML, Markdown,
+Alert): see keep_stylesheets().
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from html import escape
 import panel as pn
 import param
 from panel.custom import JSComponent
+from panel.pane.markup import HTMLBasePane
 
 from ..markup import CSS
 
@@ -19,6 +23,35 @@ CARD_CSS = """
 :host { width: 100%; }
 .card-header { font-size: 18px; }
 """
+
+
+def _sheets(sheets):
+    return [getattr(s, "url", s) for s in sheets or ()]
+
+
+def keep_stylesheets(pane, model, props):
+    """Drop `stylesheets` from a text pane's update when they name the same sheets as the model's.
+
+    A text pane's update sends all its properties, stylesheets too, rebuilt; on a server page
+    its first update rebuilds Panel's theme sheets as new ImportedStyleSheet objects with the
+    same URLs. New objects look like a new value, Bokeh then re-walks every model of the page
+    (~0.1–0.2 s of the server's thread, once per pane) and the browser restyles the pane: the
+    first click on Pause took 0.5–1.2 s, its status pane's first update."""
+    if "stylesheets" in props and _sheets(props["stylesheets"]) == _sheets(model.stylesheets):
+        del props["stylesheets"]
+    return props
+
+
+_panel_update = HTMLBasePane._update
+
+
+def _update(self, ref, model):
+    if self.enable_streaming:
+        return _panel_update(self, ref, model)
+    model.update(**keep_stylesheets(self, model, self._get_properties(model.document)))
+
+
+HTMLBasePane._update = _update
 
 
 def html(text="", **kw):

@@ -70,12 +70,15 @@ class Controls(Viewer):
         return self._layout
 
     def _command(self, fn):
-        try:
-            fn()
-        except PermissionError as e:  # a viewer's page (the server refuses, whatever the page sent)
-            show(self.error, str(e))
-            return
-        self.state.sync(self.runner.snapshot(), stats=False)  # show the new status now, not at the next poll
+        # One message for the page: sent change by change, while training threads take turns
+        # at the GIL, the status pill, the header and both buttons arrived ~60 ms apart.
+        with pn.io.hold():
+            try:
+                fn()
+            except PermissionError as e:  # a viewer's page (the server refuses, whatever the page sent)
+                show(self.error, str(e))
+                return
+            self.state.sync(self.runner.snapshot(), stats=False)  # the new status now, not at the next poll
 
     def _push(self, *events):
         """Settings edited here -> the runner (not when sync() is copying the runner's own values)."""
