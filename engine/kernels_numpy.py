@@ -15,12 +15,19 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import numpy_threads as _threads
+
 NAME = "numpy"
 
 # Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
 CONV_ROWS = 1024
 # Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there).
 DX_BY_CONV_MAX_ROWS = 4096
+# Calls with less work than this run on the calling thread alone; bigger ones are shared out
+# to numpy_threads's threads (a hand-off costs ~20 us): multiply-adds of a conv, values read
+# by pooling and ReLU.
+MIN_THREAD_WORK = 2000000
+MIN_THREAD_VALUES = 100000
 
 
 def _pad(x, pad):
@@ -41,64 +48,107 @@ def _windows(xp, k, stride, Ho, Wo):
 
 def conv_forward(x, w, b, stride, pad):
     """Convolution. x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F)."""
+    return _convolve(x, w, b, stride, pad, _threads.threads())
+
+
+def _convolve(x, w, b, stride, pad, T, out=None):
+    """conv_forward on up to T threads, into `out` (N, Ho, Wo, F) if given. b=None: no bias,
+    and no cols kept (the cache's cols is None; conv_backward's dx needs no cols)."""
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
     Wo = (W + 2 * pad - WW) // stride + 1
     xp = _pad(x, pad)
     windows = _windows(xp, HH, stride, Ho, Wo)  # (N, Ho, Wo, HH, WW, C), a view
-    w2 = w.transpose(2, 3, 1, 0).reshape(HH * WW * C, F)  # (K, F), K in (HH, WW, C) order
+    K = HH * WW * C
+    w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
     P = Ho * Wo
+    # A few images at a time: each block of cols is multiplied while it is still in cache,
+    # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (conv2 at
+    # batch 64: 17 -> 11 ms, measured). cols is still kept whole for the backward pass.
     step = max(1, CONV_ROWS // P)  # images per GEMM
-    if N <= step:
-        cols = windows.reshape(N * P, HH * WW * C)  # copy
-        out = cols.dot(w2)  # (N*Ho*Wo, F)
-    else:
-        # A few images at a time: each block of cols is multiplied while it is still in cache,
-        # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (conv2 at
-        # batch 64: 17 -> 11 ms, measured). cols is still kept whole for the backward pass.
-        cols = np.empty((N * P, HH * WW * C), dtype=x.dtype)
-        out = np.empty((N * P, F), dtype=np.result_type(x.dtype, w.dtype))
-        for n0 in range(0, N, step):
-            n1 = min(N, n0 + step)
-            block = cols[n0 * P : n1 * P]
-            block.reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]
-            np.dot(block, w2, out=out[n0 * P : n1 * P])
-    out += b
-    return out.reshape(N, Ho, Wo, F), (x.shape, cols, w, stride, pad)
+    cols = np.empty((N * P, K), dtype=x.dtype) if b is not None else None
+    if out is None:
+        out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
+    out4, out = out, out.reshape(N * P, F)
+
+    def block(n0, n1):
+        rows = slice(n0 * P, n1 * P)
+        cb = cols[rows] if cols is not None else np.empty(((n1 - n0) * P, K), dtype=x.dtype)
+        cb.reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]
+        np.dot(cb, w2, out=out[rows])
+        if b is not None:
+            out[rows] += b
+
+    _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], _parallel(T, N * P * F * K))
+    return out4, (x.shape, cols, w, stride, pad)
+
+
+def _parallel(T, work):
+    """T for a call of `work` multiply-adds (or values), 1 if it is too small to share."""
+    return T if work >= MIN_THREAD_WORK else 1
 
 
 def conv_backward(dout, cache, need_dx=True):
-    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (or None), dw, db."""
+    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (or None), dw, db.
+
+    With threads (numpy_threads.py), each takes a share of the images: its part of dw and
+    db, and its images' dx; the parts of dw and db are added up here.
+    """
     x_shape, cols, w, stride, pad = cache
     N, H, W, C = x_shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
-    d2 = dout.reshape(N * Ho * Wo, F)
-    db = d2.sum(axis=0)
-    dw = d2.T.dot(cols).reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
-    if not need_dx:
-        return None, np.ascontiguousarray(dw), db
-    if stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo <= DX_BY_CONV_MAX_ROWS:
+    P = Ho * Wo
+    T = min(N, _parallel(_threads.threads(), 2 * N * P * F * HH * WW * C))
+    dx = np.empty(x_shape, dtype=dout.dtype) if need_dx else None
+
+    def part(n0, n1):
+        rows = slice(n0 * P, n1 * P)
+        d2 = dout[n0:n1].reshape((n1 - n0) * P, F)
+        dw = d2.T.dot(cols[rows])  # (F, K)
+        if need_dx:
+            _conv_dx(dout[n0:n1], w, stride, pad, dx[n0:n1], T > 1)
+        return dw, d2.sum(axis=0)
+
+    parts = _threads.run(part, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
+    dw, db = parts[0]
+    for dw_t, db_t in parts[1:]:
+        dw += dw_t
+        db += db_t
+    dw = dw.reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
+    return dx, np.ascontiguousarray(dw), db
+
+
+def _conv_dx(dout, w, stride, pad, dx, blas1=False):
+    """dx of conv_forward for dout (N, Ho, Wo, F), written into dx (N, H, W, C); one thread.
+    blas1: OpenBLAS runs on one thread (numpy_threads.py) for this call."""
+    N, H, W, C = dx.shape
+    F, _, HH, WW = w.shape
+    _, Ho, Wo, _ = dout.shape
+    if stride == 1 and HH == WW and pad <= HH - 1 and (blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS):
         # dx is the convolution of dout, padded by HH-1-pad, with the filters flipped and
         # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap
         # (measured, one thread: conv3 at batch 64 3.5 -> 2.0 ms, conv2 at batch 4
-        # 1.08 -> 0.45 ms; conv2 at batch 64 no faster, and slower on two BLAS threads).
+        # 1.08 -> 0.45 ms, conv2 at batch 32 4.3 -> 3.8 ms; slower on two BLAS threads).
         w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
-        dx, _ = conv_forward(dout, w_flip, np.zeros(C, dtype=dout.dtype), 1, HH - 1 - pad)
-        return dx, np.ascontiguousarray(dw), db
+        _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)
+        return
     # col2im one kernel tap at a time: the tap's (F, C) slice of w turns dout into a
     # contiguous (N*Ho*Wo, C) block, added into dx at the tap's offset. Much faster than
     # one (N*Ho*Wo, HH*WW*C) GEMM followed by 25 adds from its strided slices (6x, measured).
-    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dout.dtype)
+    d2 = dout.reshape(N * Ho * Wo, F)
+    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dout.dtype) if pad else dx
+    if not pad:
+        dx[...] = 0
     hspan = stride * (Ho - 1) + 1
     wspan = stride * (Wo - 1) + 1
     wk = w.transpose(2, 3, 0, 1)  # (HH, WW, F, C)
     for i in range(HH):
         for j in range(WW):
             dxp[:, i : i + hspan : stride, j : j + wspan : stride, :] += d2.dot(wk[i, j]).reshape(N, Ho, Wo, C)
-    dx = dxp[:, pad : pad + H, pad : pad + W, :] if pad else dxp
-    return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+    if pad:
+        dx[...] = dxp[:, pad : pad + H, pad : pad + W, :]
 
 
 def _taps(x, size, stride, Ho, Wo):
@@ -164,17 +214,32 @@ def _quads(x, Ho, Wo):
 def _max_pool2(x, Ho, Wo):
     """2x2 max pooling, stride 2 (nearly every net): the max of each row pair of cells, then of
     the two pairs, with the first maximum as (second cell > first) per pair; 2x faster than
-    the general loop over cells (measured), and the taps fit in int8."""
-    t0, t1, t2, t3 = _quads(x, Ho, Wo)
-    top = np.maximum(t0, t1)  # (N, Ho, Wo, C)
-    bottom = np.maximum(t2, t3)
-    below = bottom > top  # strictly: a tie keeps the top pair, so the first maximum wins
-    out = np.maximum(top, bottom, out=top)
-    arg = np.greater(t1, t0).view(np.int8)  # 0 or 1: the top pair's first maximum
-    arg_bottom = np.greater(t3, t2).view(np.int8)
-    arg_bottom += 2
-    np.copyto(arg, arg_bottom, where=below)
+    the general loop over cells (measured), and the taps fit in int8. Images are shared out
+    to numpy_threads's threads when there are enough values."""
+    N, C = x.shape[0], x.shape[3]
+    out = np.empty((N, Ho, Wo, C), dtype=x.dtype)
+    arg = np.empty((N, Ho, Wo, C), dtype=np.int8)
+
+    def part(n0, n1):
+        t0, t1, t2, t3 = _quads(x[n0:n1], Ho, Wo)
+        top = np.maximum(t0, t1)  # (n, Ho, Wo, C)
+        bottom = np.maximum(t2, t3)
+        below = bottom > top  # strictly: a tie keeps the top pair, so the first maximum wins
+        np.maximum(top, bottom, out=out[n0:n1])
+        a = arg[n0:n1]
+        np.greater(t1, t0, out=a.view(np.bool_))  # 0 or 1: the top pair's first maximum
+        arg_bottom = np.greater(t3, t2).view(np.int8)
+        arg_bottom += 2
+        np.copyto(a, arg_bottom, where=below)
+
+    _by_images(part, N, x.size)
     return out, (x.shape, arg, 2, 2)
+
+
+def _by_images(fn, N, values):
+    """fn(n0, n1) over images [0, N): in one call, or a share per thread for many values."""
+    T = min(N, _threads.threads() if values >= MIN_THREAD_VALUES else 1)
+    _threads.run(fn, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
 
 
 def _max_pool2_grad(dout, arg, x_shape):
@@ -182,20 +247,29 @@ def _max_pool2_grad(dout, arg, x_shape):
     0 elsewhere, written straight into dx (5x faster than masked adds into zeros, measured)."""
     N, Ho, Wo, C = dout.shape
     dx = np.empty(x_shape, dtype=dout.dtype)
-    if x_shape[1] != 2 * Ho or x_shape[2] != 2 * Wo:
-        dx[...] = 0  # an odd last row or column lies in no window
-    for k, cell in enumerate(_quads(dx, Ho, Wo)):
-        np.multiply(dout, arg == k, out=cell)
+
+    def part(n0, n1):
+        if x_shape[1] != 2 * Ho or x_shape[2] != 2 * Wo:
+            dx[n0:n1] = 0  # an odd last row or column lies in no window
+        for k, cell in enumerate(_quads(dx[n0:n1], Ho, Wo)):
+            np.multiply(dout[n0:n1], arg[n0:n1] == k, out=cell)
+
+    _by_images(part, N, dx.size)
     return dx
 
 
 def relu_forward(x):
-    out = np.maximum(x, 0)
+    out = np.empty_like(x)
+    N = x.shape[0]
+    _by_images(lambda n0, n1: np.maximum(x[n0:n1], 0, out=out[n0:n1]), N, x.size)
     return out, out
 
 
 def relu_backward(dout, cache):
-    return dout * (cache > 0)
+    dx = np.empty_like(dout)
+    N = dout.shape[0]
+    _by_images(lambda n0, n1: np.multiply(dout[n0:n1], cache[n0:n1] > 0, out=dx[n0:n1]), N, dout.size)
+    return dx
 
 
 def tanh_forward(x):
@@ -217,18 +291,45 @@ def sigmoid_backward(dout, cache):
 
 
 def fc_forward(x, w, b):
-    """Fully connected. x (N, D) (a flattened (H, W, C) volume), w (M, D), b (M,) -> (N, M)."""
-    out = x.dot(w.T)
-    out += b
+    """Fully connected. x (N, D) (a flattened (H, W, C) volume), w (M, D), b (M,) -> (N, M).
+    Big layers are shared out to the threads by output features."""
+    N, D = x.shape
+    M = w.shape[0]
+    out = np.empty((N, M), dtype=np.result_type(x.dtype, w.dtype))
+
+    def part(m0, m1):
+        out[:, m0:m1] = x.dot(w[m0:m1].T)
+        out[:, m0:m1] += b[m0:m1]
+
+    _by_columns(part, M, N * M * D)
     return out, (x, w)
 
 
 def fc_backward(dout, cache, need_dx=True):
+    """Gradients of fc_forward; big layers are shared out to the threads by input features."""
     x, w = cache
-    dw = dout.T.dot(x)  # (M, D)
-    db = dout.sum(axis=0)
-    dx = dout.dot(w) if need_dx else None
-    return dx, dw, db
+    N, D = x.shape
+    M = w.shape[0]
+    dw = np.empty((M, D), dtype=np.result_type(dout.dtype, x.dtype))
+    dx = np.empty((N, D), dtype=np.result_type(dout.dtype, w.dtype)) if need_dx else None
+
+    def part(d0, d1):
+        dw[:, d0:d1] = dout.T.dot(x[:, d0:d1])  # (M, d)
+        if need_dx:
+            dx[:, d0:d1] = dout.dot(w[:, d0:d1])
+
+    _by_columns(part, D, (2 if need_dx else 1) * N * M * D)
+    return dx, dw, dout.sum(axis=0)
+
+
+def _by_columns(fn, n, work):
+    """fn(j0, j1) over columns [0, n): in one call, or a share per thread for big work
+    (shares of whole SIMD vectors' worth of columns)."""
+    T = _parallel(_threads.threads(), work)
+    T = max(1, min(T, n // 16))
+    _threads.run(
+        fn, [((n * t // T) // 16 * 16, (n * (t + 1) // T) // 16 * 16 if t < T - 1 else n) for t in range(T)], T
+    )
 
 
 def softmax_loss(scores, y):

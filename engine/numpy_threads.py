@@ -1,0 +1,150 @@
+"""Threads for the NumPy backend's big calls: parts of a batch side by side, OpenBLAS on one thread.
+
+NumPy's ufuncs and OpenBLAS release the GIL, so two Python threads running two halves of a
+batch really run in parallel. OpenBLAS's own threads must be off meanwhile: two callers each
+starting OpenBLAS's thread pool fight over the same cores, and its skinny conv GEMMs (16-20
+output channels) use two OpenBLAS threads poorly anyway. OpenBLAS's thread count is
+process-wide, so `run()` sets it to 1 for its duration and puts it back after; the count of
+runs in progress makes overlapping runs from several Python threads restore it only once.
+Other BLAS calls made meanwhile by other Python threads run on one thread: slower, not wrong.
+
+Only used where it can work: CPython with an OpenBLAS whose `set_num_threads` is found among
+the loaded libraries (/proc/self/maps, Linux). Elsewhere — Pyodide (no threads), MKL, macOS's
+Accelerate — `threads()` is 1 and `run()` runs every call on the calling thread, as before.
+`CONVNET_NUMPY_THREADS=0` (or 1) turns it off; another number sets the threads (default:
+the CPUs this process may use, at most OpenBLAS's own thread count, so that
+OPENBLAS_NUM_THREADS=1 keeps the backend on one core). Plain Python; Python 3.8 compatible.
+
+    threads() -> how many threads run() uses (1: no threading here)
+    run(fn, calls, T) -> [fn(*args) for args in calls], on up to T threads
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+# (setter, getter) symbol pairs: NumPy >= 2 wheels, NumPy 1.x wheels, system OpenBLAS.
+_SYMBOLS = (
+    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+    ("openblas_set_num_threads", "openblas_get_num_threads"),
+)
+
+_state = {"threads": None, "blas": None, "blas_off": False}  # found on first use
+_lock = threading.Lock()
+_helpers = []  # (inbox, thread) of the helper threads started so far
+
+
+def _find_openblas():
+    """(set_num_threads, get_num_threads) of the OpenBLAS NumPy loaded, or None."""
+    try:
+        import ctypes
+
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except (OSError, ImportError):
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _SYMBOLS:
+            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                return setter, getter
+    return None
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def threads():
+    """How many threads run() uses: 1 where threading is off or cannot help (see above)."""
+    if _state["threads"] is None:
+        T = 1
+        wanted = os.environ.get("CONVNET_NUMPY_THREADS", "").strip().lower()
+        if wanted not in ("0", "1", "false", "no", "off"):
+            blas = _find_openblas()
+            if blas is not None:
+                T = min(_cpus(), max(1, blas[1]()))
+                if wanted.isdigit():
+                    T = int(wanted)
+                _state["blas"] = blas
+        _state["threads"] = T
+    return _state["threads"]
+
+
+def _serve(inbox):
+    while True:
+        fn, shared, results, reply = inbox.get()
+        reply.put(_drain(fn, shared, results))
+
+
+def _drain(fn, shared, results):
+    """Run calls from the shared iterator until none is left; the first error, or None."""
+    try:
+        for i, args in shared:  # next() on an enumerate of a list is atomic under the GIL
+            results[i] = fn(*args)
+    except BaseException as e:  # handed to the caller of run(), who re-raises it
+        return e
+    return None
+
+
+def _start_helpers(n):
+    """At least n helper threads; False if threads cannot start here (Pyodide)."""
+    while len(_helpers) < n:
+        inbox = queue.SimpleQueue()
+        t = threading.Thread(target=_serve, args=(inbox,), name="convnet-numpy", daemon=True)
+        try:
+            t.start()
+        except RuntimeError:
+            _state["threads"] = 1
+            return False
+        _helpers.append(inbox)
+    return True
+
+
+def run(fn, calls, T=None):
+    """[fn(*args) for args in calls], the calls shared out to up to T threads (default
+    threads()), each taking the next call not yet taken; re-raises the first error."""
+    calls = list(calls)
+    T = min(threads() if T is None else T, threads(), len(calls))
+    if T > 1:
+        with _lock:
+            if _start_helpers(T - 1):
+                if not _state["blas_off"]:
+                    _state["blas"][0](1)
+                    _state["blas_off"] = True
+            else:
+                T = 1
+            inboxes = _helpers[: T - 1]
+    if T <= 1:
+        return [fn(*args) for args in calls]
+    results = [None] * len(calls)
+    shared = enumerate(calls)
+    reply = queue.SimpleQueue()
+    for inbox in inboxes:
+        inbox.put((fn, shared, results, reply))
+    error = _drain(fn, shared, results)
+    for _ in inboxes:
+        error = error or reply.get()
+    if error is not None:
+        raise error
+    return results
+
+
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
+
+    def _forget_helpers():
+        del _helpers[:]
+
+    os.register_at_fork(after_in_child=_forget_helpers)
