@@ -40,6 +40,20 @@ def _stack_like(typingctx, a, n):
     return types.CPointer(dtype)(a, n), codegen
 
 
+@intrinsic
+def _at(typingctx, a, off):
+    """A pointer to value `off` of a C-contiguous array's buffer (no bounds check): for
+    carray views of short runs, which cost less to make than slices (those clamp their
+    bounds at every call)."""
+    dtype = a.dtype
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        return builder.gep(ary.data, [args[1]])
+
+    return types.CPointer(dtype)(a, types.intp), codegen
+
+
 # -- serial kernels: convolution -----------------------------------------------------------
 @_jit
 def _zero(a):
@@ -68,25 +82,28 @@ def _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols):
     Each run is copied rounded up to whole vectors of 8 (16 values for conv1's 15): the few
     extra values land at the start of the next run, which overwrites them, and after the last
     run they are zeroed again. Copies without a scalar tail run 1.6x faster for C=3 (measured).
-    Needs 8 spare columns at the end of xp's rows and cols (Kp) >= HH*WW*C + 7.
+    Needs 8 spare columns at the end of xp's rows and cols (Kp) >= HH*WW*C + 7; both arrays
+    C-contiguous, and ho1 <= Ho, so that every run lies inside them (no bounds checks here).
     """
     seg = WW * C
     segp = (seg + 7) // 8 * 8
     K = HH * seg
-    r = 0
-    # Loops index views from 0: an index Numba cannot prove non-negative gets a wraparound
+    XW, Kp = xp.shape[1], cols.shape[1]
+    # Runs are carray views at raw offsets, not slices: im2col of conv1 at batch 64 1.42 ->
+    # 1.02 ms, conv2 0.65 -> 0.43 ms (one thread, measured). Views from 0 also keep the
+    # indices non-negative: an index Numba cannot prove non-negative gets a wraparound
     # check, which stops LLVM from vectorising the copy (5x slower, measured).
+    r = 0
     for ho in range(ho0, ho1):
         for wo in range(Wo):
-            row = cols[r]
             b = wo * stride * C
             for i in range(HH):
-                src = xp[ho * stride + i, b : b + segp]
-                dst = row[i * seg : i * seg + segp]
+                src = carray(_at(xp, (ho * stride + i) * XW + b), segp)
+                dst = carray(_at(cols, r * Kp + i * seg), segp)
                 for k in range(segp):
                     dst[k] = src[k]
-            tail = row[K : K + segp - seg]
-            for k in range(tail.shape[0]):
+            tail = carray(_at(cols, r * Kp + K), segp - seg)
+            for k in range(segp - seg):
                 tail[k] = 0
             r += 1
 
