@@ -18,6 +18,7 @@ import panel as pn
 from bokeh.models import Plot
 
 from .views.common import alert, html, show
+from .views.dropzone import FileDrop
 from .views.keys import Keys, key_of
 
 ZOOM = 1.3  # large type: text at 130%, figures (and their text) too
@@ -103,7 +104,7 @@ class Presenter:
         that views create later (a new net, new layers) are caught at the next refresh."""
         objects = objects or (self.dash.header, self.title, self.help, self.body)
         for obj in [pn.Column(*objects)]:  # a Column looks inside Viewers too
-            for pane in obj.select(pn.pane.HTML) + obj.select(pn.widgets.Widget):
+            for pane in obj.select(pn.pane.HTML) + obj.select(pn.widgets.Widget) + obj.select(FileDrop):
                 if BIG_HTML not in pane.stylesheets:
                     pane.stylesheets = list(pane.stylesheets) + [BIG_HTML]
             for pane in obj.select(pn.pane.Bokeh):
