@@ -82,7 +82,7 @@ def test_corrupt_and_oversized_files():
 
 
 def test_megabytes_count_as_the_browser_does():
-    assert megabytes(MAX_UPLOAD_BYTES) == "100 MB"  # what FilePond's "Maximum file size is 100 MB" says
+    assert megabytes(MAX_UPLOAD_BYTES) == "100 MB"  # what the drop zone says: "the largest accepted is 100 MB"
     assert megabytes(150_000_000) == "150 MB" and megabytes(1_234_567) == "1.2 MB"
 
 
