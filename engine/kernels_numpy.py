@@ -100,7 +100,7 @@ def conv_backward(dout, cache, need_dx=True):
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
     P = Ho * Wo
-    T = min(N, _parallel(_threads.threads(), 2 * N * P * F * HH * WW * C))
+    T = max(1, min(N, _parallel(_threads.threads(), 2 * N * P * F * HH * WW * C)))
     dx = np.empty(x_shape, dtype=dout.dtype) if need_dx else None
 
     def part(n0, n1):
@@ -132,7 +132,10 @@ def _conv_dx(dout, w, stride, pad, dx, blas1=False):
         # (measured, one thread: conv3 at batch 64 3.5 -> 2.0 ms, conv2 at batch 4
         # 1.08 -> 0.45 ms, conv2 at batch 32 4.3 -> 3.8 ms; slower on two BLAS threads).
         w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
-        _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)
+        if dx.dtype == np.result_type(dout.dtype, w.dtype):
+            _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)
+        else:  # np.dot writes only into an array of its result's dtype
+            dx[...] = _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1)[0]
         return
     # col2im one kernel tap at a time: the tap's (F, C) slice of w turns dout into a
     # contiguous (N*Ho*Wo, C) block, added into dx at the tap's offset. Much faster than
@@ -238,7 +241,7 @@ def _max_pool2(x, Ho, Wo):
 
 def _by_images(fn, N, values):
     """fn(n0, n1) over images [0, N): in one call, or a share per thread for many values."""
-    T = min(N, _threads.threads() if values >= MIN_THREAD_VALUES else 1)
+    T = max(1, min(N, _threads.threads() if values >= MIN_THREAD_VALUES else 1))
     _threads.run(fn, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
 
 

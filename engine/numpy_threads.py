@@ -1,12 +1,14 @@
 """Threads for the NumPy backend's big calls: parts of a batch side by side, OpenBLAS on one thread.
 
 NumPy's ufuncs and OpenBLAS release the GIL, so two Python threads running two halves of a
-batch really run in parallel. OpenBLAS's own threads must be off meanwhile: two callers each
+batch really run in parallel. OpenBLAS's own threads must be off then: two callers each
 starting OpenBLAS's thread pool fight over the same cores, and its skinny conv GEMMs (16-20
 output channels) use two OpenBLAS threads poorly anyway. OpenBLAS's thread count is
-process-wide, so `run()` sets it to 1 for its duration and puts it back after; the count of
-runs in progress makes overlapping runs from several Python threads restore it only once.
-Other BLAS calls made meanwhile by other Python threads run on one thread: slower, not wrong.
+process-wide, and setting it back to 2 after each call cost ~300 us (its next call
+re-prepares the threads, measured), so the first `run()` that shares work out sets it to 1
+and leaves it there: from then on every OpenBLAS call of the process runs on one thread
+(the NumPy backend shares out its fc layers too; other users of BLAS in the process are
+slower, not wrong).
 
 Only used where it can work: CPython with an OpenBLAS whose `set_num_threads` is found among
 the loaded libraries (/proc/self/maps, Linux). Elsewhere — Pyodide (no threads), MKL, macOS's
@@ -34,7 +36,7 @@ _SYMBOLS = (
 
 _state = {"threads": None, "blas": None, "blas_off": False}  # found on first use
 _lock = threading.Lock()
-_helpers = []  # (inbox, thread) of the helper threads started so far
+_helpers = []  # the inboxes of the helper threads started so far
 
 
 def _find_openblas():

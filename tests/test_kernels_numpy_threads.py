@@ -150,3 +150,22 @@ def test_fc_on_threads_matches_naive(threads, N, D, M, T):
             np.testing.assert_allclose(dx, ndx, rtol=1e-10)
         else:
             assert dx is None
+
+
+@pytest.mark.parametrize("T", [1, 2])
+def test_conv_with_float64_weights_and_an_empty_batch(threads, T):
+    """dx is written into an array of dout's dtype even when the weights are float64 (NumPy's
+    dot writes only into its result's dtype); a batch of 0 images gives empty gradients."""
+    threads(T)
+    rng = np.random.RandomState(T)
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 3, 3))
+    b = rng.standard_normal(4)
+    out, cache = kn.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dw, db = kn.conv_backward(dout, cache)
+    assert dx.dtype == np.float32
+    np.testing.assert_allclose(dx, naive.conv_backward(dout, x, w, 1, 1)[0], rtol=1e-4, atol=1e-5)
+    out, cache = kn.conv_forward(x[:0], w.astype(np.float32), b.astype(np.float32), 1, 1)
+    dx, dw, db = kn.conv_backward(out, cache)
+    assert out.shape == (0, 6, 6, 4) and dx.shape == (0, 6, 6, 2) and not dw.any() and not db.any()
