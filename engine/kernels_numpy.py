@@ -66,7 +66,10 @@ def _convolve(x, w, b, stride, pad, T, out=None):
     # A few images at a time: each block of cols is multiplied while it is still in cache,
     # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (conv2 at
     # batch 64: 17 -> 11 ms, measured). cols is still kept whole for the backward pass.
+    T = _parallel(T, N * P * F * K)
     step = max(1, CONV_ROWS // P)  # images per GEMM
+    if T > 1:  # at least one block per thread (conv3 at batch 16 is one block of 1024 rows)
+        step = max(1, min(step, -(-N // T)))
     cols = np.empty((N * P, K), dtype=x.dtype) if b is not None else None
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
@@ -80,7 +83,7 @@ def _convolve(x, w, b, stride, pad, T, out=None):
         if b is not None:
             out[rows] += b
 
-    _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], _parallel(T, N * P * F * K))
+    _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], T)
     return out4, (x.shape, cols, w, stride, pad)
 
 
