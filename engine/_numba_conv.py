@@ -54,6 +54,19 @@ def _at(typingctx, a, off):
     return types.CPointer(dtype)(a, types.intp), codegen
 
 
+@intrinsic
+def _take(typingctx, taken):
+    """The number of the next chunk: taken[0] before an atomic taken[0] += 1, so that each of
+    the threads running a chunk kernel on the same `taken` gets chunks no other one gets."""
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ary.data, one, "monotonic")
+
+    return types.int64(taken), codegen
+
+
 # -- serial kernels: convolution -----------------------------------------------------------
 @_jit
 def _zero(a):
@@ -273,12 +286,16 @@ def _col2im_rows(dc, ho0, ho1, Wo, HH, WW, C, stride, dxp):
 
 
 # -- chunk kernels: convolution --------------------------------------------------------------
-# A work item is (image n, block of rb output rows); a chunk is a contiguous run of items.
+# A work item is (image n, block of rb output rows); chunk c is the run of items
+# [bounds[c], bounds[c + 1]). Each thread of a call runs the chunk kernel once, and the kernel
+# takes chunks (_take) until none is left: a thread holds the GIL once per call, not once per
+# chunk (each time it does, the other thread may have to sleep until it is let go, ~50 us).
 # The P pixels of a block are padded to P4 (a multiple of 4) and the F filters to Fp (a
 # multiple of 4, zero rows in w2p) so that the GEMM kernels above need no tail loops.
 @_jit
-def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2):
-    """Forward items [i0, i1): the rows of out2 (N*Ho*Wo, F) of those blocks, bias b (F,).
+def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2):
+    """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
+    bias b (F,).
 
     The weights come as (Kp, 16) slices of 16 filters, w16 (G, Kp, 16), and the filters
     left over as rows, wr (Fr, Kp) with Fr % 4 == 0 (zero rows past F; Fr may be 0).
@@ -294,36 +311,43 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, i0, i
     obuf = np.empty((G, cap, 16), dtype=xf.dtype)
     rbuf = np.empty((cap, Fr), dtype=xf.dtype)
     cur = -1
-    for item in range(i0, i1):
-        n = item // nblk
-        if n != cur:
-            _pad_image(xf, n, C, pad, xp)
-            cur = n
-        ho0 = (item - n * nblk) * rb
-        ho1 = min(Ho, ho0 + rb)
-        P = (ho1 - ho0) * Wo
-        P4 = (P + 3) // 4 * 4  # rows P..P4 of cols hold stale values; their outputs are dropped
-        _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
-        for g in range(G):
-            _gemm_rows16(cols, P4, w16[g], obuf[g])
-        _gemm_nt(cols, P4, wr, rbuf)
-        q0 = (n * Ho + ho0) * Wo
-        for p in range(P):
-            dst = out2[q0 + p]
+    while True:
+        c = _take(taken)
+        if c >= bounds.shape[0] - 1:
+            return
+        for item in range(bounds[c], bounds[c + 1]):
+            n = item // nblk
+            if n != cur:
+                _pad_image(xf, n, C, pad, xp)
+                cur = n
+            ho0 = (item - n * nblk) * rb
+            ho1 = min(Ho, ho0 + rb)
+            P = (ho1 - ho0) * Wo
+            P4 = (P + 3) // 4 * 4  # rows P..P4 of cols hold stale values; their outputs are dropped
+            _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
             for g in range(G):
-                src = obuf[g, p]
-                for f in range(16):
-                    dst[16 * g + f] = src[f] + b[16 * g + f]
-            src = rbuf[p]
-            for f in range(F - 16 * G):
-                dst[16 * G + f] = src[f] + b[16 * G + f]
+                _gemm_rows16(cols, P4, w16[g], obuf[g])
+            _gemm_nt(cols, P4, wr, rbuf)
+            q0 = (n * Ho + ho0) * Wo
+            for p in range(P):
+                dst = out2[q0 + p]
+                for g in range(G):
+                    src = obuf[g, p]
+                    for f in range(16):
+                        dst[16 * g + f] = src[f] + b[16 * g + f]
+                src = rbuf[p]
+                for f in range(F - 16 * G):
+                    dst[16 * G + f] = src[f] + b[16 * G + f]
 
 
 @_jit
-def conv_backward_chunk(xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, need_dx, dw, db, dxf):
-    """Backward items [i0, i1): adds into dw (Fp, Kp) and db (Fp,); the dx of each image is
-    gathered in a padded scratch image and stored into dxf[n] (N, H, W*C) when the chunk
-    leaves that image."""
+def conv_backward_chunk(
+    xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+):
+    """Backward the chunks this thread takes: chunk c adds into its own partials dw_parts[c]
+    (Fp, Kp) and db_parts[c] (Fp,); the dx of each image is gathered in a padded scratch
+    image and stored into dx4[c] (N, H, W*C) when the chunk leaves that image — or into
+    dx4[0] when dx4 holds one array (chunks own whole images)."""
     N, H, WC = xf.shape
     F = d2.shape[1]
     Fp, Kp = w2p.shape
@@ -336,45 +360,51 @@ def conv_backward_chunk(xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, i0, i1,
     dblk_t = np.zeros((Fp, cap), dtype=xf.dtype)  # its transpose, for dcols
     dcols = np.empty((cap if need_dx else 1, Kp), dtype=xf.dtype)
     dxp = np.zeros((Hp if need_dx else 1, WpC), dtype=xf.dtype)
-    cur = -1
-    for item in range(i0, i1 + 1):
-        n = item // nblk if item < i1 else -2
-        if n != cur:
-            if need_dx and cur >= 0:  # leaving image cur: store its dx
-                for h in range(H):
-                    src = dxp[h + pad, pad * C : pad * C + WC]
-                    dst = dxf[cur, h]
-                    for k in range(WC):
-                        dst[k] = src[k]
-                _zero(dxp)
-            if n >= 0:
-                _pad_image(xf, n, C, pad, xp)
-            cur = n
-        if item == i1:
-            break
-        ho0 = (item - n * nblk) * rb
-        ho1 = min(Ho, ho0 + rb)
-        P = (ho1 - ho0) * Wo
-        P4 = (P + 3) // 4 * 4
-        q0 = (n * Ho + ho0) * Wo
-        _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
-        for p in range(P):
-            src = d2[q0 + p]
-            for f in range(F):
-                v = src[f]
-                dblk[p, f] = v
-                dblk_t[f, p] = v
-                db[f] += v
-        for p in range(P, P4):  # padding pixels: zero, so that they add nothing to dw
-            _zero(dblk[p])
-            _zero(cols[p])
-            for f in range(Fp):
-                dblk_t[f, p] = 0
-        if Kp % 16 == 0:
-            _gemm_dw16(dblk_t, P4, cols, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
-        else:
-            _gemm_tn(dblk, cols, P4, Fp, dw)
-        if need_dx:
-            _zero(dcols[:P4])
-            _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
-            _col2im_rows(dcols, ho0, ho1, Wo, HH, WW, C, stride, dxp)
+    while True:
+        c = _take(taken)
+        if c >= bounds.shape[0] - 1:
+            return
+        i0, i1 = bounds[c], bounds[c + 1]
+        dw, db, dxf = dw_parts[c], db_parts[c], dx4[min(c, dx4.shape[0] - 1)]
+        cur = -1
+        for item in range(i0, i1 + 1):
+            n = item // nblk if item < i1 else -2
+            if n != cur:
+                if need_dx and cur >= 0:  # leaving image cur: store its dx
+                    for h in range(H):
+                        src = dxp[h + pad, pad * C : pad * C + WC]
+                        dst = dxf[cur, h]
+                        for k in range(WC):
+                            dst[k] = src[k]
+                    _zero(dxp)
+                if n >= 0:
+                    _pad_image(xf, n, C, pad, xp)
+                cur = n
+            if item == i1:
+                break
+            ho0 = (item - n * nblk) * rb
+            ho1 = min(Ho, ho0 + rb)
+            P = (ho1 - ho0) * Wo
+            P4 = (P + 3) // 4 * 4
+            q0 = (n * Ho + ho0) * Wo
+            _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
+            for p in range(P):
+                src = d2[q0 + p]
+                for f in range(F):
+                    v = src[f]
+                    dblk[p, f] = v
+                    dblk_t[f, p] = v
+                    db[f] += v
+            for p in range(P, P4):  # padding pixels: zero, so that they add nothing to dw
+                _zero(dblk[p])
+                _zero(cols[p])
+                for f in range(Fp):
+                    dblk_t[f, p] = 0
+            if Kp % 16 == 0:
+                _gemm_dw16(dblk_t, P4, cols, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
+            else:
+                _gemm_tn(dblk, cols, P4, Fp, dw)
+            if need_dx:
+                _zero(dcols[:P4])
+                _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
+                _col2im_rows(dcols, ho0, ho1, Wo, HH, WW, C, stride, dxp)

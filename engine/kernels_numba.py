@@ -54,6 +54,13 @@ def _split(total, T):
     return [(t * total // T, (t + 1) * total // T) for t in range(T)]
 
 
+def _bounds(ranges):
+    """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
+    [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
+    bounds = np.array([i0 for i0, _ in ranges] + [ranges[-1][1]], dtype=np.int64)
+    return bounds, np.zeros(1, dtype=np.int64)
+
+
 # -- public API -------------------------------------------------------------------------------
 def _float(a, dtype=None):
     """A C-contiguous float32/float64 array: `dtype` if given, else a's own (ints -> float64)."""
@@ -124,13 +131,9 @@ def conv_forward(x, w, b, stride, pad):
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
     items = N * ((Ho + rb - 1) // rb)
     T, chunks = _plan(N * Ho * Wo * F * K, config.MIN_PARALLEL_MACS, items)
-    _workers.run(
-        [
-            (_conv.conv_forward_chunk, (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, i0, i1, out2))
-            for i0, i1 in _split(items, chunks)
-        ],
-        T,
-    )
+    bounds, taken = _bounds(_split(items, chunks))
+    call = (_conv.conv_forward_chunk, (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2))
+    _workers.run([call] * T, T)  # each thread runs the kernel once; it takes chunks itself
     return out, (x, w2p, (F, C, HH, WW), stride, pad)
 
 
@@ -175,36 +178,11 @@ def conv_backward(dout, cache, need_dx=True):
     elif split:
         dx4 = np.zeros((chunks, N, H, W * C), dtype=x.dtype)
     else:
-        dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)
+        dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
     xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
-    _workers.run(
-        [
-            (
-                _conv.conv_backward_chunk,
-                (
-                    xf,
-                    C,
-                    d2,
-                    w2p,
-                    HH,
-                    WW,
-                    stride,
-                    pad,
-                    Ho,
-                    Wo,
-                    rb,
-                    i0,
-                    i1,
-                    need_dx,
-                    dw_parts[t],
-                    db_parts[t],
-                    dx4[t if split else 0],
-                ),
-            )
-            for t, (i0, i1) in enumerate(ranges)
-        ],
-        T,
-    )
+    bounds, taken = _bounds(ranges)
+    args = (xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4)
+    _workers.run([(_conv.conv_backward_chunk, args)] * T, T)
     dw = dw_parts.sum(axis=0) if chunks > 1 else dw_parts[0]
     db = db_parts.sum(axis=0) if chunks > 1 else db_parts[0]
     dw = np.ascontiguousarray(dw[:F, :K].reshape(F, HH, WW, C).transpose(0, 3, 1, 2))  # (F, C, HH, WW)

@@ -10,6 +10,7 @@ No timing here; that is `python -m engine bench`.
 
 from __future__ import annotations
 
+import naive
 import numpy as np
 import pytest
 
@@ -88,6 +89,50 @@ def test_conv_dx_as_a_convolution_of_dout_matches_numpy(chunks, monkeypatch, N, 
         for name, g, e in zip(("dx", "dw", "db"), kb.conv_backward(dout, cache), expected):
             assert g.dtype == dtype and g.shape == e.shape
             np.testing.assert_allclose(g, e, err_msg="%s, %d threads" % (name, T), **tol(dtype))
+
+
+@pytest.mark.parametrize("N", [1, 6])
+def test_conv_chunks_are_taken_once_whichever_thread_takes_them(chunks, monkeypatch, N):
+    """Each thread of a conv call runs the chunk kernel once, and the kernel takes chunks from
+    a shared counter until none is left. When the first thread takes them all (the others find
+    none) or when three threads race for them, every chunk is done once, into its own
+    partials: the same bits either way (batch 1: chunks split the image by rows; 6: whole
+    images), and the values of naive.py."""
+    rng = np.random.RandomState(N)
+    x = rng.standard_normal((N, 11, 10, 3))
+    w = rng.standard_normal((5, 3, 3, 3))
+    b = rng.standard_normal(5)
+    dout = rng.standard_normal((N, 11, 10, 5))
+    chunks(3)
+
+    def both():
+        out, cache = kb.conv_forward(x, w, b, 1, 1)
+        return (out,) + kb.conv_backward(dout, cache)
+
+    with monkeypatch.context() as m:
+        counters = []
+
+        def one_by_one(calls, T):
+            assert len(calls) == T == 3
+            for fn, args in calls:
+                fn(*args)
+                i = 11 if fn is kb._conv.conv_backward_chunk else 12  # where (bounds, taken) sit
+                counters.append((len(args[i]) - 1, int(args[i + 1][0])))
+
+        m.setattr(kb._workers, "run", one_by_one)
+        serial = both()
+        # the first thread took every chunk (the counter then reads chunks + 1), each later
+        # thread one number more, finding nothing; forward and backward
+        assert len(counters) == 6
+        for k in (0, 3):
+            c = counters[k][0]
+            assert c > 1 and [t for _, t in counters[k : k + 3]] == [c + 1, c + 2, c + 3]
+    expected = (naive.conv_forward(x, w, b, 1, 1),) + tuple(naive.conv_backward(dout, x, w, 1, 1))
+    for name, g, e in zip(("out", "dx", "dw", "db"), serial, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10, err_msg=name)
+    for _ in range(20):
+        for name, g, e in zip(("out", "dx", "dw", "db"), both(), serial):
+            np.testing.assert_array_equal(g, e, err_msg=name)
 
 
 @pytest.mark.parametrize("size,stride", [(2, 2), (3, 2), (2, 1), (2, 3), (3, 3)])
