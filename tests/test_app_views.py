@@ -264,4 +264,4 @@ def test_text_pane_updates_resend_no_unchanged_stylesheets():
     finally:
         DocumentModelManager.invalidate = original
     other = {"text": "x", "stylesheets": rebuilt[:-1]}  # a real change of sheets still goes out
-    assert keep_stylesheets(pane, model, dict(other)) == other
+    assert keep_stylesheets(model, dict(other)) == other

@@ -29,7 +29,7 @@ def _sheets(sheets):
     return [getattr(s, "url", s) for s in sheets or ()]
 
 
-def keep_stylesheets(pane, model, props):
+def keep_stylesheets(model, props):
     """Drop `stylesheets` from a text pane's update when they name the same sheets as the model's.
 
     A text pane's update sends all its properties, stylesheets too, rebuilt; on a server page
@@ -48,7 +48,7 @@ _panel_update = HTMLBasePane._update
 def _update(self, ref, model):
     if self.enable_streaming:
         return _panel_update(self, ref, model)
-    model.update(**keep_stylesheets(self, model, self._get_properties(model.document)))
+    model.update(**keep_stylesheets(model, self._get_properties(model.document)))
 
 
 HTMLBasePane._update = _update

@@ -114,6 +114,7 @@ class FileDrop(JSComponent):
     def __init__(self, **params):
         super().__init__(**params)
         self.limit = megabytes(self.max_bytes)
+        self.param.watch(lambda e: setattr(self, "limit", megabytes(e.new)), "max_bytes")
         self._upload = None  # (name, parts, bytes so far) of the file arriving
 
     def _handle_msg(self, data):
