@@ -33,14 +33,33 @@ DEFAULT_PYODIDE_URL = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/"  # `npm 
 CONVNETJS = ROOT / "node_modules" / "convnetjs" / "build" / "convnet-min.js"
 # What the worker imports. Never kernels_numba (Numba does not exist in the browser) nor the CLI.
 ENGINE_SKIP = {
-    "kernels_numba.py", "_numba_conv.py", "_numba_pool.py", "_numba_act.py", "workers.py", "config.py", "bench.py",
-    "cli.py", "__main__.py",
+    "kernels_numba.py",
+    "_numba_conv.py",
+    "_numba_pool.py",
+    "_numba_act.py",
+    "config.py",
+    "bench.py",
+    "cli.py",
+    "__main__.py",
 }
 DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
 APP_MODULES = (
-    "runner.py", "runner_net.py", "runner_reads.py", "runner_stats.py", "probe.py", "history.py", "paths.py", "markup.py",
-    "figures.py", "figures_network.py", "teaching/__init__.py", "teaching/casestudies.py", "teaching/convarith.py",
-    "teaching/evaluation.py", "teaching/health.py", "teaching/saliency.py",
+    "runner.py",
+    "runner_net.py",
+    "runner_reads.py",
+    "runner_stats.py",
+    "probe.py",
+    "history.py",
+    "paths.py",
+    "markup.py",
+    "figures.py",
+    "figures_network.py",
+    "teaching/__init__.py",
+    "teaching/casestudies.py",
+    "teaching/convarith.py",
+    "teaching/evaluation.py",
+    "teaching/health.py",
+    "teaching/saliency.py",
 )
 ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}

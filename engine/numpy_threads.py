@@ -24,8 +24,9 @@ OPENBLAS_NUM_THREADS=1 keeps the backend on one core). Plain Python; Python 3.8 
 from __future__ import annotations
 
 import os
-import queue
 import threading
+
+from .workers import workers
 
 # (setter, getter) symbol pairs: NumPy >= 2 wheels, NumPy 1.x wheels, system OpenBLAS.
 _SYMBOLS = (
@@ -36,7 +37,6 @@ _SYMBOLS = (
 
 _state = {"threads": None, "blas": None, "blas_off": False}  # found on first use
 _lock = threading.Lock()
-_helpers = []  # the inboxes of the helper threads started so far
 
 
 def _find_openblas():
@@ -85,68 +85,22 @@ def threads():
     return _state["threads"]
 
 
-def _serve(inbox):
-    while True:
-        fn, shared, results, reply = inbox.get()
-        reply.put(_drain(fn, shared, results))
-
-
-def _drain(fn, shared, results):
-    """Run calls from the shared iterator until none is left; the first error, or None."""
-    try:
-        for i, args in shared:  # next() on an enumerate of a list is atomic under the GIL
-            results[i] = fn(*args)
-    except BaseException as e:  # handed to the caller of run(), who re-raises it
-        return e
-    return None
-
-
-def _start_helpers(n):
-    """At least n helper threads; False if threads cannot start here (Pyodide)."""
-    while len(_helpers) < n:
-        inbox = queue.SimpleQueue()
-        t = threading.Thread(target=_serve, args=(inbox,), name="convnet-numpy", daemon=True)
-        try:
-            t.start()
-        except RuntimeError:
-            _state["threads"] = 1
-            return False
-        _helpers.append(inbox)
-    return True
-
-
 def run(fn, calls, T=None):
     """[fn(*args) for args in calls], the calls shared out to up to T threads (default
-    threads()), each taking the next call not yet taken; re-raises the first error."""
+    threads()) of engine.workers, each taking the next call not yet taken; re-raises the
+    first error. (Where threads() is 1, Pyodide included, no thread is ever started.)"""
     calls = list(calls)
     T = min(threads() if T is None else T, threads(), len(calls))
-    if T > 1:
-        with _lock:
-            if _start_helpers(T - 1):
-                if not _state["blas_off"]:
-                    _state["blas"][0](1)
-                    _state["blas_off"] = True
-            else:
-                T = 1
-            inboxes = _helpers[: T - 1]
     if T <= 1:
         return [fn(*args) for args in calls]
+    with _lock:
+        if not _state["blas_off"]:
+            _state["blas"][0](1)
+            _state["blas_off"] = True
     results = [None] * len(calls)
-    shared = enumerate(calls)
-    reply = queue.SimpleQueue()
-    for inbox in inboxes:
-        inbox.put((fn, shared, results, reply))
-    error = _drain(fn, shared, results)
-    for _ in inboxes:
-        error = error or reply.get()
-    if error is not None:
-        raise error
+
+    def one(i, args):
+        results[i] = fn(*args)
+
+    workers.run([(one, (i, args)) for i, args in enumerate(calls)], T)
     return results
-
-
-if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
-
-    def _forget_helpers():
-        del _helpers[:]
-
-    os.register_at_fork(after_in_child=_forget_helpers)
