@@ -7,11 +7,13 @@ No public API here (kernels_numba.py wraps these) and nothing of convolution or 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import config
+from ._numba_conv import _take  # an intrinsic, inlined: stable, so its file's cache rule is moot
 
 _jit = njit(**config.JIT)
+_par = njit(parallel=True, **config.JIT)
 
 
 # -- chunk kernels: elementwise -------------------------------------------------------------
@@ -52,6 +54,35 @@ def sigmoid_chunk(backward, a, c, out, i0, i1):
     else:
         for i in range(a.shape[0]):
             out[i] = one / (one + np.exp(-a[i]))
+
+
+# The chunk kernels on Numba's thread pool (see _numba_conv.conv_forward_par), one per
+# activation for the reason above. Chunk k is [bounds[k], bounds[k + 1]).
+@_par
+def relu_par(T, bounds, taken, backward, a, c, out):
+    for _ in prange(T):
+        k = _take(taken)
+        while k < bounds.shape[0] - 1:
+            relu_chunk(backward, a, c, out, bounds[k], bounds[k + 1])
+            k = _take(taken)
+
+
+@_par
+def tanh_par(T, bounds, taken, backward, a, c, out):
+    for _ in prange(T):
+        k = _take(taken)
+        while k < bounds.shape[0] - 1:
+            tanh_chunk(backward, a, c, out, bounds[k], bounds[k + 1])
+            k = _take(taken)
+
+
+@_par
+def sigmoid_par(T, bounds, taken, backward, a, c, out):
+    for _ in prange(T):
+        k = _take(taken)
+        while k < bounds.shape[0] - 1:
+            sigmoid_chunk(backward, a, c, out, bounds[k], bounds[k + 1])
+            k = _take(taken)
 
 
 # -- serial kernel: softmax and its loss --------------------------------------------------

@@ -17,13 +17,14 @@ for the forward GEMM, as (Kp, 16) slices of 16 filters (w16) plus the rows left 
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, types
+from numba import carray, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import config
 
 _jit = njit(**config.JIT)
+_par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
 
 
 @intrinsic
@@ -408,3 +409,24 @@ def conv_backward_chunk(
                 _zero(dcols[:P4])
                 _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
                 _col2im_rows(dcols, ho0, ho1, Wo, HH, WW, C, stride, dxp)
+
+
+# -- the chunk kernels on Numba's thread pool ------------------------------------------------
+# Each wrapper runs its chunk kernel once on each of T threads of Numba's OpenMP (or TBB)
+# pool; the kernel takes its chunks itself. Starting such a loop costs ~5 us against ~35 us
+# for handing a call to engine.workers' threads, whose wake-up goes through the GIL and a
+# sleeping thread (kernels_numba._run picks one of the two).
+@_par
+def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2):
+    for _ in prange(T):
+        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
+
+
+@_par
+def conv_backward_par(
+    T, xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+):
+    for _ in prange(T):
+        conv_backward_chunk(
+            xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+        )

@@ -9,11 +9,13 @@ kernels_numpy do; NaN counts as a maximum, as in np.argmax.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import config
+from ._numba_conv import _take  # an intrinsic, inlined: stable, so its file's cache rule is moot
 
 _jit = njit(**config.JIT)
+_par = njit(parallel=True, **config.JIT)
 
 
 # -- chunk kernels: max pooling -------------------------------------------------------------
@@ -132,3 +134,23 @@ def pool_backward_chunk(dout2, arg2, C, size, stride, Ho, Wo, by_rows, u0, u1, d
                     else:
                         for c in range(C):
                             d[c] += g[c] if a[c] == k else zero
+
+
+# -- the chunk kernels on Numba's thread pool (see _numba_conv.conv_forward_par) -------------
+# Chunk c is [bounds[c], bounds[c + 1]); each of the T threads takes chunks until none is left.
+@_par
+def pool_forward_par(T, bounds, taken, xf, C, size, stride, Ho, Wo, out2, arg2):
+    for _ in prange(T):
+        c = _take(taken)
+        while c < bounds.shape[0] - 1:
+            pool_forward_chunk(xf, C, size, stride, Ho, Wo, bounds[c], bounds[c + 1], out2, arg2)
+            c = _take(taken)
+
+
+@_par
+def pool_backward_par(T, bounds, taken, dout2, arg2, C, size, stride, Ho, Wo, by_rows, dxf):
+    for _ in prange(T):
+        c = _take(taken)
+        while c < bounds.shape[0] - 1:
+            pool_backward_chunk(dout2, arg2, C, size, stride, Ho, Wo, by_rows, bounds[c], bounds[c + 1], dxf)
+            c = _take(taken)

@@ -12,9 +12,10 @@ Nothing else lives here, and this module does not import Numba.
   pauses the run) relies on NaN flowing through every kernel.
 - Numba's cache index keys on a function's bytecode and signature, not on these options: after
   editing them, delete engine/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
-- Threads: a batch is split into one chunk per thread, THREADS of them (default: Numba's
-  NUMBA_NUM_THREADS, i.e. the CPUs this process may use). `CONVNET_NUMBA_PARALLEL=0` runs
-  every kernel on the calling thread only.
+- Threads: a batch is split into chunks that THREADS threads take (default: Numba's
+  NUMBA_NUM_THREADS, i.e. the CPUs this process may use), on Numba's OpenMP/TBB pool or on
+  engine.workers (POOL; engine/parallel.py). `CONVNET_NUMBA_PARALLEL=0` runs every kernel on
+  the calling thread only.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ JIT = {
 
 PARALLEL_ENABLED = os.environ.get("CONVNET_NUMBA_PARALLEL", "1").strip().lower() not in ("0", "false", "no", "off")
 THREADS = None  # None: numba.config.NUMBA_NUM_THREADS; the bench sets it for --threads
+# Which threads run the chunks (kernels_numba.LAYER): "numba", Numba's OpenMP or TBB pool where
+# one loads, else engine.workers; "workers", engine.workers always.
+POOL = os.environ.get("CONVNET_NUMBA_POOL", "numba").strip().lower()
 
-# Handing work to another thread costs ~20 us; below these sizes one thread does it all.
+# Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.workers; below
+# these sizes one thread does it all (lower ones gained nothing measurable at batch 1-16).
 MIN_PARALLEL_MACS = 4_000_000  # conv multiply-adds in one call (2x for a backward)
 MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 # Above them, a call is cut into this many chunks per thread and threads take chunks as they

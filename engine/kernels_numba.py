@@ -15,11 +15,10 @@ Levels 1 and 2 live in one module per kind of layer, each with every helper its 
 _numba_conv.py (convolution), _numba_pool.py (max pooling), _numba_act.py (ReLU, tanh,
 sigmoid, softmax). This file is level 3 and compiles nothing itself.
 
-The chunks run on worker threads (`engine/workers.py`), not in a `parallel=True` prange loop: the
-kernels release the GIL, so threads give the same parallelism, while Numba's parfor pipeline
-compiles every kernel a prange body calls several more times over — the first run compiled
-for ~21 s of CPU with prange batch kernels against ~8-10 s now (measured on this machine).
-Taking chunks one by one also keeps a thread parked by the OS from holding up the batch.
+The chunks run on Numba's own thread pool (OpenMP's or TBB's) through a small `prange`
+wrapper per chunk kernel (`*_par` beside it), or on engine.workers' threads: engine/parallel.py
+picks, and says why. Either way each thread takes chunks until none is left, so a thread parked
+by the OS holds up one small chunk, not half of the batch.
 
 Layout as in kernels_numpy.py: activations (N, H, W, C), conv weight (F, C, HH, WW), fc weight
 (out, in). Max-pool routes the gradient to the first maximum of its window (row-major), as
@@ -35,15 +34,14 @@ import numpy as np
 from . import _numba_act as _act
 from . import _numba_conv as _conv
 from . import _numba_pool as _pool
-from . import config
-from .workers import workers as _workers
+from . import config, parallel
 
 NAME = "numba"
 
 
 def _threads():
-    # numba.config's count, not numba.get_num_threads(): that one would start Numba's own
-    # thread pool, which these kernels never use.
+    # numba.config's count, not numba.get_num_threads(): that one would start Numba's pool
+    # on a machine where it is not used (parallel.LAYER None).
     if not config.PARALLEL_ENABLED:
         return 1
     return max(1, config.THREADS or numba.config.NUMBA_NUM_THREADS)
@@ -52,13 +50,6 @@ def _threads():
 def _split(total, T):
     """T contiguous ranges [i0, i1) covering range(total)."""
     return [(t * total // T, (t + 1) * total // T) for t in range(T)]
-
-
-def _bounds(ranges):
-    """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
-    [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
-    bounds = np.array([i0 for i0, _ in ranges] + [ranges[-1][1]], dtype=np.int64)
-    return bounds, np.zeros(1, dtype=np.int64)
 
 
 # -- public API -------------------------------------------------------------------------------
@@ -131,9 +122,9 @@ def conv_forward(x, w, b, stride, pad):
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
     items = N * ((Ho + rb - 1) // rb)
     T, chunks = _plan(N * Ho * Wo * F * K, config.MIN_PARALLEL_MACS, items)
-    bounds, taken = _bounds(_split(items, chunks))
-    call = (_conv.conv_forward_chunk, (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2))
-    _workers.run([call] * T, T)  # each thread runs the kernel once; it takes chunks itself
+    bounds, taken = parallel.chunks(_split(items, chunks))
+    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
+    parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
     return out, (x, w2p, (F, C, HH, WW), stride, pad)
 
 
@@ -180,9 +171,9 @@ def conv_backward(dout, cache, need_dx=True):
     else:
         dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
     xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
-    bounds, taken = _bounds(ranges)
+    bounds, taken = parallel.chunks(ranges)
     args = (xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4)
-    _workers.run([(_conv.conv_backward_chunk, args)] * T, T)
+    parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
     dw = dw_parts.sum(axis=0) if chunks > 1 else dw_parts[0]
     db = db_parts.sum(axis=0) if chunks > 1 else db_parts[0]
     dw = np.ascontiguousarray(dw[:F, :K].reshape(F, HH, WW, C).transpose(0, 3, 1, 2))  # (F, C, HH, WW)
@@ -209,12 +200,9 @@ def pool_forward(x, size, stride):
     arg = np.empty((N, Ho, Wo, C), dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
     T, chunks = _plan(x.size, config.MIN_PARALLEL_ELEMENTS, N * Ho)
     xf, out2, arg2 = x.reshape(N, H, W * C), out.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C)
-    _workers.run(
-        [
-            (_pool.pool_forward_chunk, (xf, C, size, stride, Ho, Wo, r0, r1, out2, arg2))
-            for r0, r1 in _split(N * Ho, chunks)
-        ],
-        T,
+    head = (xf, C, size, stride, Ho, Wo)
+    parallel.run_ranges(
+        T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, _split(N * Ho, chunks), (out2, arg2), x.dtype
     )
     return out, (x.shape, arg, size, stride)
 
@@ -232,18 +220,16 @@ def pool_backward(dout, cache):
     units = N * Ho if by_rows else N
     T, chunks = _plan(dx.size, config.MIN_PARALLEL_ELEMENTS, units)
     dout2, arg2, dxf = dout.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C), dx.reshape(N, H, W * C)
-    _workers.run(
-        [
-            (_pool.pool_backward_chunk, (dout2, arg2, C, size, stride, Ho, Wo, by_rows, u0, u1, dxf))
-            for u0, u1 in _split(units, chunks)
-        ],
-        T,
+    head = (dout2, arg2, C, size, stride, Ho, Wo, by_rows)
+    parallel.run_ranges(
+        T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, _split(units, chunks), (dxf,), dx.dtype
     )
     return dx
 
 
-def _elementwise(kernel, backward, a, c=None):
-    """Run an elementwise chunk kernel on a (and c, the cached forward output) of any shape."""
+def _elementwise(kernel, par, backward, a, c=None):
+    """Run an elementwise chunk kernel (and its prange wrapper) on a (and c, the cached forward
+    output) of any shape."""
     a = _float(a)
     c = a if c is None else _float(c, a.dtype)
     if c.shape != a.shape:
@@ -251,35 +237,35 @@ def _elementwise(kernel, backward, a, c=None):
     out = np.empty_like(a)
     af, cf, of = a.reshape(-1), c.reshape(-1), out.reshape(-1)
     T, chunks = _plan(a.size, config.MIN_PARALLEL_ELEMENTS, a.size)
-    _workers.run([(kernel, (backward, af, cf, of, i0, i1)) for i0, i1 in _split(a.size, chunks)], T)
+    parallel.run_ranges(T, kernel, par, (backward, af, cf, of), _split(a.size, chunks), (), a.dtype)
     return out
 
 
 def relu_forward(x):
-    out = _elementwise(_act.relu_chunk, False, x)
+    out = _elementwise(_act.relu_chunk, _act.relu_par, False, x)
     return out, out
 
 
 def relu_backward(dout, cache):
-    return _elementwise(_act.relu_chunk, True, dout, cache)
+    return _elementwise(_act.relu_chunk, _act.relu_par, True, dout, cache)
 
 
 def tanh_forward(x):
-    out = _elementwise(_act.tanh_chunk, False, x)
+    out = _elementwise(_act.tanh_chunk, _act.tanh_par, False, x)
     return out, out
 
 
 def tanh_backward(dout, cache):
-    return _elementwise(_act.tanh_chunk, True, dout, cache)
+    return _elementwise(_act.tanh_chunk, _act.tanh_par, True, dout, cache)
 
 
 def sigmoid_forward(x):
-    out = _elementwise(_act.sigmoid_chunk, False, x)
+    out = _elementwise(_act.sigmoid_chunk, _act.sigmoid_par, False, x)
     return out, out
 
 
 def sigmoid_backward(dout, cache):
-    return _elementwise(_act.sigmoid_chunk, True, dout, cache)
+    return _elementwise(_act.sigmoid_chunk, _act.sigmoid_par, True, dout, cache)
 
 
 def fc_forward(x, w, b):

@@ -1,7 +1,9 @@
 """What only the Numba backend has: its splitting of a batch into chunks run side by side.
 
 The general kernel tests (test_kernels.py) check both backends against naive.py; here the
-same inputs go through kernels_numba on 1, 2 and 3 threads (up to 4 chunks each) — batch 1
+same inputs go through kernels_numba on 1, 2 and 3 threads (up to 4 chunks each), on either
+pool of threads (engine/parallel.py: Numba's, through the prange wrappers, and
+engine.workers) — batch 1
 split by rows, bigger batches by whole images — and must give the same results, the padded GEMM paths included
 (filters not a multiple of 4, blocks not a multiple of 4 pixels). Plus: an error in a chunk
 reaches the caller, and NaN flows through every kernel (the divergence check relies on it).
@@ -14,14 +16,19 @@ import naive
 import numpy as np
 import pytest
 
-from engine import config
+from engine import config, parallel
 from engine import kernels_numba as kb
 from engine import kernels_numpy as kn
 
 
-@pytest.fixture
-def chunks(monkeypatch):
-    """Set how many threads every call uses, however small the work."""
+@pytest.fixture(params=["numba-pool", "workers"])
+def chunks(request, monkeypatch):
+    """Set how many threads every call uses, however small the work, on either pool."""
+    if request.param == "workers":
+        monkeypatch.setattr(parallel, "LAYER", None)
+    else:
+        assert parallel.LAYER in ("omp", "tbb"), "Numba's OpenMP (libgomp) or TBB layer should load here"
+        monkeypatch.setattr(parallel, "WANTED", 1)  # the wrappers compile at their first call
 
     def use(T):
         monkeypatch.setattr(config, "MIN_PARALLEL_MACS", 0)
@@ -104,6 +111,7 @@ def test_conv_chunks_are_taken_once_whichever_thread_takes_them(chunks, monkeypa
     b = rng.standard_normal(5)
     dout = rng.standard_normal((N, 11, 10, 5))
     chunks(3)
+    monkeypatch.setattr(parallel, "LAYER", None)  # the workers' run() is watched below
 
     def both():
         out, cache = kb.conv_forward(x, w, b, 1, 1)
@@ -119,7 +127,7 @@ def test_conv_chunks_are_taken_once_whichever_thread_takes_them(chunks, monkeypa
                 i = 11 if fn is kb._conv.conv_backward_chunk else 12  # where (bounds, taken) sit
                 counters.append((len(args[i]) - 1, int(args[i + 1][0])))
 
-        m.setattr(kb._workers, "run", one_by_one)
+        m.setattr(parallel.workers, "run", one_by_one)
         serial = both()
         # the first thread took every chunk (the counter then reads chunks + 1), each later
         # thread one number more, finding nothing; forward and backward
@@ -168,8 +176,8 @@ def test_an_error_in_a_chunk_reaches_the_caller():
     done = []
     calls = [(boom, ())] + [(done.append, (i,)) for i in range(5)]
     with pytest.raises(RuntimeError, match="chunk failed"):
-        kb._workers.run(calls, 2)
-    kb._workers.run([(done.append, (i,)) for i in range(5, 9)], 2)  # the workers are still alive
+        parallel.workers.run(calls, 2)
+    parallel.workers.run([(done.append, (i,)) for i in range(5, 9)], 2)  # the workers are still alive
     assert sorted(done)[-4:] == [5, 6, 7, 8]
 
 
@@ -196,3 +204,27 @@ def test_bad_shapes_say_what_is_wrong():
         kb.conv_forward(x, np.zeros((2, 4, 3, 3), np.float32), np.zeros(2, np.float32), 1, 0)
     with pytest.raises(ValueError, match="labels must lie in"):
         kb.softmax_loss(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_a_wrapper_compiles_in_the_background_once_wanted_enough(monkeypatch):
+    """engine/parallel.py: the first WANTED - 1 calls run on engine.workers, the WANTED-th
+    starts compiling the prange wrapper in a thread of its own (and still runs on the
+    workers); once it is ready, calls run on Numba's pool, with the same bits."""
+    assert parallel.LAYER in ("omp", "tbb")
+    for name, fresh in (("_ready", set()), ("_compiling", {}), ("_asked", {}), ("WANTED", 3)):
+        monkeypatch.setattr(parallel, name, fresh)
+    monkeypatch.setattr(config, "MIN_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(kb, "_threads", lambda: 2)
+    on_workers = []
+    run = parallel.workers.run
+    monkeypatch.setattr(parallel.workers, "run", lambda calls, T: (on_workers.append(T), run(calls, T)))
+    x = np.random.RandomState(1).standard_normal((4, 5, 6, 7)).astype(np.float32)
+    first = [kb.relu_forward(x)[0] for _ in range(3)]
+    assert on_workers == [2, 2, 2]
+    assert parallel.wait_compiled(60)
+    assert (kb._act.relu_par, np.dtype(np.float32)) in parallel._ready
+    later = kb.relu_forward(x)[0]
+    assert on_workers == [2, 2, 2]  # not on the workers this time
+    for out in first:
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+    np.testing.assert_array_equal(later, np.maximum(x, 0))

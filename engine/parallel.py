@@ -1,0 +1,131 @@
+"""Which threads run the Numba backend's chunk kernels: Numba's own pool, or engine.workers.
+
+Numba's pool (its OpenMP layer, or TBB's) runs a chunk kernel through a small `prange` wrapper
+beside it (`*_par` in the _numba_*.py modules): the pool's threads spin a little before they
+sleep, so starting a loop costs ~5 us, against ~35 us for handing a call to engine.workers'
+threads, which wait on a queue and then for the GIL (waking a sleeping thread is slow on a
+VM). Measured on this 2-core machine, a ConvNetJS CIFAR-10 training step with both in one
+process: batch 1 -9 to -19%, batch 4 -12 to -15%, batch 16 -10%, batch 64 -4%.
+
+The wrappers cost compile time: Numba's parfor pipeline links the chunk kernel into the loop
+body and the loop into the wrapper, and LLVM optimises it again each time (~20 s of CPU for
+the five a ReLU net needs, on top of ~9 s for the kernels). So a wrapper is compiled in a
+background thread once it has been wanted WANTED times (a few training steps: by then the
+kernels themselves are compiled, and Numba compiles one function at a time), and the calls
+run on engine.workers until it is ready. The first training step does not wait for it, a
+test that calls a kernel a few times never compiles it, and with Numba's cache filled
+(every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
+
+engine.workers runs every call where neither layer loads (no libgomp or libtbb), where
+NUMBA_THREADING_LAYER names another one (workqueue starts a loop in ~100 us and may not be
+entered by two threads at once), and with CONVNET_NUMBA_POOL=workers (config.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+
+import numba
+import numpy as np
+
+from . import config
+from .workers import workers
+
+
+def threading_layer():
+    """ "omp" or "tbb", the first that loads (or the one NUMBA_THREADING_LAYER names, if it is
+    one of them), made Numba's choice; None: engine.workers runs the chunks."""
+    if not config.PARALLEL_ENABLED or config.POOL == "workers":
+        return None
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized:  # somebody started Numba's pool already: it is what it is
+        layer = numba.threading_layer()
+        return layer if layer in ("omp", "tbb") else None
+    named = os.environ.get("NUMBA_THREADING_LAYER")
+    for layer in [named] if named else ["omp", "tbb"]:
+        if layer not in ("omp", "tbb"):
+            return None
+        try:
+            importlib.import_module("numba.np.ufunc.%spool" % layer)
+        except ImportError:  # no libgomp / libtbb on this machine
+            continue
+        numba.config.THREADING_LAYER = layer
+        return layer
+    return None
+
+
+LAYER = threading_layer()
+
+WANTED = 16  # 1: compile at the first call, in the calling thread's time (tests)
+_lock = threading.Lock()
+_ready = set()  # (wrapper, dtype) compiled
+_compiling = {}  # (wrapper, dtype) -> its compiling thread
+_asked = {}  # (wrapper, dtype) -> times wanted before it compiles
+
+
+def _compile(key, wrapper, signature):
+    try:
+        wrapper.compile(signature)
+    except Exception:  # noqa: BLE001 - stays on engine.workers, which gives the same results
+        return
+    with _lock:
+        _ready.add(key)
+
+
+def _wanted(wrapper, args, dtype):
+    """Is the wrapper compiled for these argument types? If not, compile it in the background."""
+    key = (wrapper, np.dtype(dtype))
+    if key in _ready:
+        return True
+    with _lock:
+        _asked[key] = n = _asked.get(key, 0) + 1
+        if n >= WANTED and key not in _compiling:
+            signature = tuple(numba.typeof(a) for a in args)
+            t = threading.Thread(target=_compile, args=(key, wrapper, signature), name="convnet-compile", daemon=True)
+            _compiling[key] = t
+            t.start()
+    if WANTED <= 1:  # compile at the first call, and use it (tests)
+        _compiling[key].join()
+        return key in _ready
+    return False
+
+
+def wait_compiled(timeout=None):
+    """Wait until the wrappers compiling in the background are ready (or failed); True if
+    every wrapper wanted so far is compiled."""
+    with _lock:
+        threads = list(_compiling.values())
+    for t in threads:
+        t.join(timeout)
+    with _lock:
+        return all(key in _ready for key in _asked)
+
+
+def run(T, chunk, wrapper, args, dtype):
+    """Run a chunk kernel that takes its chunks itself (args hold its bounds and taken
+    counter) on T threads: wrapper(T, *args) on Numba's pool once compiled, else on engine.workers."""
+    if T > 1 and LAYER is not None and _wanted(wrapper, (T,) + args, dtype):
+        wrapper(T, *args)
+    else:
+        workers.run([(chunk, args)] * T, T)
+
+
+def chunks(ranges):
+    """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
+    [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
+    bounds = np.array([i0 for i0, _ in ranges] + [ranges[-1][1]], dtype=np.int64)
+    return bounds, np.zeros(1, dtype=np.int64)
+
+
+def run_ranges(T, chunk, wrapper, head, ranges, tail, dtype):
+    """Run a chunk kernel called as chunk(*head, i0, i1, *tail) for each [i0, i1) of ranges on
+    T threads; on Numba's pool, wrapper(T, bounds, taken, *head, *tail) takes them one by one."""
+    if T > 1 and LAYER is not None:
+        args = (T,) + chunks(ranges) + tuple(head) + tuple(tail)
+        if _wanted(wrapper, args, dtype):
+            wrapper(*args)
+            return
+    workers.run([(chunk, tuple(head) + (i0, i1) + tuple(tail)) for i0, i1 in ranges], T)
