@@ -70,7 +70,11 @@ def main(argv=None):
         print(problem, file=sys.stderr)
         return 2
     import engine
+    from engine import config as engine_config
 
+    # Numba's OpenMP threads spin ~90 us, not ~10 ms, before they sleep: the training shares
+    # two cores with the browser and the server (engine/config.py, engine/parallel.py).
+    engine_config.OMP_SPINCOUNT = engine_config.APP_OMP_SPINCOUNT
     snapshot = None
     if args.snapshot:
         try:

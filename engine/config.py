@@ -34,6 +34,13 @@ THREADS = None  # None: numba.config.NUMBA_NUM_THREADS; the bench sets it for --
 # Which threads run the chunks (kernels_numba.LAYER): "numba", Numba's OpenMP or TBB pool where
 # one loads, else engine.workers; "workers", engine.workers always.
 POOL = os.environ.get("CONVNET_NUMBA_POOL", "numba").strip().lower()
+# How many times a thread of Numba's OpenMP pool spins before it sleeps (GOMP_SPINCOUNT for
+# that pool only); None: OpenMP's default (300,000, i.e. ~10 ms here). Read once, when the pool
+# loads. The app sets APP_OMP_SPINCOUNT (~90 us here): on 2 cores shared with a browser it
+# kept training at 0.90 of its speed beside a process that takes 12% of a core in 6 ms
+# bursts, against 0.86 with the default (10 rounds of 4 s each); alone it trains ~5% slower.
+OMP_SPINCOUNT = None
+APP_OMP_SPINCOUNT = 3000
 
 # Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.workers; below
 # these sizes one thread does it all (lower ones gained nothing measurable at batch 1-16).

@@ -16,6 +16,13 @@ run on engine.workers until it is ready. The first training step does not wait f
 test that calls a kernel a few times never compiles it, and with Numba's cache filled
 (every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
 
+How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once, when
+libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
+is put back at once, so that another library's OpenMP, PyTorch's, keeps its own). Long spins
+win on a machine that trains and does nothing else (the engine's CLI); the app sets short ones
+because it shares two cores with a browser and its server: a thread that spins holds a core
+that the OS could give to the training thread a browser redraw pushed aside (config.py).
+
 engine.workers runs every call where neither layer loads (no libgomp or libtbb), where
 NUMBA_THREADING_LAYER names another one (workqueue starts a loop in ~100 us and may not be
 entered by two threads at once), and with CONVNET_NUMBA_POOL=workers (config.py).
@@ -23,6 +30,7 @@ entered by two threads at once), and with CONVNET_NUMBA_POOL=workers (config.py)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
@@ -32,6 +40,23 @@ import numpy as np
 
 from . import config
 from .workers import workers
+
+
+@contextlib.contextmanager
+def _spincount(spins):
+    """GOMP_SPINCOUNT=spins while libgomp loads (None: leave it be)."""
+    if spins is None:
+        yield
+        return
+    before = os.environ.get("GOMP_SPINCOUNT")
+    os.environ["GOMP_SPINCOUNT"] = str(int(spins))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["GOMP_SPINCOUNT"]
+        else:
+            os.environ["GOMP_SPINCOUNT"] = before
 
 
 def threading_layer():
@@ -49,7 +74,8 @@ def threading_layer():
         if layer not in ("omp", "tbb"):
             return None
         try:
-            importlib.import_module("numba.np.ufunc.%spool" % layer)
+            with _spincount(config.OMP_SPINCOUNT if layer == "omp" else None):
+                importlib.import_module("numba.np.ufunc.%spool" % layer)
         except ImportError:  # no libgomp / libtbb on this machine
             continue
         numba.config.THREADING_LAYER = layer

@@ -12,6 +12,8 @@ No timing here; that is `python -m engine bench`.
 
 from __future__ import annotations
 
+import os
+
 import naive
 import numpy as np
 import pytest
@@ -228,3 +230,18 @@ def test_a_wrapper_compiles_in_the_background_once_wanted_enough(monkeypatch):
     for out in first:
         np.testing.assert_array_equal(out, np.maximum(x, 0))
     np.testing.assert_array_equal(later, np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("before", [None, "123"])
+def test_the_pools_spin_count_is_set_only_while_openmp_loads(monkeypatch, before):
+    """config.OMP_SPINCOUNT reaches libgomp as GOMP_SPINCOUNT while it loads; the environment
+    then gets its own value back (another library's OpenMP, PyTorch's, keeps its own)."""
+    if before is None:
+        monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    else:
+        monkeypatch.setenv("GOMP_SPINCOUNT", before)
+    with parallel._spincount(3000):
+        assert os.environ["GOMP_SPINCOUNT"] == "3000"
+    assert os.environ.get("GOMP_SPINCOUNT") == before
+    with parallel._spincount(None):
+        assert os.environ.get("GOMP_SPINCOUNT") == before
