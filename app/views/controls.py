@@ -14,7 +14,7 @@ import engine
 
 from ..markup import status_html
 from ..state import SETTINGS
-from .common import alert, html, show
+from .common import alert, dim, html, show
 
 
 class Controls(Viewer):
@@ -110,8 +110,8 @@ class Controls(Viewer):
                 "starting (the first step compiles the numba kernels)" if s.backend == "numba" else "starting"
             )
         self.status.object = status_html(s.status, msg)
-        self.start_button.disabled = s.running
-        self.pause_button.disabled = not s.running
+        dim(self.start_button, s.running)
+        dim(self.pause_button, not s.running)
         no_data = not s.has_data
         self.step_button.disabled = no_data
         if self.read_only:
