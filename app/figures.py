@@ -8,6 +8,7 @@ functions turn plain arrays into the dicts those sources expect, so a caller eit
 Sources and the data they expect:
 - curves:      curve_source(); columns examples, loss, loss_smooth, train_acc, val_acc, test_acc
                (floats; NaN where a value is not known yet). Stream new points with rollover.
+               The static site's; the app draws its curves on LineCharts (app/views/chart.py).
 - image:       image_source(); one row: image [(H, W) uint32 RGBA, bottom row first], x, y, dw, dh
                (image_data() makes it from a uint8 picture).
 - network:     network_figure() -> (figure, images, captions); network_data() makes both from

@@ -17,6 +17,7 @@ from html import escape
 import panel as pn
 from bokeh.models import Plot
 
+from .views.chart import LineChart
 from .views.common import alert, html, show
 from .views.dropzone import FileDrop
 from .views.keys import Keys, key_of
@@ -107,6 +108,9 @@ class Presenter:
             for pane in obj.select(pn.pane.HTML) + obj.select(pn.widgets.Widget) + obj.select(FileDrop):
                 if BIG_HTML not in pane.stylesheets:
                     pane.stylesheets = list(pane.stylesheets) + [BIG_HTML]
+            for chart in obj.select(LineChart):
+                if chart.zoom != ZOOM:
+                    chart.param.update(zoom=ZOOM, height=round(chart.height * ZOOM / chart.zoom))
             for pane in obj.select(pn.pane.Bokeh):
                 root = pane.object
                 if root is not None and root.id not in self._enlarged:  # (walking a figure's models

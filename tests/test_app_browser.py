@@ -107,9 +107,7 @@ def scroll_to(page, title):
 
 
 def curve_points(page):
-    return page.evaluate(
-        "() => { const s = Bokeh.documents[0].get_model_by_name('cp-curves'); return s ? s.data.examples.length : -1 }"
-    )
+    return page.evaluate("() => { const c = (window.cpCharts || {})['cp-loss']; return c ? c.total : -1 }")
 
 
 def wait_for(predicate, timeout, what, page=None, every=0.5):

@@ -52,10 +52,10 @@ def test_refresh_streams_curves_predictions_and_visualisation(runner, dash):
     runner.tick()
     runner.tick()
     assert dash.refresh() == 2
-    assert list(dash.curves.source.data["examples"]) == [16, 32]
+    assert dash.curves.loss.columns["examples"] == [16, 32]
     runner.tick()
     assert dash.refresh() == 1  # only the new point is streamed
-    assert len(dash.curves.source.data["examples"]) == 3
+    assert len(dash.curves.loss.columns["examples"]) == 3 and dash.curves.accuracy.total == 3
     assert 0 < len(dash.predictions.images.data["image"]) <= 24
     assert len(dash.predictions.bars.data["text"]) == 3 * len(dash.predictions.images.data["image"])
     vis = dash.visualisation

@@ -1,16 +1,26 @@
 """Curves: loss (per batch and smoothed) and train / validation / test accuracy against examples
-seen. New points are streamed into one ColumnDataSource with rollover, so the page never gets
-the whole history again; a new run (reset, new net) starts the curves afresh."""
+seen, as two LineCharts (app/views/chart.py: a canvas each, far lighter in the browser than
+Bokeh figures). New points are sent as they come, with rollover, so the page never gets the
+whole history again; a new run (reset, new net) starts the curves afresh."""
 
 from __future__ import annotations
 
 import panel as pn
 from panel.viewable import Viewer
 
-from ..figures import accuracy_figure, curve_data, curve_source, loss_figure
+from ..figures import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
+from .chart import LineChart
 from .common import InView
 
 ROLLOVER = 4000  # points kept in the browser: twice the runner's History, which decimates itself
+LOSS_LINES = [
+    {"column": "loss", "label": "loss per batch", "color": LOSS_RAW, "width": 1, "alpha": 0.8},
+    {"column": "loss_smooth", "label": "smoothed", "color": LOSS_SMOOTH, "width": 3},
+]
+ACCURACY_LINES = [
+    {"column": c, "label": label, "color": ACC_COLORS[c], "width": 2.5}
+    for c, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test"))
+]
 
 
 class Curves(Viewer):
@@ -18,20 +28,24 @@ class Curves(Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.source = curve_source()
-        self.source.name = "cp-curves"  # found by name in the browser (tests)
-        self.loss = loss_figure(self.source)
-        self.accuracy = accuracy_figure(self.source)
+        common = dict(x="examples", x_label="examples seen", rollover=ROLLOVER)
+        self.loss = LineChart(title="Loss", y_label="loss", lines=LOSS_LINES, y_min=0, name="cp-loss", **common)
+        self.accuracy = LineChart(
+            title="Accuracy",
+            y_label="accuracy",
+            lines=ACCURACY_LINES,
+            y_min=0,
+            y_max=1,
+            percent=True,
+            name="cp-accuracy",
+            **common,
+        )
         self.last_id = -1
         self.run_id = None
         self.marker = InView()
         self._layout = pn.Column(
             self.marker,
-            pn.Row(
-                pn.pane.Bokeh(self.loss, sizing_mode="stretch_width"),
-                pn.pane.Bokeh(self.accuracy, sizing_mode="stretch_width"),
-                sizing_mode="stretch_width",
-            ),
+            pn.Row(self.loss, self.accuracy, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -42,12 +56,14 @@ class Curves(Viewer):
         if snap["run_id"] != self.run_id:
             self.run_id = snap["run_id"]
             self.last_id = -1
-            self.source.data = {k: [] for k in self.source.data}
+            self.loss.clear()
+            self.accuracy.clear()
         if snap.get("history_id", -1) <= self.last_id:
             return 0
         data, newest = runner.history_since(self.last_id)
         n = len(data["examples"])
         if n:
-            self.source.stream(curve_data(data), rollover=ROLLOVER)
+            self.loss.append(data)
+            self.accuracy.append(data)
         self.last_id = newest
         return n

@@ -1,0 +1,37 @@
+"""LineChart (app/views/chart.py): what the server keeps and what it sends the page."""
+
+import math
+
+import panel as pn
+
+from app.views.chart import LineChart
+
+
+def chart(**kw):
+    return LineChart(x="t", lines=[{"column": "y", "label": "y", "color": "#000"}], rollover=5, **kw)
+
+
+def test_points_roll_over_and_a_new_page_starts_from_the_whole_history():
+    c = chart()
+    c.append({"t": [1, 2, 3], "y": [0.5, math.nan, math.inf]})
+    assert c.columns == {"t": [1.0, 2.0, 3.0], "y": [0.5, None, None]}  # not finite: a gap (JSON null)
+    c.append({"t": [4, 5, 6, 7], "y": [1, 2, 3, 4]})
+    assert c.total == 7 and c.columns["t"] == [3.0, 4.0, 5.0, 6.0, 7.0]
+    assert c.history == {"start": 2, "columns": {"t": [3.0, 4.0, 5.0, 6.0, 7.0], "y": [None, 1.0, 2.0, 3.0, 4.0]}}
+    c.clear()
+    assert c.total == 0 and c.history == {"start": 0, "columns": {"t": [], "y": []}}
+
+
+def test_on_a_page_only_new_points_travel_and_a_gap_brings_the_history_again():
+    c = chart()
+    c.append({"t": [1, 2], "y": [0.1, 0.2]})
+    doc = pn.io.document.Document()
+    c.get_root(doc)  # now the chart has a model: a page shows it
+    sent = []
+    c._send_msg = sent.append
+    before = dict(c.history)
+    c.append({"t": [3], "y": [0.3]})
+    assert sent == [{"start": 2, "columns": {"t": [3.0], "y": [0.3]}}]
+    assert c.history == before  # not resent whole
+    c._handle_msg("resync")  # the page found a gap in what it got
+    assert c.history == {"start": 0, "columns": {"t": [1.0, 2.0, 3.0], "y": [0.1, 0.2, 0.3]}}
