@@ -139,6 +139,10 @@ def test_loss_curve_gains_points(page):
     first = wait_for(lambda: curve_points(page) > 0 and curve_points(page), 300, "the first curve points", page)
     wait_for(lambda: curve_points(page) > first + 1, 120, "more curve points", page)
     page.locator(".cp-test-acc").get_by_text("running test accuracy").wait_for(timeout=30_000)
+    predicted = "() => { const g = (window.cpCharts || {})['cp-predictions']; return g ? g.shown : -1 }"
+    wait_for(lambda: page.evaluate(predicted) > 0, 30, "test predictions in the grid", page)
+    bars = page.locator(".cp-bar.right, .cp-bar.wrong")  # green and red bars, as the model predicts
+    assert bars.count() >= 3 and "%" in bars.first.inner_text()
     scroll_to(page, "Network visualisation")  # figures out of view are not drawn
     page.locator(".cp-vis-figure canvas").first.wait_for(timeout=60_000)
     page.locator(".cp-vis-example").get_by_text("the fixed example").wait_for(timeout=30_000)

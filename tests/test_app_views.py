@@ -56,8 +56,9 @@ def test_refresh_streams_curves_predictions_and_visualisation(runner, dash):
     runner.tick()
     assert dash.refresh() == 1  # only the new point is streamed
     assert len(dash.curves.loss.columns["examples"]) == 3 and dash.curves.accuracy.total == 3
-    assert 0 < len(dash.predictions.images.data["image"]) <= 24
-    assert len(dash.predictions.bars.data["text"]) == 3 * len(dash.predictions.images.data["image"])
+    cells = dash.predictions.grid.cells
+    assert 0 < len(cells) <= 24 and all(len(c["rgb"]) == 4 * 32 * 32 for c in cells.values())
+    assert all(len(c["bars"]) == 3 for c in cells.values())
     vis = dash.visualisation
     assert vis.figure is not None and "conv1" in " ".join(vis.captions.data["name"])
     assert {"activations", "activation gradients", "filters", "filter gradients"} <= set(vis.images.data["kind"])

@@ -1,8 +1,8 @@
 """Test predictions: a stream of test images, each with its top-3 classes as bars (green for the
 true class, red for the others), and the running test accuracy over the last ones.
 
-The runner predicts a few test images per evaluation; new ones are streamed into the grid's
-sources with rollover, each refilling slot `id % slots` in place."""
+The runner predicts a few test images per evaluation; each new one refills slot `id % slots` of
+the grid (app/views/prediction_grid.py: plain HTML, only the new slots sent)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import math
 import panel as pn
 from panel.viewable import Viewer
 
-from ..figures import prediction_data, prediction_figure
 from .common import InView, html
+from .prediction_grid import PredictionGrid, cell
 
-SLOTS, COLS = 24, 3
+SLOTS = 24
 
 
 class Predictions(Viewer):
@@ -23,12 +23,12 @@ class Predictions(Viewer):
     def __init__(self, state, **params):
         super().__init__(**params)
         self.state = state
-        self.figure, self.images, self.bars = prediction_figure(SLOTS, COLS)
+        self.grid = PredictionGrid(slots=SLOTS, name="cp-predictions")
         self.header = html(css_classes=["cp-test-acc"])
         self.last_id = -1
         self.run_id = None
         self.marker = InView()
-        self._layout = pn.Column(self.marker, self.header, pn.pane.Bokeh(self.figure), sizing_mode="stretch_width")
+        self._layout = pn.Column(self.marker, self.header, self.grid, sizing_mode="stretch_width")
         self._header()
 
     def __panel__(self):
@@ -43,26 +43,25 @@ class Predictions(Viewer):
             '<span class="cp-dim">over the last %d test images</span>' % (text, n)
         )
 
-    def _clear(self):
-        self.images.data = {k: [] for k in self.images.data}
-        self.bars.data = {k: [] for k in self.bars.data}
-
     def refresh(self, runner, snap):
         if snap["run_id"] != self.run_id:
             self.run_id = snap["run_id"]
             self.last_id = -1
-            self._clear()
+            self.grid.clear()
         self._header()
         items, _ = runner.predictions_since(self.last_id)
         if not items:
             return 0
         classes = snap.get("classes") or []
-        k = min(3, len(classes))
-        if self.last_id >= 0 and items[0]["id"] > self.last_id + 1:  # fell behind the ring: redraw
-            self._clear()
         items = items[-SLOTS:]
-        im, br = prediction_data(items, classes, SLOTS, COLS)
-        self.images.stream(im, rollover=SLOTS)
-        self.bars.stream(br, rollover=k * SLOTS)
+        name = lambda k: classes[k] if k < len(classes) else str(k)  # noqa: E731
+        cells = []
+        for p in items:
+            label = p.get("label")
+            top = [(name(k), pr, None if label is None else k == label) for k, pr in zip(p["top"], p["probs"])]
+            cells.append(
+                cell(p["id"] % SLOTS, p["image"], p.get("index", -1), None if label is None else name(label), top)
+            )
+        self.grid.show(cells)
         self.last_id = items[-1]["id"]
         return len(items)
