@@ -38,9 +38,10 @@ REFRESH_MS = 500
 VIEWER_REFRESH_MS = 1000  # a lecture viewer's page: half as often (30 of them share the server's core)
 # Which ticks of a 4-tick (2 s) cycle redraw what. Every redraw costs the browser CPU, and on a
 # 2-core laptop that is taken from training: the numbers redraw every second, the curves and
-# test predictions every 2 s (a Bokeh plot's redraw is the page's dearest: with the curves
-# every second the page took 0.118 core, every 2 s 0.075), the network visualisation every
-# second on the other ticks. Status and settings sync on every tick (and at once after a click).
+# test predictions every 2 s, the network visualisation every second on the other ticks. Status
+# and settings sync on every tick (and at once after a click). (With Bokeh figures for the
+# curves the page took 0.118 core when they redrew every second, 0.075 every 2 s; the LineCharts
+# that replaced them cost it ~0.005 core, the test predictions ~0.035.)
 CADENCE = {
     "stats": (0, 2),
     "curves": (0,),
