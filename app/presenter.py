@@ -21,6 +21,7 @@ from .views.chart import LineChart
 from .views.common import alert, html, show
 from .views.dropzone import FileDrop
 from .views.keys import Keys, key_of
+from .views.prediction_grid import PredictionGrid
 
 ZOOM = 1.3  # large type: text at 130%, figures (and their text) too
 BIG_HTML = ":host { zoom: %s; }" % ZOOM
@@ -111,6 +112,8 @@ class Presenter:
             for chart in obj.select(LineChart):
                 if chart.zoom != ZOOM:
                     chart.param.update(zoom=ZOOM, height=round(chart.height * ZOOM / chart.zoom))
+            for grid in obj.select(PredictionGrid):
+                grid.zoom = ZOOM
             for pane in obj.select(pn.pane.Bokeh):
                 root = pane.object
                 if root is not None and root.id not in self._enlarged:  # (walking a figure's models

@@ -122,6 +122,20 @@ def test_presenter_keys_pause_resume_step_and_turn_sections(runner):
     assert p.index == len(SLIDES) - 1 and key_of("x 7") == ""
 
 
+def test_presenter_slides_show_the_curves_and_predictions_in_large_type(runner):
+    from app.presenter import ZOOM
+
+    dash = Dashboard(runner, cadence=EVERY_TICK)
+    p = Presenter(dash)
+    p.layout()
+    assert dash.curves.loss.zoom == ZOOM and dash.curves.accuracy.height == round(300 * ZOOM)
+    assert dash.predictions.grid.zoom == 1.0  # not on screen yet
+    p.go([title for title, _ in SLIDES].index("Test predictions"))
+    assert dash.predictions.grid.zoom == ZOOM
+    p.go(0)
+    assert dash.curves.loss.height == round(300 * ZOOM)  # enlarged once, not again
+
+
 def test_presenter_keys_on_a_viewers_page_are_refused(runner):
     dash = Dashboard(runner, cadence=EVERY_TICK, role="viewer")
     p = Presenter(dash)

@@ -40,6 +40,7 @@ class PredictionGrid(JSComponent):
     """See the module docstring; show(cells) puts cells (from cell()) in their slots."""
 
     slots = param.Integer(default=24)
+    zoom = param.Number(default=1.0, doc="pictures, bars and text scaled (the presenter's large type)")
     history = param.Dict(default={"seq": 0, "cells": []})
 
     def __init__(self, **params):
@@ -73,10 +74,12 @@ class PredictionGrid(JSComponent):
     _stylesheets = [
         """
 .cp-grid { display: grid; gap: 6px; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
-.cp-slot { display: flex; gap: 8px; align-items: center; height: 60px; }
-.cp-slot canvas { width: 56px; height: 56px; image-rendering: pixelated; border-radius: 3px; background: #eef0f3; flex: none; }
+.cp-slot { display: flex; gap: 8px; align-items: center; height: calc(60px * var(--z, 1)); }
+.cp-slot canvas { width: calc(56px * var(--z, 1)); height: calc(56px * var(--z, 1)); image-rendering: pixelated;
+  border-radius: 3px; background: #eef0f3; flex: none; }
 .cp-bars { display: flex; flex-direction: column; gap: 3px; flex: 1; min-width: 0; }
-.cp-bar { position: relative; height: 15px; font-size: 12px; line-height: 15px; color: #111; white-space: nowrap; }
+.cp-bar { position: relative; height: calc(15px * var(--z, 1)); font-size: calc(12px * var(--z, 1));
+  line-height: calc(15px * var(--z, 1)); color: #111; white-space: nowrap; }
 .cp-bar i { position: absolute; left: 0; top: 0; bottom: 0; opacity: .6; border-radius: 2px; }
 .cp-bar span { position: relative; padding-left: 4px; }
 .cp-bar.right i { background: #3c9d4e; }
@@ -97,7 +100,8 @@ export function render({ model, el }) {
   function build() {
     grid.innerHTML = ""
     slots.length = 0
-    grid.style.gridTemplateColumns = "repeat(auto-fill, minmax(176px, 1fr))"  // as many columns as fit
+    grid.style.setProperty("--z", model.zoom)
+    grid.style.gridTemplateColumns = "repeat(auto-fill, minmax(" + 176 * model.zoom + "px, 1fr))"  // as many as fit
     for (let i = 0; i < model.slots; i++) {
       const slot = document.createElement("div")
       slot.className = "cp-slot"
@@ -156,7 +160,7 @@ export function render({ model, el }) {
   }
 
   model.on("history", load)
-  model.on("slots", load)
+  model.on(["slots", "zoom"], load)
   model.on("msg:custom", (msg) => {
     const seq = get(msg, "seq")
     if (seq !== state.seq + 1) { if (seq > state.seq) model.send_msg("resync"); return }
