@@ -48,6 +48,8 @@ def test_prediction_grid_sends_new_slots_numbered_and_the_whole_grid_on_request(
     assert c["slot"] == 25 and "#7" in c["title"] and "cat" in c["title"]
     assert base64.b64decode(c["rgb"]) == picture.tobytes() and (c["w"], c["h"]) == (32, 32)
     assert [b["right"] for b in c["bars"]] == [True, False, False] and c["bars"][0]["text"] == "cat 50%"
+    grey = cell(0, picture[..., 0], 1, None, [])  # a grey picture travels as RGB too
+    assert base64.b64decode(grey["rgb"]) == np.repeat(picture[..., :1], 3, axis=2).tobytes() and "?" in grey["title"]
     grid = PredictionGrid(slots=24)
     grid.show([c])
     assert grid.cells == {1: c} and grid.history == {"seq": 1, "cells": [c]}  # slot 25 % 24
