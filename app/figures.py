@@ -21,7 +21,6 @@ Sources and the data they expect:
 
 from __future__ import annotations
 
-import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool, Legend, Range1d
 from bokeh.plotting import figure
 
@@ -129,11 +128,6 @@ def accuracy_figure(source, width=560, height=300):
     )
     fig.yaxis.formatter.use_scientific = False
     return fig
-
-
-def curve_data(columns):
-    """Plain float arrays (NaN kept) as a dict for curve_source().stream()."""
-    return {c: np.asarray(columns[c], dtype=np.float64) for c in CURVE_COLUMNS}
 
 
 def image_data(picture):

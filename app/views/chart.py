@@ -27,6 +27,13 @@ def _plain(v):
     return v if math.isfinite(v) else None  # JSON has no NaN: null is a gap in the line
 
 
+# For the components' JavaScript: a dict from Python arrives as a Map or as a plain object,
+# depending on how it travelled (a property or a message).
+JS_GET = """
+function get(obj, key) { return obj == null ? undefined : obj instanceof Map ? obj.get(key) : obj[key] }
+"""
+
+
 class LineChart(JSComponent):
     """See the module docstring. lines: [{"column", "label", "color", "width"}]."""
 
@@ -98,7 +105,9 @@ class LineChart(JSComponent):
 """
     ]
 
-    _esm = """
+    _esm = (
+        JS_GET
+        + """
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif'
 
 function niceStep(span, n) {
@@ -116,8 +125,6 @@ function ticks(lo, hi, n) {
   return out
 }
 
-// A dict from Python may arrive as a Map or as a plain object, depending on how it travelled.
-function get(obj, key) { return obj == null ? undefined : obj instanceof Map ? obj.get(key) : obj[key] }
 
 function fmtCount(v) {
   const a = Math.abs(v)
@@ -345,3 +352,4 @@ export function render({ model, el }) {
   return root
 }
 """
+    )

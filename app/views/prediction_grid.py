@@ -18,6 +18,8 @@ import numpy as np
 import param
 from panel.custom import JSComponent
 
+from .chart import JS_GET
+
 
 def cell(slot, picture, index, label, top):
     """One slot's content. picture: uint8 (H, W, 3); label: the true class's name (None: unknown);
@@ -91,8 +93,9 @@ class PredictionGrid(JSComponent):
 """
     ]
 
-    _esm = """
-function get(obj, key) { return obj == null ? undefined : obj instanceof Map ? obj.get(key) : obj[key] }
+    _esm = (
+        JS_GET
+        + """
 
 export function render({ model, el }) {
   const grid = document.createElement("div")
@@ -175,3 +178,4 @@ export function render({ model, el }) {
   return grid
 }
 """
+    )
