@@ -33,6 +33,7 @@ import numpy as np
 
 from . import _numba_act as _act
 from . import _numba_conv as _conv
+from . import _numba_optim as _optim
 from . import _numba_pool as _pool
 from . import config, parallel
 
@@ -298,6 +299,15 @@ def softmax_loss(scores, y):
     dscores = np.empty_like(scores)
     loss = _act.softmax_rows(scores, y, True, probs, dscores)
     return float(loss), probs, dscores
+
+
+def optim_update(name, p, g, decay, slots, hyper):
+    """One optimizer step over a net's flat buffers, in place: optim.py's formula for `name`
+    in one compiled pass (_numba_optim.py), bit for bit what optim.py's NumPy path gives.
+    hyper: optim.py's scalars of p's dtype (see Optimizer._fused_args); decay: the weight
+    decay vector, or None."""
+    decay = p[:0] if decay is None else decay
+    getattr(_optim, name)(p, g, decay, *(tuple(slots) + tuple(hyper)))
 
 
 def softmax(scores):

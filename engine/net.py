@@ -75,7 +75,7 @@ class Net:
         """
         owners = [(layer, name) for layer in self.layers for name in layer.param]
         layout = make_layout([("%s.%s" % (layer.name, name), layer.param[name].shape) for layer, name in owners])
-        self._params = bind([(layer.param, name) for layer, name in owners], layout, self.dtype)
+        self._params = bind([(layer.param, name) for layer, name in owners], layout, self.dtype, self.kernels)
         self._grads = bind([(layer.grad, name) for layer, name in owners], layout, self.dtype)
         self._decay = ParamDict((key, 1.0 if key.endswith(".weight") else 0.0) for key, _, _, _ in layout)
         bound = [(layer, name, layer.param[name], layer.grad[name]) for layer, name in owners]

@@ -123,10 +123,13 @@ class Optimizer:
         layout = getattr(params, "layout", None)
         if layout is not None and getattr(grads, "layout", None) is layout:
             p, g = params.flat, grads.flat
-            if self.weight_decay:
-                decay = self._decay_vector(layout, decay_mults, p.dtype)
-                if decay is not None:
-                    g = g + decay * p
+            decay = self._decay_vector(layout, decay_mults, p.dtype) if self.weight_decay else None
+            fused = getattr(getattr(params, "kernels", None), "optim_update", None)
+            if fused is not None:  # the backend's one-pass kernel (kernels_numba): same bits
+                fused(self.name, p, g, decay, self._flat_slots(layout, p), self._scalars(p.dtype.type))
+                return
+            if decay is not None:
+                g = g + decay * p
             self._update(p, g, self._flat_slots(layout, p))
             return
         for key, p in params.items():
@@ -135,6 +138,21 @@ class Optimizer:
             if self.weight_decay and mult:
                 g = g + (self.weight_decay * mult) * p
             self._update(p, g, [self._slot(key, slot, p) for slot in SLOTS[self.name]])
+
+    def _scalars(self, dt):
+        """The hyperparameters as _update computes them, in the order a backend's fused
+        update takes them after its state slots (kernels_numba.optim_update)."""
+        if self.name == "sgd":
+            return (dt(self.lr),)
+        if self.name in ("momentum", "nesterov"):
+            return dt(self.lr), dt(self.momentum)
+        if self.name == "adagrad":
+            return dt(self.lr), dt(self.eps)
+        if self.name == "adadelta":
+            rho = dt(self.rho)
+            return dt(self.lr), rho, 1 - rho, dt(self.eps)
+        b1, b2, t = dt(self.beta1), dt(self.beta2), self.steps
+        return (dt(self.lr), b1, 1 - b1, b2, 1 - b2, dt(1 - self.beta1**t), dt(1 - self.beta2**t), dt(self.eps))
 
     def _update(self, p, g, slots):
         """One step of this optimizer on p (in place) with gradient g and its state slots (in

@@ -22,12 +22,13 @@ class ParamDict(dict):
     binding, shared by the parameters and gradients of that binding (so `is` tells that two
     ParamDicts line up, and that nothing was re-bound since)."""
 
-    __slots__ = ("flat", "layout")
+    __slots__ = ("flat", "layout", "kernels")
 
-    def __init__(self, items=(), flat=None, layout=None):
+    def __init__(self, items=(), flat=None, layout=None, kernels=None):
         dict.__init__(self, items)
         self.flat = flat
         self.layout = layout
+        self.kernels = kernels  # the net's kernel module: optim.py takes its fused update, if any
 
     def _read_only(self, *args, **kwargs):
         raise TypeError(
@@ -50,11 +51,11 @@ def make_layout(shapes):
     return tuple(layout)
 
 
-def bind(owners, layout, dtype):
+def bind(owners, layout, dtype, kernels=None):
     """Copy each owner's array into one new flat buffer and put the views back in its place.
 
     owners: [(dict, name), ...] aligned with layout, the array being dict[name]. Returns the
-    ParamDict {key: view} over the new buffer.
+    ParamDict {key: view} over the new buffer, its `kernels` the given kernel module.
     """
     size = layout[-1][2] if layout else 0
     flat = np.empty(size, dtype=dtype)
@@ -64,4 +65,4 @@ def bind(owners, layout, dtype):
         view[...] = owner[name]
         owner[name] = view
         views.append((key, view))
-    return ParamDict(views, flat, layout)
+    return ParamDict(views, flat, layout, kernels)

@@ -1,7 +1,8 @@
 """The optimizers' flat path (a net's parameters in one buffer, engine/params.py) against their
 dict path (one array at a time, which test_torch_parity.py checks against torch.optim).
 
-Bit for bit the same updates and state for all six optimizers, with hyperparameters changed
+Bit for bit the same updates and state for all six optimizers, on both backends (the
+Numba backend's flat path is a compiled kernel of its own), with hyperparameters changed
 mid-run and a parameter array replaced mid-run; the arrays of net.params() stay the layers'
 live arrays; state stays one array per parameter and slot; the cached dicts are read-only.
 """
@@ -31,13 +32,17 @@ def random_grads(params, rng):
     return {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
-def test_flat_path_equals_dict_path_bit_for_bit(name, weight_decay, dtype):
-    net = Net(SPEC, seed=1, dtype=dtype)
+def test_flat_path_equals_dict_path_bit_for_bit(name, weight_decay, dtype, backend):
+    """numba: the backend's one-pass kernel (_numba_optim.py) takes the step; numpy: optim.py's
+    whole-array operations. Both must give the dict path's bits."""
+    net = Net(SPEC, seed=1, dtype=dtype, backend=backend)
     params, grads, decay = net.params(), net.grads(), net.decay_mults()
     assert params.flat is not None and grads.layout is params.layout  # the flat path will be taken
+    assert hasattr(params.kernels, "optim_update") == (backend == "numba")
     ref = {k: v.copy() for k, v in params.items()}  # plain dicts: the loop over arrays
     opt_flat = Optimizer(name, weight_decay=weight_decay, **HYPER.get(name, {}))
     opt_ref = Optimizer(name, weight_decay=weight_decay, **HYPER.get(name, {}))
