@@ -37,6 +37,7 @@ ENGINE_SKIP = {
     "_numba_conv.py",
     "_numba_pool.py",
     "_numba_act.py",
+    "_numba_optim.py",
     "parallel.py",
     "config.py",
     "bench.py",

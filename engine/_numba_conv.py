@@ -1,17 +1,19 @@
-"""The Numba backend's convolution kernels: serial im2col/GEMM/col2im kernels and the chunk
-kernels that kernels_numba.conv_forward and conv_backward run on worker threads.
+"""The Numba backend's convolution kernels: register-blocked loops over the padded image
+itself (an "implicit GEMM": no im2col), and the chunk kernels that kernels_numba.conv_forward
+and conv_backward run on worker threads.
 
 No public API here (that is kernels_numba.py, which checks shapes, allocates and plans the
 chunks), and nothing of pooling or activations. Every helper the two chunk kernels call lives
 in this file, because Numba's cache only notices edits to the file of the function it compiled.
 
-Convolution is im2col by blocks: about CONV_BLOCK_PIXELS output pixels of one image are
-unrolled into a (pixels, HH*WW*C) buffer that stays in cache, and the GEMMs written here run
-on it (Numba's np.dot would need SciPy). A work item is (image, block of output rows), so even
-batch 1 splits over cores; nothing the size of the batch's im2col matrix is ever allocated, and
-the backward pass unrolls the input again instead of caching it. Layout: activations
-(N, H, W, C) seen as (N, H, W*C), weights pre-arranged by the caller as w2p (Fp, Kp) and,
-for the forward GEMM, as (Kp, 16) slices of 16 filters (w16) plus the rows left over.
+A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
+values: channels are innermost), so the kernels read windows where they lie instead of
+unrolling them into an im2col buffer first (that copy was 37% of conv1's forward at batch 4,
+C=3, measured). Forward: 4 output pixels x 16 filters per pass, the sums in registers. dw: 4
+filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
+x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
+item is (image, block of output rows), so even batch 1 splits over cores. Layout:
+activations (N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays them out.
 """
 
 from __future__ import annotations
@@ -69,6 +71,14 @@ def _take(typingctx, taken):
 
 
 # -- serial kernels: convolution -----------------------------------------------------------
+# The padded image xp (Hp, XW) holds image n with `pad` zeros around it and SPARE more zero
+# columns at the end of each row, seen flat (xpf). The window of output pixel (ho, wo) starts
+# at a = ho*stride*XW + wo*stride*C: its kernel row i is the run xpf[a + i*XW : ... + WW*C],
+# contiguous because channels are innermost. Weight values are in the same (i, j, c) order,
+# k = i*WW*C + j*C + c, so a run of the window meets a run of the weights.
+SPARE = 16  # a dw tile reads up to 15 values past a window's run (see _dw_tiles)
+
+
 @_jit
 def _zero(a):
     """a[...] = 0 for a C-contiguous array (a plain loop: Numba's slice assignment is slower)."""
@@ -79,7 +89,7 @@ def _zero(a):
 
 @_jit
 def _pad_image(xf, n, C, pad, xp):
-    """Copy image n of xf (N, H, W*C) into the interior of xp (Hp, Wp*C), whose border is 0."""
+    """Copy image n of xf (N, H, W*C) into the interior of xp (Hp, XW), whose border is 0."""
     H, WC = xf.shape[1], xf.shape[2]
     for h in range(H):
         src = xf[n, h]
@@ -89,201 +99,203 @@ def _pad_image(xf, n, C, pad, xp):
 
 
 @_jit
-def _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols):
-    """Unroll output rows [ho0, ho1) of a padded image xp (Hp, Wp*C + 8): cols[p] = the window
-    of pixel p in (HH, WW, C) order, one contiguous run of WW*C values per kernel row.
+def arrange_weights(w, flip, w16, wr, wsc):
+    """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
+    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wr (Fr, K) the filters
+    left over as rows (rows past the last filter stay as the caller made them: zeros), and wsc
+    (Fp, HH*S) each filter with every kernel row's run padded to S values, for the dx
+    tiles (wsc of size 0: not wanted).
 
-    Each run is copied rounded up to whole vectors of 8 (16 values for conv1's 15): the few
-    extra values land at the start of the next run, which overwrites them, and after the last
-    run they are zeroed again. Copies without a scalar tail run 1.6x faster for C=3 (measured).
-    Needs 8 spare columns at the end of xp's rows and cols (Kp) >= HH*WW*C + 7; both arrays
-    C-contiguous, and ho1 <= Ho, so that every run lies inside them (no bounds checks here).
+    flip: the layouts of the convolution that gives dx from dout instead (stride 1): its
+    filters are w's input channels, its input channels w's filters, its kernel w's rotated
+    by 180 degrees.
     """
-    seg = WW * C
-    segp = (seg + 7) // 8 * 8
-    K = HH * seg
-    XW, Kp = xp.shape[1], cols.shape[1]
-    # Runs are carray views at raw offsets, not slices: im2col of conv1 at batch 64 1.42 ->
-    # 1.02 ms, conv2 0.65 -> 0.43 ms (one thread, measured). Views from 0 also keep the
-    # indices non-negative: an index Numba cannot prove non-negative gets a wraparound
-    # check, which stops LLVM from vectorising the copy (5x slower, measured).
-    r = 0
-    for ho in range(ho0, ho1):
-        for wo in range(Wo):
-            b = wo * stride * C
-            for i in range(HH):
-                src = carray(_at(xp, (ho * stride + i) * XW + b), segp)
-                dst = carray(_at(cols, r * Kp + i * seg), segp)
-                for k in range(segp):
-                    dst[k] = src[k]
-            tail = carray(_at(cols, r * Kp + K), segp - seg)
-            for k in range(segp - seg):
-                tail[k] = 0
-            r += 1
+    F, C, HH, WW = w.shape
+    Fo, Ci = (C, F) if flip else (F, C)
+    seg = WW * Ci
+    G = w16.shape[0]
+    S = wsc.shape[1] // HH if wsc.size else 0
+    for o in range(Fo):
+        for i in range(HH):
+            for j in range(WW):
+                for c in range(Ci):
+                    v = w[c, o, HH - 1 - i, WW - 1 - j] if flip else w[o, c, i, j]
+                    k = i * seg + j * Ci + c
+                    if o < 16 * G:
+                        w16[o // 16, k, o % 16] = v
+                    else:
+                        wr[o - 16 * G, k] = v
+                    if S:
+                        wsc[o, i * S + j * Ci + c] = v
 
 
 @_jit
-def _gemm_rows16(a, P, b, out):
-    """out[p, :16] = a[p] @ b for p < P: a (>=P, K), b (K, 16), out (>=P, 16); P % 4 == 0.
+def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
+    """dw (F, C, HH, WW) and db (F,): the sums over chunks of their partials, dw_parts
+    (chunks, Fp, HH*S) in the dx tiles' layout (each kernel row's run padded to S) and
+    db_parts (chunks, Fp); the partials of chunk 0 are overwritten."""
+    F = dw.shape[0]
+    S = dw_parts.shape[2] // HH
+    total, tb = dw_parts[0], db_parts[0]
+    for q in range(1, dw_parts.shape[0]):
+        for f in range(F):
+            tb[f] += db_parts[q, f]
+            for k in range(total.shape[1]):
+                total[f, k] += dw_parts[q, f, k]
+    for f in range(F):
+        db[f] = tb[f]
+        for i in range(HH):
+            for j in range(WW):
+                for c in range(C):
+                    dw[f, c, i, j] = total[f, i * S + j * C + c]
 
-    4 pixels x 16 filters per pass over K, the 64 sums in a stack array that LLVM keeps in
-    eight vector registers (float32): each k broadcasts 4 pixel values and loads one row of
-    b for 8 vector multiply-adds, with no horizontal sums at the end (the dot-product kernel
-    _gemm_nt ends each of its 8 sums with one, which costs most at conv1's short K=80).
+
+@_jit
+def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, q, nv):
+    """Filters f0..f0+15 of 4 output pixels whose windows start at a0..a3: out2[q + t, f0:
+    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row).
+    w (K, 16): the slice of 16 filters.
+
+    The 64 sums live in a stack array that LLVM keeps in eight vector registers (float32):
+    each k broadcasts 4 pixel values and loads one row of w for 8 vector multiply-adds.
     6 pixels would need 20 registers of AVX2's 16 and spill (1.6x slower, measured).
     """
-    K = a.shape[1]
-    for p in range(0, P, 4):
-        acc = carray(_stack_like(a, 64), 64)
-        for t in range(64):
-            acc[t] = 0
-        a0 = a[p]
-        a1 = a[p + 1]
-        a2 = a[p + 2]
-        a3 = a[p + 3]
-        for k in range(K):
-            w = b[k]
-            x0 = a0[k]
-            x1 = a1[k]
-            x2 = a2[k]
-            x3 = a3[k]
+    acc = carray(_stack_like(xpf, 64), 64)
+    for t in range(64):
+        acc[t] = 0
+    for i in range(HH):
+        o = i * XW
+        r0 = carray(_at(xpf, a0 + o), seg)
+        r1 = carray(_at(xpf, a1 + o), seg)
+        r2 = carray(_at(xpf, a2 + o), seg)
+        r3 = carray(_at(xpf, a3 + o), seg)
+        wi = carray(_at(w, i * seg * 16), seg * 16)
+        for k in range(seg):
+            x0 = r0[k]
+            x1 = r1[k]
+            x2 = r2[k]
+            x3 = r3[k]
             for f in range(16):
-                wf = w[f]
+                wf = wi[16 * k + f]
                 acc[f] += x0 * wf
                 acc[16 + f] += x1 * wf
                 acc[32 + f] += x2 * wf
                 acc[48 + f] += x3 * wf
-        for i in range(4):
-            o = out[p + i]
-            for f in range(16):
-                o[f] = acc[16 * i + f]
+    for t in range(nv):
+        dst = out2[q + t]
+        for f in range(16):
+            dst[f0 + f] = acc[16 * t + f] + b[f0 + f]
 
 
 @_jit
-def _gemm_nt(a, P, b, out):
-    """out[p, f] = a[p] . b[f]: a (>=P, K), b (F, K), out (>=P, F); P % 4 == F % 2 == 0.
-
-    4 pixels x 2 filters per pass: eight running dot products that LLVM keeps in vector
-    registers (the K loop is contiguous in both operands). Serves the filters left over
-    after the slices of 16 that _gemm_rows16 takes (conv2's 20 = 16 + 4).
-    """
-    K = a.shape[1]
-    F = b.shape[0]
-    zero = a.dtype.type(0)
-    for p in range(0, P, 4):
-        a0 = a[p]
-        a1 = a[p + 1]
-        a2 = a[p + 2]
-        a3 = a[p + 3]
-        for f in range(0, F, 2):
-            b0 = b[f]
-            b1 = b[f + 1]
-            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
-            for k in range(K):
-                w0 = b0[k]
-                w1 = b1[k]
-                s00 += a0[k] * w0
-                s01 += a0[k] * w1
-                s10 += a1[k] * w0
-                s11 += a1[k] * w1
-                s20 += a2[k] * w0
-                s21 += a2[k] * w1
-                s30 += a3[k] * w0
-                s31 += a3[k] * w1
-            out[p, f] = s00
-            out[p, f + 1] = s01
-            out[p + 1, f] = s10
-            out[p + 1, f + 1] = s11
-            out[p + 2, f] = s20
-            out[p + 2, f + 1] = s21
-            out[p + 3, f] = s30
-            out[p + 3, f + 1] = s31
+def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, q, nv):
+    """The filters past the slices of 16 (conv2's 20 = 16 + 4), two at a time as rows of wr
+    (Fr, K), Fr even: eight running dot products over each kernel row's run, which LLVM
+    keeps in vector registers (the run is contiguous in the window and in the weights)."""
+    F = out2.shape[1]
+    K = wr.shape[1]
+    zero = xpf.dtype.type(0)
+    for f in range(0, F - f0, 2):
+        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+        for i in range(HH):
+            o = i * XW
+            r0 = carray(_at(xpf, a0 + o), seg)
+            r1 = carray(_at(xpf, a1 + o), seg)
+            r2 = carray(_at(xpf, a2 + o), seg)
+            r3 = carray(_at(xpf, a3 + o), seg)
+            w0 = carray(_at(wr, f * K + i * seg), seg)
+            w1 = carray(_at(wr, (f + 1) * K + i * seg), seg)
+            for k in range(seg):
+                v0 = w0[k]
+                v1 = w1[k]
+                s00 += r0[k] * v0
+                s01 += r0[k] * v1
+                s10 += r1[k] * v0
+                s11 += r1[k] * v1
+                s20 += r2[k] * v0
+                s21 += r2[k] * v1
+                s30 += r3[k] * v0
+                s31 += r3[k] * v1
+        g = f0 + f
+        two = g + 1 < F
+        for t in range(nv):
+            s0, s1 = (s00, s01) if t == 0 else (s10, s11) if t == 1 else (s20, s21) if t == 2 else (s30, s31)
+            out2[q + t, g] = s0 + b[g]
+            if two:
+                out2[q + t, g + 1] = s1 + b[g + 1]
 
 
 @_jit
-def _gemm_dw16(at, J, b, I, c):
-    """c[:I] += at[:I, :J] @ b[:J]: at (>=I, >=J), b (>=J, K), c (>=I, K); I % 4 == 0, K % 16 == 0.
+def _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw):
+    """dw (Fp, HH*S) += the outer products of the P pixels' gradients dblk[:P] (P, Fp) with
+    their windows, which start at addr[:P]; Fp % 4 == 0, S % 16 == 0.
 
-    dw += dout_block.T @ cols with the sums of 4 filters x 16 columns of K in registers,
-    as _gemm_rows16 does (at = the transposed dout block); added into c once per tile.
+    A tile is 4 filters x 16 values of one kernel row, its 64 sums in registers as in
+    _fwd16. A row's run is read in whole tiles: past its end the tile reads the next values
+    of the padded image, and the sums it makes of them land in the padding of dw's rows,
+    which gather_dw never reads.
     """
-    K = b.shape[1]
-    for i in range(0, I, 4):
-        t0 = at[i]
-        t1 = at[i + 1]
-        t2 = at[i + 2]
-        t3 = at[i + 3]
-        for k0 in range(0, K, 16):
-            acc = carray(_stack_like(b, 64), 64)
+    Fp = dblk.shape[1]
+    for f in range(0, Fp, 4):
+        for i in range(HH):
+            for k0 in range(0, S, 16):
+                acc = carray(_stack_like(xpf, 64), 64)
+                for t in range(64):
+                    acc[t] = 0
+                off = i * XW + k0
+                for j in range(P):
+                    row = carray(_at(xpf, addr[j] + off), 16)
+                    d = carray(_at(dblk, j * Fp + f), 4)
+                    x0 = d[0]
+                    x1 = d[1]
+                    x2 = d[2]
+                    x3 = d[3]
+                    for c in range(16):
+                        v = row[c]
+                        acc[c] += x0 * v
+                        acc[16 + c] += x1 * v
+                        acc[32 + c] += x2 * v
+                        acc[48 + c] += x3 * v
+                for r in range(4):
+                    o = carray(_at(dw, (f + r) * HH * S + i * S + k0), 16)
+                    for c in range(16):
+                        o[c] += acc[16 * r + c]
+
+
+@_jit
+def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
+    """Add the window gradients of nv (<= 4) pixels, dblk rows p.., into the padded dx image
+    (seen flat) at the windows starting at a0..a3: a tile of 4 pixels x 16 values of a kernel
+    row, summed over the filters (wsc (Fp, HH*S))."""
+    Fp = wsc.shape[0]
+    S = wsc.shape[1] // HH
+    d0 = carray(_at(dblk, p * Fp), Fp)
+    d1 = carray(_at(dblk, (p + min(1, nv - 1)) * Fp), Fp)
+    d2 = carray(_at(dblk, (p + min(2, nv - 1)) * Fp), Fp)
+    d3 = carray(_at(dblk, (p + min(3, nv - 1)) * Fp), Fp)
+    starts = (a0, a1, a2, a3)
+    for i in range(HH):
+        for k0 in range(0, S, 16):
+            acc = carray(_stack_like(dblk, 64), 64)
             for t in range(64):
                 acc[t] = 0
-            for j in range(J):
-                row = b[j, k0 : k0 + 16]
-                x0 = t0[j]
-                x1 = t1[j]
-                x2 = t2[j]
-                x3 = t3[j]
-                for f in range(16):
-                    v = row[f]
-                    acc[f] += x0 * v
-                    acc[16 + f] += x1 * v
-                    acc[32 + f] += x2 * v
-                    acc[48 + f] += x3 * v
-            for r in range(4):
-                o = c[i + r, k0 : k0 + 16]
-                for f in range(16):
-                    o[f] += acc[16 * r + f]
-
-
-@_jit
-def _gemm_tn(a, b, J, I, c):
-    """c[:I] += a[:J, :I].T @ b[:J]: a (>=J, >=I), b (>=J, K), c (>=I, K); J % 4 == I % 2 == 0.
-
-    Serves both conv gradients: dw += dout_block.T @ cols and dcols = dout_block @ w2 (with
-    a = the transposed dout block). 4 rows of b x 2 rows of c per pass over K: each loaded
-    row of c takes 4 multiply-adds.
-    """
-    K = b.shape[1]
-    for j in range(0, J, 4):
-        b0 = b[j]
-        b1 = b[j + 1]
-        b2 = b[j + 2]
-        b3 = b[j + 3]
-        for i in range(0, I, 2):
-            a00 = a[j, i]
-            a10 = a[j + 1, i]
-            a20 = a[j + 2, i]
-            a30 = a[j + 3, i]
-            a01 = a[j, i + 1]
-            a11 = a[j + 1, i + 1]
-            a21 = a[j + 2, i + 1]
-            a31 = a[j + 3, i + 1]
-            c0 = c[i]
-            c1 = c[i + 1]
-            for k in range(K):
-                x0 = b0[k]
-                x1 = b1[k]
-                x2 = b2[k]
-                x3 = b3[k]
-                c0[k] += a00 * x0 + a10 * x1 + a20 * x2 + a30 * x3
-                c1[k] += a01 * x0 + a11 * x1 + a21 * x2 + a31 * x3
-
-
-@_jit
-def _col2im_rows(dc, ho0, ho1, Wo, HH, WW, C, stride, dxp):
-    """Add the window gradients of output rows [ho0, ho1) into the padded image dxp (Hp, Wp*C)."""
-    seg = WW * C
-    r = 0
-    for ho in range(ho0, ho1):
-        for wo in range(Wo):
-            row = dc[r]
-            base = wo * stride * C
-            for i in range(HH):
-                dst = dxp[ho * stride + i, base : base + seg]
-                src = row[i * seg : (i + 1) * seg]
-                for k in range(seg):
-                    dst[k] += src[k]
-            r += 1
+            for f in range(Fp):
+                wf = carray(_at(wsc, f * HH * S + i * S + k0), 16)
+                x0 = d0[f]
+                x1 = d1[f]
+                x2 = d2[f]
+                x3 = d3[f]
+                for c in range(16):
+                    v = wf[c]
+                    acc[c] += x0 * v
+                    acc[16 + c] += x1 * v
+                    acc[32 + c] += x2 * v
+                    acc[48 + c] += x3 * v
+            m = min(16, seg - k0)
+            for t in range(nv):
+                dst = carray(_at(dxpf, starts[t] + i * XW + k0), 16)
+                for c in range(m):
+                    dst[c] += acc[16 * t + c]
 
 
 # -- chunk kernels: convolution --------------------------------------------------------------
@@ -291,26 +303,21 @@ def _col2im_rows(dc, ho0, ho1, Wo, HH, WW, C, stride, dxp):
 # [bounds[c], bounds[c + 1]). Each thread of a call runs the chunk kernel once, and the kernel
 # takes chunks (_take) until none is left: a thread holds the GIL once per call, not once per
 # chunk (each time it does, the other thread may have to sleep until it is let go, ~50 us).
-# The P pixels of a block are padded to P4 (a multiple of 4) and the F filters to Fp (a
-# multiple of 4, zero rows in w2p) so that the GEMM kernels above need no tail loops.
+# Pixels go in fours along an output row; a row's last four repeat its last pixel where the
+# row runs out, and only real pixels are stored.
 @_jit
 def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
-    bias b (F,).
-
-    The weights come as (Kp, 16) slices of 16 filters, w16 (G, Kp, 16), and the filters
-    left over as rows, wr (Fr, Kp) with Fr % 4 == 0 (zero rows past F; Fr may be 0).
-    """
+    bias b (F,); weights as arrange_weights lays them out (w16, wr)."""
     N, H, WC = xf.shape
-    F = out2.shape[1]
     G = w16.shape[0]
-    Fr, Kp = wr.shape
+    F = out2.shape[1]
+    seg = WW * C
     nblk = (Ho + rb - 1) // rb
-    cap = (rb * Wo + 3) // 4 * 4
-    xp = np.zeros((H + 2 * pad, WC + 2 * pad * C + 8), dtype=xf.dtype)  # 8 spare: see _im2col_rows
-    cols = np.zeros((cap, Kp), dtype=xf.dtype)  # columns >= HH*WW*C stay 0
-    obuf = np.empty((G, cap, 16), dtype=xf.dtype)
-    rbuf = np.empty((cap, Fr), dtype=xf.dtype)
+    XW = WC + 2 * pad * C + SPARE
+    xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
+    xpf = xp.reshape(-1)
+    sC = stride * C
     cur = -1
     while True:
         c = _take(taken)
@@ -322,51 +329,54 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                 _pad_image(xf, n, C, pad, xp)
                 cur = n
             ho0 = (item - n * nblk) * rb
-            ho1 = min(Ho, ho0 + rb)
-            P = (ho1 - ho0) * Wo
-            P4 = (P + 3) // 4 * 4  # rows P..P4 of cols hold stale values; their outputs are dropped
-            _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
-            for g in range(G):
-                _gemm_rows16(cols, P4, w16[g], obuf[g])
-            _gemm_nt(cols, P4, wr, rbuf)
-            q0 = (n * Ho + ho0) * Wo
-            for p in range(P):
-                dst = out2[q0 + p]
-                for g in range(G):
-                    src = obuf[g, p]
-                    for f in range(16):
-                        dst[16 * g + f] = src[f] + b[16 * g + f]
-                src = rbuf[p]
-                for f in range(F - 16 * G):
-                    dst[16 * G + f] = src[f] + b[16 * G + f]
+            for ho in range(ho0, min(Ho, ho0 + rb)):
+                row = ho * stride * XW
+                q = (n * Ho + ho) * Wo
+                for wo in range(0, Wo, 4):
+                    nv = min(4, Wo - wo)
+                    a0 = row + wo * sC
+                    a1 = row + min(wo + 1, Wo - 1) * sC
+                    a2 = row + min(wo + 2, Wo - 1) * sC
+                    a3 = row + min(wo + 3, Wo - 1) * sC
+                    for g in range(G):
+                        _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w16[g], b, 16 * g, out2, q + wo, nv)
+                    if F > 16 * G:
+                        _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, 16 * G, out2, q + wo, nv)
 
 
 @_jit
 def conv_backward_chunk(
-    xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+    xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
 ):
     """Backward the chunks this thread takes: chunk c adds into its own partials dw_parts[c]
-    (Fp, Kp) and db_parts[c] (Fp,); the dx of each image is gathered in a padded scratch
+    (Fp, HH*S) and db_parts[c] (Fp,); the dx of each image is gathered in a padded scratch
     image and stored into dx4[c] (N, H, W*C) when the chunk leaves that image — or into
-    dx4[0] when dx4 holds one array (chunks own whole images)."""
+    dx4[0] when dx4 holds one array (chunks own whole images). wsc: arrange_weights'."""
     N, H, WC = xf.shape
     F = d2.shape[1]
-    Fp, Kp = w2p.shape
+    Fp = wsc.shape[0]
+    seg = WW * C
+    S = wsc.shape[1] // HH
     nblk = (Ho + rb - 1) // rb
-    cap = (rb * Wo + 3) // 4 * 4
-    Hp, WpC = H + 2 * pad, WC + 2 * pad * C
-    xp = np.zeros((Hp, WpC + 8), dtype=xf.dtype)  # 8 spare: see _im2col_rows
-    cols = np.zeros((cap, Kp), dtype=xf.dtype)
-    dblk = np.zeros((cap, Fp), dtype=xf.dtype)  # (pixels, filters); the padding stays 0
-    dblk_t = np.zeros((Fp, cap), dtype=xf.dtype)  # its transpose, for dcols
-    dcols = np.empty((cap if need_dx else 1, Kp), dtype=xf.dtype)
-    dxp = np.zeros((Hp if need_dx else 1, WpC), dtype=xf.dtype)
+    Hp, XW = H + 2 * pad, WC + 2 * pad * C + SPARE
+    xp = np.zeros((Hp, XW), dtype=xf.dtype)
+    xpf = xp.reshape(-1)
+    dblk = np.zeros((rb * Wo, Fp), dtype=xf.dtype)  # (pixels, filters); columns past F stay 0
+    # db's sums run here and go to db_parts[c] once per chunk: the partials of neighbouring
+    # chunks share cache lines, and two threads adding into them pixel by pixel kept stealing
+    # those lines from each other (backward at batch 4 ran no faster on 2 threads than on 1).
+    dbl = np.zeros(Fp, dtype=xf.dtype)
+    addr = np.empty(rb * Wo, dtype=np.int64)
+    dxp = np.zeros((Hp if need_dx else 1, XW), dtype=xf.dtype)
+    dxpf = dxp.reshape(-1)
+    sC = stride * C
     while True:
         c = _take(taken)
         if c >= bounds.shape[0] - 1:
             return
         i0, i1 = bounds[c], bounds[c + 1]
-        dw, db, dxf = dw_parts[c], db_parts[c], dx4[min(c, dx4.shape[0] - 1)]
+        dw, dxf = dw_parts[c], dx4[min(c, dx4.shape[0] - 1)]
+        _zero(dbl)
         cur = -1
         for item in range(i0, i1 + 1):
             n = item // nblk if item < i1 else -2
@@ -382,33 +392,41 @@ def conv_backward_chunk(
                     _pad_image(xf, n, C, pad, xp)
                 cur = n
             if item == i1:
+                for f in range(Fp):
+                    db_parts[c, f] = dbl[f]
                 break
             ho0 = (item - n * nblk) * rb
             ho1 = min(Ho, ho0 + rb)
             P = (ho1 - ho0) * Wo
-            P4 = (P + 3) // 4 * 4
             q0 = (n * Ho + ho0) * Wo
-            _im2col_rows(xp, C, ho0, ho1, HH, WW, stride, Wo, cols)
             for p in range(P):
                 src = d2[q0 + p]
+                dst = dblk[p]
                 for f in range(F):
                     v = src[f]
-                    dblk[p, f] = v
-                    dblk_t[f, p] = v
-                    db[f] += v
-            for p in range(P, P4):  # padding pixels: zero, so that they add nothing to dw
-                _zero(dblk[p])
-                _zero(cols[p])
-                for f in range(Fp):
-                    dblk_t[f, p] = 0
-            if Kp % 16 == 0:
-                _gemm_dw16(dblk_t, P4, cols, Fp, dw)  # dw (Fp, Kp) += dblk.T @ cols
-            else:
-                _gemm_tn(dblk, cols, P4, Fp, dw)
+                    dst[f] = v
+                    dbl[f] += v
+                addr[p] = (ho0 + p // Wo) * stride * XW + (p % Wo) * sC
+            _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw)
             if need_dx:
-                _zero(dcols[:P4])
-                _gemm_tn(dblk_t, w2p, Fp, P4, dcols)  # dcols (P4, Kp) = dblk @ w2p
-                _col2im_rows(dcols, ho0, ho1, Wo, HH, WW, C, stride, dxp)
+                for r in range(ho1 - ho0):
+                    for wo in range(0, Wo, 4):
+                        nv = min(4, Wo - wo)
+                        p = r * Wo
+                        _dx_px4(
+                            dblk,
+                            p + wo,
+                            nv,
+                            wsc,
+                            HH,
+                            seg,
+                            dxpf,
+                            addr[p + wo],
+                            addr[p + min(wo + 1, Wo - 1)],
+                            addr[p + min(wo + 2, Wo - 1)],
+                            addr[p + min(wo + 3, Wo - 1)],
+                            XW,
+                        )
 
 
 # -- the chunk kernels on Numba's thread pool ------------------------------------------------
@@ -424,9 +442,9 @@ def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, boun
 
 @_par
 def conv_backward_par(
-    T, xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+    T, xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
 ):
     for _ in prange(T):
         conv_backward_chunk(
-            xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+            xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
         )

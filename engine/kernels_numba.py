@@ -84,6 +84,35 @@ def _conv_geometry(H, W, HH, WW, stride, pad):
     return Ho, Wo, rb
 
 
+def _weights(w, flip, dtype, dx_tiles):
+    """arrange_weights' layouts of w (F, C, HH, WW): (w16, wr, wsc); flip: those of the
+    convolution that gives dx from dout. wsc only with dx_tiles (else an empty array)."""
+    F, C, HH, WW = w.shape
+    Fo, Ci = (C, F) if flip else (F, C)
+    K = HH * WW * Ci
+    G = Fo // 16
+    w16 = np.empty((G, K, 16), dtype=dtype)
+    wr = np.zeros(((Fo - 16 * G + 1) // 2 * 2, K), dtype=dtype)  # _fwd_rows takes filters in pairs
+    S = (WW * Ci + 15) // 16 * 16
+    wsc = np.zeros(((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0), dtype=dtype)
+    _conv.arrange_weights(w, flip, w16, wr, wsc)
+    return w16, wr, wsc
+
+
+def _forward(x, w16, wr, b, F, HH, WW, stride, pad):
+    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,)."""
+    N, H, W, C = x.shape
+    Ho, Wo, rb = _conv_geometry(H, W, HH, WW, stride, pad)
+    out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
+    xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
+    items = N * ((Ho + rb - 1) // rb)
+    T, chunks = _plan(N * Ho * Wo * F * HH * WW * C, config.MIN_PARALLEL_MACS, items)
+    bounds, taken = parallel.chunks(_split(items, chunks))
+    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
+    parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
+    return out
+
+
 def conv_forward(x, w, b, stride, pad):
     """Convolution. x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F), cache."""
     x = _float(x)
@@ -102,31 +131,15 @@ def conv_forward(x, w, b, stride, pad):
     stride, pad = int(stride), int(pad)
     if stride < 1 or pad < 0:
         raise ValueError("conv_forward: stride must be >= 1 and padding >= 0, got %d and %d" % (stride, pad))
-    Ho, Wo, rb = _conv_geometry(H, W, HH, WW, stride, pad)
+    Ho, Wo, _ = _conv_geometry(H, W, HH, WW, stride, pad)
     if Ho < 1 or Wo < 1:
         raise ValueError(
             "conv_forward: kernel %dx%d does not fit a %dx%d input with padding %d "
             "— use more padding or a smaller kernel" % (HH, WW, H, W, pad)
         )
-    K = HH * WW * C
-    Fp = (F + 3) // 4 * 4
-    # Whole vectors: no scalar remainder in the GEMMs' K loops (+15% at K=75), and room for
-    # im2col's rounded-up last run (_numba_conv._im2col_rows).
-    Kp = (K + (-WW * C) % 8 + 7) // 8 * 8
-    w2p = np.zeros((Fp, Kp), dtype=x.dtype)  # K in (HH, WW, C) order; the padding stays 0
-    w2p[:F, :K] = w.transpose(0, 2, 3, 1).reshape(F, K)
-    # The forward GEMM takes slices of 16 filters as (Kp, 16) and the rest as rows of w2p.
-    G = F // 16
-    w16 = np.ascontiguousarray(w2p[: 16 * G].reshape(G, 16, Kp).transpose(0, 2, 1))  # (G, Kp, 16)
-    wr = w2p[16 * G :]  # (Fp - 16G, Kp), contiguous
-    out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
-    xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
-    items = N * ((Ho + rb - 1) // rb)
-    T, chunks = _plan(N * Ho * Wo * F * K, config.MIN_PARALLEL_MACS, items)
-    bounds, taken = parallel.chunks(_split(items, chunks))
-    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
-    parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
-    return out, (x, w2p, (F, C, HH, WW), stride, pad)
+    w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
+    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad)
+    return out, (x, w.copy(), wsc, stride, pad)
 
 
 def conv_backward(dout, cache, need_dx=True):
@@ -136,34 +149,31 @@ def conv_backward(dout, cache, need_dx=True):
     chunks, a chunk owns whole images and writes their dx directly; with fewer (batch 1),
     chunks split images by rows and each fills its own dx partial.
     """
-    x, w2p, (F, C, HH, WW), stride, pad = cache
-    N, H, W, _ = x.shape
+    x, w, wsc, stride, pad = cache
+    N, H, W, C = x.shape
+    F, _, HH, WW = w.shape
     dout = _float(dout, x.dtype)
     Ho, Wo, rb = _conv_geometry(H, W, HH, WW, stride, pad)
     if dout.shape != (N, Ho, Wo, F):
         raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, (N, Ho, Wo, F)))
-    Fp, Kp = w2p.shape
-    K = HH * WW * C
     if need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS:
         # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
-        # flipped and in/out channels swapped: the forward kernels' register-blocked GEMM
-        # instead of dcols = dout @ w followed by col2im (conv2's and conv3's backward at
-        # batch 16-64: -13 to -18% on one thread, measured). Two calls instead of one: on
-        # small batches the second hand-off to the worker threads costs more than it saves.
-        w4 = w2p[:F, :K].reshape(F, HH, WW, C)
-        w_flip = w4[:, ::-1, ::-1, :].transpose(3, 0, 1, 2)  # (C, F, HH, WW)
-        dx, _ = conv_forward(dout, w_flip, np.zeros(C, dtype=x.dtype), 1, HH - 1 - pad)
+        # rotated and in/out channels swapped: the forward kernel, whose sums run over
+        # HH*WW*F values, instead of the dx tiles, whose sums run over F only.
+        w16, wr, _ = _weights(w, True, x.dtype, False)
+        dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
         return (dx,) + conv_backward(dout, cache, need_dx=False)[1:]
+    need_dx = bool(need_dx)
+    Fp, S = wsc.shape[0], (WW * C + 15) // 16 * 16
     nblk = (Ho + rb - 1) // rb
-    T, chunks = _plan(2 * N * Ho * Wo * F * K, config.MIN_PARALLEL_MACS, N * nblk)
+    T, chunks = _plan((1 + need_dx) * N * Ho * Wo * F * HH * WW * C, config.MIN_PARALLEL_MACS, N * nblk)
     split = N < T  # fewer images than threads: chunks split images by rows
     if split:
         ranges = _split(N * nblk, chunks)
     else:  # whole images per chunk
         chunks = min(chunks, N)
         ranges = [(i0 * nblk, i1 * nblk) for i0, i1 in _split(N, chunks)]
-    need_dx = bool(need_dx)
-    dw_parts = np.zeros((chunks, Fp, Kp), dtype=x.dtype)
+    dw_parts = np.zeros((chunks, Fp, HH * S), dtype=x.dtype)
     db_parts = np.zeros((chunks, Fp), dtype=x.dtype)
     if not need_dx:
         dx4 = np.empty((chunks, 0, 0, 0), dtype=x.dtype)
@@ -173,12 +183,11 @@ def conv_backward(dout, cache, need_dx=True):
         dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
     xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
     bounds, taken = parallel.chunks(ranges)
-    args = (xf, C, d2, w2p, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4)
+    args = (xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4)
     parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
-    dw = dw_parts.sum(axis=0) if chunks > 1 else dw_parts[0]
-    db = db_parts.sum(axis=0) if chunks > 1 else db_parts[0]
-    dw = np.ascontiguousarray(dw[:F, :K].reshape(F, HH, WW, C).transpose(0, 3, 1, 2))  # (F, C, HH, WW)
-    db = np.ascontiguousarray(db[:F])
+    dw = np.empty((F, C, HH, WW), dtype=x.dtype)
+    db = np.empty(F, dtype=x.dtype)
+    _conv.gather_dw(dw_parts, db_parts, C, HH, WW, dw, db)
     if not need_dx:
         return None, dw, db
     dx = dx4.sum(axis=0) if split else dx4[0]
