@@ -43,8 +43,11 @@ OMP_SPINCOUNT = None
 APP_OMP_SPINCOUNT = 3000
 
 # Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.workers; below
-# these sizes one thread does it all (lower ones gained nothing measurable at batch 1-16).
-MIN_PARALLEL_MACS = 4_000_000  # conv multiply-adds in one call (2x for a backward)
+# these sizes one thread does it all. Convolutions: every conv of the CIFAR-10 net on 2 threads
+# even at batch 1 (its smallest, conv3's forward, has 640k): +9% at batch 1 against 4M, even
+# at batch 4 (in-process A/B, 20 rounds). Pooling and elementwise: lower gained nothing
+# measurable at batch 1-16.
+MIN_PARALLEL_MACS = 500_000  # conv multiply-adds in one call (2x for a backward)
 MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 # Above them, a call is cut into this many chunks per thread and threads take chunks as they
 # finish: a thread parked by the OS (others' work on a shared machine) then holds up only
@@ -52,9 +55,10 @@ MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 CHUNKS_PER_THREAD = 4
 
 # conv_backward computes dx as a convolution of dout (stride 1) from this many output
-# pixels in the batch on (conv2 at batch 8); below, one call does dw and dx together.
+# pixels in the batch on (conv2 at batch 8); below, one call does dw and dx together (its dx
+# tiles). At batch 4 from 0 pixels: -9%; at batch 64 tiles only: -4% (in-process A/B).
 MIN_DX_BY_CONV_PIXELS = 2048
 
-# Output pixels per im2col block of the conv kernels: the block (pixels x HH*WW*C values)
-# should stay in L1/L2 while its small GEMMs run.
+# Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
+# over a block's pixels, and a batch-1 image must still split into chunks for both threads.
 CONV_BLOCK_PIXELS = 64

@@ -133,23 +133,38 @@ def wait_compiled(timeout=None):
 def run(T, chunk, wrapper, args, dtype):
     """Run a chunk kernel that takes its chunks itself (args hold its bounds and taken
     counter) on T threads: wrapper(T, *args) on Numba's pool once compiled, else on engine.workers."""
-    if T > 1 and LAYER is not None and _wanted(wrapper, (T,) + args, dtype):
+    if T == 1:
+        chunk(*args)
+    elif LAYER is not None and _wanted(wrapper, (T,) + args, dtype):
         wrapper(T, *args)
     else:
         workers.run([(chunk, args)] * T, T)
 
 
+_bounds = {}  # tuple(bounds) -> its int64 array: the few splits a net uses, made once (never
+# written to; not flagged read-only, which Numba would compile every kernel again for)
+
+
 def chunks(ranges):
     """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
     [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
-    bounds = np.array([i0 for i0, _ in ranges] + [ranges[-1][1]], dtype=np.int64)
+    key = tuple([i0 for i0, _ in ranges] + [ranges[-1][1]])
+    bounds = _bounds.get(key)
+    if bounds is None:
+        if len(_bounds) > 4096:  # a long-running process that saw many shapes
+            _bounds.clear()
+        bounds = _bounds[key] = np.array(key, dtype=np.int64)
     return bounds, np.zeros(1, dtype=np.int64)
 
 
 def run_ranges(T, chunk, wrapper, head, ranges, tail, dtype):
     """Run a chunk kernel called as chunk(*head, i0, i1, *tail) for each [i0, i1) of ranges on
     T threads; on Numba's pool, wrapper(T, bounds, taken, *head, *tail) takes them one by one."""
-    if T > 1 and LAYER is not None:
+    if T == 1:
+        for i0, i1 in ranges:
+            chunk(*head, i0, i1, *tail)
+        return
+    if LAYER is not None:
         args = (T,) + chunks(ranges) + tuple(head) + tuple(tail)
         if _wanted(wrapper, args, dtype):
             wrapper(*args)
