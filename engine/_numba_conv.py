@@ -47,7 +47,9 @@ def _stack_like(typingctx, a, n):
 def _at(typingctx, a, off):
     """A pointer to value `off` of a C-contiguous array's buffer (no bounds check): for
     carray views of short runs, which cost less to make than slices (those clamp their
-    bounds at every call)."""
+    bounds at every call). Loops over such a view index from 0, which Numba knows is not
+    negative: an index it cannot prove non-negative gets a wraparound check, which stops
+    LLVM from vectorising the loop (a copy ran 5x slower, measured)."""
     dtype = a.dtype
 
     def codegen(context, builder, signature, args):

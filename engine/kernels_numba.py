@@ -1,8 +1,8 @@
 """The engine's kernels in Numba: the fast backend, same names and signatures as kernels_numpy.
 
 Three levels, in the spirit of stumpy:
-1. serial `@njit` kernels: im2col of a block of output rows, register-blocked small GEMMs,
-   col2im, the max-pool and elementwise loops;
+1. serial `@njit` kernels: register-blocked loops over a padded image's windows (forward,
+   dw and dx tiles of the convolution, no im2col), the max-pool and elementwise loops;
 2. chunk kernels (`@njit`, `nogil`): one thread's share of a batch — a contiguous run of
    work items — writing only that share's slice of the output, and sums over the batch
    (conv dw, db) into the share's own partials, added up afterwards;

@@ -4,8 +4,9 @@ The general kernel tests (test_kernels.py) check both backends against naive.py;
 same inputs go through kernels_numba on 1, 2 and 3 threads (up to 4 chunks each), on either
 pool of threads (engine/parallel.py: Numba's, through the prange wrappers, and
 engine.workers) — batch 1
-split by rows, bigger batches by whole images — and must give the same results, the padded GEMM paths included
-(filters not a multiple of 4, blocks not a multiple of 4 pixels). Plus: an error in a chunk
+split by rows, bigger batches by whole images — and must give the same results, the
+kernels' edge paths included (filters past the slices of 16, odd counts of them, output
+rows not a multiple of 4 pixels, kernel rows not a multiple of 16 values). Plus: an error in a chunk
 reaches the caller, and NaN flows through every kernel (the divergence check relies on it).
 No timing here; that is `python -m engine bench`.
 """
@@ -98,6 +99,30 @@ def test_conv_dx_as_a_convolution_of_dout_matches_numpy(chunks, monkeypatch, N, 
         for name, g, e in zip(("dx", "dw", "db"), kb.conv_backward(dout, cache), expected):
             assert g.dtype == dtype and g.shape == e.shape
             np.testing.assert_allclose(g, e, err_msg="%s, %d threads" % (name, T), **tol(dtype))
+
+
+@pytest.mark.parametrize("dx_by_conv", [False, True])
+@pytest.mark.parametrize("F", [17, 33])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_with_filters_past_the_slices_of_16_matches_numpy(chunks, monkeypatch, F, stride, dx_by_conv):
+    """17 = a slice of 16 + 1 filter (the rows' pass takes pairs: one row of zeros), 33 = two
+    slices + 1; kernel rows of 3*7 = 21 values (dw and dx tiles of 32, 11 past the run), an
+    output row of 9 pixels (its last four repeat pixel 8), and dx by tiles or by convolution."""
+    monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0 if dx_by_conv else 10**9)
+    rng = np.random.RandomState(F * 10 + stride)
+    x = rng.standard_normal((3, 10, 9 if stride == 1 else 17, 3)).astype(np.float32)
+    w = rng.standard_normal((F, 3, 7, 7)).astype(np.float32)
+    b = rng.standard_normal(F).astype(np.float32)
+    out_n, cache_n = kn.conv_forward(x, w, b, stride, 3)
+    assert out_n.shape[2] == 9
+    dout = rng.standard_normal(out_n.shape).astype(np.float32)
+    expected = kn.conv_backward(dout, cache_n)
+    for T in (1, 2):
+        chunks(T)
+        out, cache = kb.conv_forward(x, w, b, stride, 3)
+        np.testing.assert_allclose(out, out_n, err_msg="out, %d threads" % T, **tol(np.float32))
+        for name, g, e in zip(("dx", "dw", "db"), kb.conv_backward(dout, cache), expected):
+            np.testing.assert_allclose(g, e, err_msg="%s, %d threads" % (name, T), **tol(np.float32))
 
 
 @pytest.mark.parametrize("N", [1, 6])
