@@ -153,9 +153,20 @@ def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
 
 
 @_jit
-def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, q, nv):
+def _relu_row(src, dst, f0, n):
+    """dst[f0:f0 + n] = ReLU(src[f0:f0 + n]), as _numba_act.relu_chunk computes it (NaN
+    passes through)."""
+    zero = src.dtype.type(0)
+    for f in range(f0, f0 + n):
+        v = src[f]
+        dst[f] = zero if v < zero else v
+
+
+@_jit
+def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
     """Filters f0..f0+15 of 4 output pixels whose windows start at a0..a3: out2[q + t, f0:
-    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row).
+    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), and
+    act2's the same values through a ReLU (act2 with no rows: no ReLU).
     w (K, 16): the slice of 16 filters.
 
     The 64 sums live in a stack array that LLVM keeps in eight vector registers (float32):
@@ -187,10 +198,12 @@ def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, q, nv):
         dst = out2[q + t]
         for f in range(16):
             dst[f0 + f] = acc[16 * t + f] + b[f0 + f]
+        if act2.shape[0]:
+            _relu_row(dst, act2[q + t], f0, 16)
 
 
 @_jit
-def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, q, nv):
+def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
     """The filters past the slices of 16 (conv2's 20 = 16 + 4), two at a time as rows of wr
     (Fr, K), Fr even: eight running dot products over each kernel row's run, which LLVM
     keeps in vector registers (the run is contiguous in the window and in the weights)."""
@@ -225,6 +238,8 @@ def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, q, nv):
             out2[q + t, g] = s0 + b[g]
             if two:
                 out2[q + t, g + 1] = s1 + b[g + 1]
+            if act2.shape[0]:
+                _relu_row(out2[q + t], act2[q + t], g, 2 if two else 1)
 
 
 @_jit
@@ -308,9 +323,10 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # Pixels go in fours along an output row; a row's last four repeat its last pixel where the
 # row runs out, and only real pixels are stored.
 @_jit
-def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2):
+def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
-    bias b (F,); weights as arrange_weights lays them out (w16, wr)."""
+    bias b (F,); weights as arrange_weights lays them out (w16, wr). act2: out2 through a
+    ReLU, fused (or an array with no rows: none)."""
     N, H, WC = xf.shape
     G = w16.shape[0]
     F = out2.shape[1]
@@ -341,19 +357,21 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                     a2 = row + min(wo + 2, Wo - 1) * sC
                     a3 = row + min(wo + 3, Wo - 1) * sC
                     for g in range(G):
-                        _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w16[g], b, 16 * g, out2, q + wo, nv)
+                        _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w16[g], b, 16 * g, out2, act2, q + wo, nv)
                     if F > 16 * G:
-                        _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, 16 * G, out2, q + wo, nv)
+                        _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, 16 * G, out2, act2, q + wo, nv)
 
 
 @_jit
 def conv_backward_chunk(
-    xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+    xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2
 ):
     """Backward the chunks this thread takes: chunk c adds into its own partials dw_parts[c]
     (Fp, HH*S) and db_parts[c] (Fp,); the dx of each image is gathered in a padded scratch
     image and stored into dx4[c] (N, H, W*C) when the chunk leaves that image — or into
-    dx4[0] when dx4 holds one array (chunks own whole images). wsc: arrange_weights'."""
+    dx4[0] when dx4 holds one array (chunks own whole images). wsc: arrange_weights'.
+    act2 (N*Ho*Wo, F): the output of a fused ReLU, d2 then being the gradient at it (an
+    array with no rows: none, d2 is the gradient at the convolution's output)."""
     N, H, WC = xf.shape
     F = d2.shape[1]
     Fp = wsc.shape[0]
@@ -401,13 +419,21 @@ def conv_backward_chunk(
             ho1 = min(Ho, ho0 + rb)
             P = (ho1 - ho0) * Wo
             q0 = (n * Ho + ho0) * Wo
+            zero = xf.dtype.type(0)
             for p in range(P):
                 src = d2[q0 + p]
                 dst = dblk[p]
-                for f in range(F):
-                    v = src[f]
-                    dst[f] = v
-                    dbl[f] += v
+                if act2.shape[0]:  # through the ReLU first, as _numba_act.relu_chunk does
+                    act = act2[q0 + p]
+                    for f in range(F):
+                        v = src[f] if act[f] > zero else zero
+                        dst[f] = v
+                        dbl[f] += v
+                else:
+                    for f in range(F):
+                        v = src[f]
+                        dst[f] = v
+                        dbl[f] += v
                 addr[p] = (ho0 + p // Wo) * stride * XW + (p % Wo) * sC
             _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw)
             if need_dx:
@@ -437,16 +463,16 @@ def conv_backward_chunk(
 # for handing a call to engine.workers' threads, whose wake-up goes through the GIL and a
 # sleeping thread (kernels_numba._run picks one of the two).
 @_par
-def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2):
+def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
     for _ in prange(T):
-        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
+        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2)
 
 
 @_par
 def conv_backward_par(
-    T, xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+    T, xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2
 ):
     for _ in prange(T):
         conv_backward_chunk(
-            xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4
+            xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2
         )

@@ -112,21 +112,38 @@ def _weights(w, flip, dtype, dx_tiles):
     return w16, wr, wsc
 
 
-def _forward(x, w16, wr, b, F, HH, WW, stride, pad):
-    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,)."""
+_NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.float64): np.empty((0, 0), np.float64)}
+
+
+def _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu=False):
+    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,);
+    with relu, also its output through a ReLU: (out, act), else (out, None)."""
     N, H, W, C = x.shape
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
+    act = np.empty((N, Ho, Wo, F), dtype=x.dtype) if relu else None
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
+    act2 = act.reshape(N * Ho * Wo, F) if relu else _NO_ROWS[x.dtype]
     T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
     bounds, taken = parallel.chunks(_split(N * nblk, chunks))
-    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2)
+    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2)
     parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
-    return out
+    return out, act
 
 
 def conv_forward(x, w, b, stride, pad):
     """Convolution. x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F), cache."""
+    out, _, cache = _conv_forward(x, w, b, stride, pad, False)
+    return out, cache
+
+
+def conv_relu_forward(x, w, b, stride, pad):
+    """conv_forward and relu_forward of its output in one pass: (out, act, cache), the same
+    values as the two calls."""
+    return _conv_forward(x, w, b, stride, pad, True)
+
+
+def _conv_forward(x, w, b, stride, pad, relu):
     x = _float(x)
     _check_volume(x, "conv_forward")
     w = _float(w, x.dtype)
@@ -150,12 +167,26 @@ def conv_forward(x, w, b, stride, pad):
             "— use more padding or a smaller kernel" % (HH, WW, H, W, pad)
         )
     w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
-    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad)
-    return out, (x, w.copy(), wsc, stride, pad)
+    out, act = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
+    return out, act, (x, w.copy(), wsc, stride, pad)
+
+
+def conv_relu_backward(dact, act, cache, need_dx=True):
+    """Gradients of conv_relu_forward from dact, the gradient at its act: relu_backward and
+    conv_backward in one pass, the same values as the two calls."""
+    act = _float(act, cache[0].dtype)
+    if act.shape != np.shape(dact):
+        raise ValueError("conv_relu_backward: gradient %s and ReLU output %s differ" % (np.shape(dact), act.shape))
+    return _conv_backward(dact, cache, need_dx, act)
 
 
 def conv_backward(dout, cache, need_dx=True):
-    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (N, H, W, C) or None, dw, db.
+    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (N, H, W, C) or None, dw, db."""
+    return _conv_backward(dout, cache, need_dx, None)
+
+
+def _conv_backward(dout, cache, need_dx, act):
+    """conv_backward; with act (a fused ReLU's output), dout is the gradient at act.
 
     Chunks add into their own dw, db partials, summed here. With at least as many images as
     chunks, a chunk owns whole images and writes their dx directly; with fewer (batch 1),
@@ -172,9 +203,11 @@ def conv_backward(dout, cache, need_dx=True):
         # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
         # rotated and in/out channels swapped: the forward kernel, whose sums run over
         # HH*WW*F values, instead of the dx tiles, whose sums run over F only.
+        if act is not None:  # dx needs the gradient at the convolution's output itself
+            dout = relu_backward(dout, act)
         w16, wr, _ = _weights(w, True, x.dtype, False)
-        dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
-        return (dx,) + conv_backward(dout, cache, need_dx=False)[1:]
+        dx, _ = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
+        return (dx,) + _conv_backward(dout, cache, False, None)[1:]
     need_dx = bool(need_dx)
     Fp, S = wsc.shape[0], (WW * C + 15) // 16 * 16
     T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, (1 + need_dx) * N * Ho * Wo * F * HH * WW * C)
@@ -194,7 +227,8 @@ def conv_backward(dout, cache, need_dx=True):
         dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
     xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
     bounds, taken = parallel.chunks(ranges)
-    args = (xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4)
+    act2 = _NO_ROWS[x.dtype] if act is None else act.reshape(N * Ho * Wo, F)
+    args = (xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2)
     parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
     dw = np.empty((F, C, HH, WW), dtype=x.dtype)
     db = np.empty(F, dtype=x.dtype)

@@ -264,6 +264,18 @@ def _max_pool2_grad(dout, arg, x_shape):
     return dx
 
 
+def conv_relu_forward(x, w, b, stride, pad):
+    """conv_forward and relu_forward of its output: (out, act, cache). (The Numba backend
+    does both in one pass; the layers call this for a conv followed by a ReLU.)"""
+    out, cache = conv_forward(x, w, b, stride, pad)
+    return out, relu_forward(out)[0], cache
+
+
+def conv_relu_backward(dact, act, cache, need_dx=True):
+    """Gradients of conv_relu_forward from dact, the gradient at its act."""
+    return conv_backward(relu_backward(dact, act), cache, need_dx)
+
+
 def relu_forward(x):
     out = np.empty_like(x)
     N = x.shape[0]

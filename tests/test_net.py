@@ -207,3 +207,68 @@ def test_prepare_applies_the_net_preprocessing():
     np.testing.assert_allclose(np.unique(x), [-0.5, 51 / 255 - 0.5, 0.5], atol=1e-7)
     with pytest.raises(ValueError, match="32x32x3"):
         net.prepare(np.zeros((1, 28, 28, 3), np.uint8))
+
+
+FUSED = [
+    {"type": "input", "shape": [9, 10, 3]},
+    {"type": "conv", "out_channels": 20, "kernel_size": 3, "padding": 1, "activation": "relu"},
+    {"type": "conv", "out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1, "activation": "relu"},
+    {"type": "pool", "kernel_size": 2, "stride": 2},
+    {"type": "conv", "out_channels": 5, "kernel_size": 1},  # no ReLU after it: not fused
+    {"type": "conv", "out_channels": 4, "kernel_size": 1, "activation": "tanh"},  # not fused either
+    {"type": "fc", "out_features": 10},
+    {"type": "softmax", "num_classes": 10},
+]
+
+
+class CountingKernels:
+    """A kernel module that counts the calls of the layers that use it, by name."""
+
+    def __init__(self, kernels):
+        self.kernels, self.calls = kernels, []
+
+    def __getattr__(self, name):
+        fn = getattr(self.kernels, name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return fn(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("dx_by_conv", [False, True])
+@pytest.mark.parametrize("n", [1, 5])
+def test_a_conv_and_its_relu_in_one_pass_give_the_bits_of_two_layers(backend, monkeypatch, n, dx_by_conv):
+    """Net pairs each conv with the ReLU after it (Net._fuse): one kernel call forward and,
+    without act_grads, one backward. Against the same net with the pairs undone, every
+    output, loss, gradient and act_grad is the same to the bit, on both backends (the Numba
+    backend's fused kernels included, dx by tiles and by convolution)."""
+    from engine import config, layers
+
+    monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0 if dx_by_conv else 10**9)
+    fused, apart = Net(FUSED, backend=backend, seed=4), Net(FUSED, backend=backend, seed=4)
+    convs = [layer for layer in fused.layers if isinstance(layer, layers.Conv)]
+    assert [c.relu is not None for c in convs] == [True, True, False, False]
+    for layer in apart.layers:
+        if isinstance(layer, layers.Conv):
+            layer.relu = None
+    counting = CountingKernels(fused.kernels)
+    for layer in fused.layers:
+        layer.k = counting
+    images, labels = batch(n, (9, 10, 3), seed=6)
+    for keep in (False, True):
+        counting.calls.clear()
+        losses = [net.loss(net.prepare(images), labels, keep_act_grads=keep)[0] for net in (fused, apart)]
+        assert losses[0] == losses[1]
+        assert counting.calls.count("conv_relu_forward") == 2 and "relu_forward" not in counting.calls
+        assert counting.calls.count("conv_relu_backward") == (0 if keep else 2)
+        assert counting.calls.count("relu_backward") == (2 if keep else 0)  # act_grads: layer by layer
+        for a, b in zip(fused.acts, apart.acts):
+            np.testing.assert_array_equal(a, b)
+        for k, g in apart.grads().items():
+            np.testing.assert_array_equal(fused.grads()[k], g, err_msg=k)
+        if keep:
+            assert len(fused.act_grads) == len(apart.act_grads) == len(fused.acts)
+            for a, b in zip(fused.act_grads, apart.act_grads):
+                np.testing.assert_array_equal(a, b)
