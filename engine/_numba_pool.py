@@ -9,10 +9,10 @@ kernels_numpy do; NaN counts as a maximum, as in np.argmax.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit, prange
 
 from . import config
-from ._numba_conv import _take  # an intrinsic, inlined: stable, so its file's cache rule is moot
+from ._numba_conv import _at, _take  # intrinsics, inlined: stable, so their file's cache rule is moot
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)
@@ -33,28 +33,35 @@ def pool_forward_chunk(xf, C, size, stride, Ho, Wo, r0, r1, out2, arg2):
     (k = i * size + j) holds it. xf (N, H, W*C); out2 and arg2 (int32) are (N*Ho, Wo*C).
 
     2x2 windows (nearly every net) get straight-line code that LLVM vectorises over the
-    channels, 10x faster than the general loop over taps (measured).
+    channels, 10x faster than the general loop over taps (measured), on carray views, which
+    cost less to make than slices (-30% for conv1's pool at batch 4, measured).
     """
     t1, t2, t3 = np.int32(1), np.int32(2), np.int32(3)
+    H, WC = xf.shape[1], xf.shape[2]
+    OW = out2.shape[1]
     for r in range(r0, r1):
         n = r // Ho
         ho = r - n * Ho
-        for wo in range(Wo):
-            o = out2[r, wo * C : (wo + 1) * C]
-            a = arg2[r, wo * C : (wo + 1) * C]
-            w0 = wo * stride
-            if size == 2:
+        if size == 2:
+            for wo in range(Wo):
                 # two row views, not four tap views: fewer arrays, fewer runtime alias checks
                 # for LLVM to vectorise the loop
-                x0 = xf[n, ho * stride, w0 * C : (w0 + 2) * C]
-                x1 = xf[n, ho * stride + 1, w0 * C : (w0 + 2) * C]
+                base = (n * H + ho * stride) * WC + wo * stride * C
+                x0 = carray(_at(xf, base), 2 * C)
+                x1 = carray(_at(xf, base + WC), 2 * C)
+                o = carray(_at(out2, r * OW + wo * C), C)
+                a = carray(_at(arg2, r * OW + wo * C), C)
                 for c in range(C):
                     m, k = _max_tap(x0[C + c], x0[c], np.int32(0), t1)
                     m, k = _max_tap(x1[c], m, k, t2)
                     m, k = _max_tap(x1[C + c], m, k, t3)
                     o[c] = m
                     a[c] = k
-                continue
+            continue
+        for wo in range(Wo):
+            o = out2[r, wo * C : (wo + 1) * C]
+            a = arg2[r, wo * C : (wo + 1) * C]
+            w0 = wo * stride
             for t in range(size * size):
                 i = t // size
                 w = w0 + t - i * size
@@ -103,16 +110,16 @@ def pool_backward_chunk(dout2, arg2, C, size, stride, Ho, Wo, by_rows, u0, u1, d
         else:
             _zero_rows(dxf, n, h0, h1, 0)
         if tiled and size == 2:  # the common case, with a loop LLVM unrolls (2x faster)
+            OW, WC = dout2.shape[1], dxf.shape[2]
+            zero = dxf.dtype.type(0)
             for ho in range(ho0, ho1):
                 r = n * Ho + ho
                 for wo in range(Wo):
-                    g = dout2[r, wo * C : (wo + 1) * C]
-                    a = arg2[r, wo * C : (wo + 1) * C]
+                    g = carray(_at(dout2, r * OW + wo * C), C)
+                    a = carray(_at(arg2, r * OW + wo * C), C)
                     for k in range(4):
                         i = k // 2
-                        w = 2 * wo + k - 2 * i
-                        d = dxf[n, 2 * ho + i, w * C : (w + 1) * C]
-                        zero = d.dtype.type(0)
+                        d = carray(_at(dxf, (n * H + 2 * ho + i) * WC + (2 * wo + k - 2 * i) * C), C)
                         for c in range(C):
                             d[c] = g[c] if a[c] == k else zero
             continue
