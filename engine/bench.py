@@ -4,8 +4,12 @@ Trains ConvNetJS's CIFAR-10 net (the `convnetjs-cifar10` preset) on random uint8
 real shape (32x32x3, 10 classes) with the same optimizer everywhere, in one process, so that
 the numbers are ratios measured under the same conditions. Each case (backend, batch) gets
 warm-up steps that are not timed, then `rounds` timed windows; the rounds of all cases are
-interleaved, so that a burst of load from elsewhere on the machine hits every case alike,
-and the best window counts. PyTorch (only if importable) runs the same layers with
+interleaved, the cases of one batch size side by side, so that a burst of load from elsewhere
+on the machine hits every case alike. A case's images/s is its best window. Its ratio to
+PyTorch is the median, over the rounds, of its window's rate over PyTorch's window of the same
+round and batch, taken right after it: on a shared machine whose speed drifts by 2x within a
+minute (seen here), the best window of one peer and the best of the other may come from
+different phases of the machine, while two windows side by side see the same one. PyTorch (only if importable) runs the same layers with
 `torch.set_num_threads(threads)`, in whichever layout is fastest for it (NCHW or
 channels_last) and, for inference, under no_grad or inference_mode, whichever is faster;
 the result says which. `--startup` also times Numba's first run with an empty cache and a
@@ -180,7 +184,7 @@ def run_bench(
     seconds_per_case=2.0,
     threads=None,
     optimizer="adadelta",
-    rounds=3,
+    rounds=5,
     startup=False,
     clock="wall",
 ):
@@ -246,25 +250,41 @@ def run_bench(
                 while not parallel.wait_compiled(0) and time.monotonic() < deadline:
                     case.train_step()
                     case.infer_step()
-            cases.append({"backend": backend, "batch": batch, "case": case, "train": 0.0, "infer": 0.0})
+            cases.append({"backend": backend, "batch": batch, "case": case, "train": [], "infer": []})
     window = seconds_per_case / rounds / 2
+    cases.sort(key=lambda c: (c["batch"], c["backend"] == "torch"))  # PyTorch right after its peers
     for _ in range(rounds):
-        for c in cases:
-            c["train"] = max(c["train"], _rate(c["case"].train_step, c["batch"], window))
-            c["infer"] = max(c["infer"], _rate(c["case"].infer_step, c["batch"], window))
-    result["results"] = [
-        {
+        for kind in ("train", "infer"):
+            for c in cases:
+                step = c["case"].train_step if kind == "train" else c["case"].infer_step
+                c[kind].append(_rate(step, c["batch"], window))
+    torch_of = {c["batch"]: c for c in cases if c["backend"] == "torch"}
+    result["results"] = []
+    for c in sorted(cases, key=lambda c: (BACKENDS.index(c["backend"]), c["batch"])):
+        row = {
             "backend": c["backend"],
             "batch": c["batch"],
-            "train_images_per_s": round(c["train"], 1),
-            "infer_images_per_s": round(c["infer"], 1),
+            "train_images_per_s": round(max(c["train"]), 1),
+            "infer_images_per_s": round(max(c["infer"]), 1),
             "variant": c["case"].variant,
         }
-        for c in cases
-    ]
+        t = torch_of.get(c["batch"])
+        if t is not None and c is not t:
+            for kind in ("train", "infer"):
+                row[kind + "_ratio_to_torch"] = round(paired_ratio(c[kind], t[kind]), 3)
+        result["results"].append(row)
     if startup:
         result.update(measure_startup())
     return result
+
+
+def paired_ratio(rates, peer_rates):
+    """The median over rounds of rates[i] / peer_rates[i] (windows taken side by side)."""
+    ratios = sorted(a / b for a, b in zip(rates, peer_rates) if b > 0)
+    if not ratios:
+        return float("nan")
+    mid = len(ratios) // 2
+    return ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
 
 
 # -- Numba's first run and later starts, in fresh processes --------------------------------------
@@ -320,7 +340,7 @@ def format_bench(result):
     ratios = [b for b in backends if b != "torch"] if "torch" in backends else []
     unit = "images per CPU-second, one thread each" if result.get("clock") == "cpu" else "images/s"
     lines = [
-        "%s, %s, %s, %d threads — %s (best of %d windows)"
+        "%s, %s, %s, %d threads — %s (best of %d windows; x torch: median of paired windows)"
         % (
             result.get("net", NET),
             result.get("optimizer", ""),
@@ -342,7 +362,10 @@ def format_bench(result):
             t = rows.get(("torch", batch))
             for b in ratios:
                 r = rows.get((b, batch))
-                line += "%11.2fx" % (r[key] / t[key]) if r and t and t[key] else "%12s" % "-"
+                ratio = r.get(kind + "_ratio_to_torch") if r else None
+                if ratio is None and r and t and t[key]:  # a result from before paired ratios
+                    ratio = r[key] / t[key]
+                line += "%11.2fx" % ratio if ratio is not None else "%12s" % "-"
             lines.append(line)
     torch_rows = [r for r in result["results"] if r["backend"] == "torch"]
     if torch_rows:
@@ -413,6 +436,7 @@ def add_arguments(parser):
     parser.add_argument("--backends", default="numba,numpy,torch")
     parser.add_argument("--batches", default="1,4,16,64")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per case")
+    parser.add_argument("--rounds", type=int, default=5, help="timed windows per case (the seconds split among them)")
     parser.add_argument("--startup", action="store_true", help="also time Numba's cold compile and warm start")
     parser.add_argument(
         "--cpu-time",
@@ -431,6 +455,8 @@ def run(args):
         batches = _int_list(args.batches)
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         seconds = getattr(args, "seconds", 2.0)
+        if getattr(args, "rounds", 5) < 1:
+            raise ValueError("--rounds takes a positive integer, got %r" % (args.rounds,))
         if getattr(args, "cpu_time", False):
             unknown = [b for b in backends if b not in BACKENDS]
             if unknown:
@@ -444,6 +470,7 @@ def run(args):
                 batches,
                 seconds_per_case=seconds,
                 threads=getattr(args, "threads", None),
+                rounds=getattr(args, "rounds", 5),
                 startup=getattr(args, "startup", False),
                 clock=getattr(args, "clock", "wall"),
             )
