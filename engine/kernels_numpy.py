@@ -51,9 +51,10 @@ def conv_forward(x, w, b, stride, pad):
     return _convolve(x, w, b, stride, pad, _threads.threads())
 
 
-def _convolve(x, w, b, stride, pad, T, out=None):
+def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     """conv_forward on up to T threads, into `out` (N, Ho, Wo, F) if given. b=None: no bias,
-    and no cols kept (the cache's cols is None; conv_backward's dx needs no cols)."""
+    and no cols kept (the cache's cols is None; conv_backward's dx needs no cols). act (like
+    out): also out through a ReLU, block by block while the block is in cache."""
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
@@ -74,6 +75,7 @@ def _convolve(x, w, b, stride, pad, T, out=None):
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
     out4, out = out, out.reshape(N * P, F)
+    act2 = act.reshape(N * P, F) if act is not None else None
 
     def block(n0, n1):
         rows = slice(n0 * P, n1 * P)
@@ -82,6 +84,8 @@ def _convolve(x, w, b, stride, pad, T, out=None):
         np.dot(cb, w2, out=out[rows])
         if b is not None:
             out[rows] += b
+        if act is not None:
+            np.maximum(out[rows], 0, out=act2[rows])
 
     _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], T)
     return out4, (x.shape, cols, w, stride, pad)
@@ -93,10 +97,16 @@ def _parallel(T, work):
 
 
 def conv_backward(dout, cache, need_dx=True):
-    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (or None), dw, db.
+    """Gradients of conv_forward. dout (N, Ho, Wo, F) -> dx (or None), dw, db."""
+    return _conv_backward(dout, cache, need_dx, None)
+
+
+def _conv_backward(dout, cache, need_dx, act):
+    """conv_backward; with act (conv_relu_forward's), dout is the gradient at act.
 
     With threads (numpy_threads.py), each takes a share of the images: its part of dw and
-    db, and its images' dx; the parts of dw and db are added up here.
+    db, and its images' dx (and the ReLU's mask of its images); the parts of dw and db are
+    added up here.
     """
     x_shape, cols, w, stride, pad = cache
     N, H, W, C = x_shape
@@ -108,10 +118,11 @@ def conv_backward(dout, cache, need_dx=True):
 
     def part(n0, n1):
         rows = slice(n0 * P, n1 * P)
-        d2 = dout[n0:n1].reshape((n1 - n0) * P, F)
+        d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
+        d2 = d.reshape((n1 - n0) * P, F)
         dw = d2.T.dot(cols[rows])  # (F, K)
         if need_dx:
-            _conv_dx(dout[n0:n1], w, stride, pad, dx[n0:n1], T > 1)
+            _conv_dx(d, w, stride, pad, dx[n0:n1], T > 1)
         return dw, d2.sum(axis=0)
 
     parts = _threads.run(part, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
@@ -265,15 +276,21 @@ def _max_pool2_grad(dout, arg, x_shape):
 
 
 def conv_relu_forward(x, w, b, stride, pad):
-    """conv_forward and relu_forward of its output: (out, act, cache). (The Numba backend
-    does both in one pass; the layers call this for a conv followed by a ReLU.)"""
-    out, cache = conv_forward(x, w, b, stride, pad)
-    return out, relu_forward(out)[0], cache
+    """conv_forward and relu_forward of its output in one call: (out, act, cache), the ReLU
+    taken block by block as the conv's GEMMs finish (the layers call this for a conv followed
+    by a ReLU: Net._fuse)."""
+    N, H, W, _ = x.shape
+    F, _, HH, WW = w.shape
+    shape = (N, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1, F)
+    act = np.empty(shape, dtype=np.result_type(x.dtype, w.dtype))
+    out, cache = _convolve(x, w, b, stride, pad, _threads.threads(), act=act)
+    return out, act, cache
 
 
 def conv_relu_backward(dact, act, cache, need_dx=True):
-    """Gradients of conv_relu_forward from dact, the gradient at its act."""
-    return conv_backward(relu_backward(dact, act), cache, need_dx)
+    """Gradients of conv_relu_forward from dact, the gradient at its act: the ReLU's mask is
+    taken in each thread's share of the images."""
+    return _conv_backward(dact, cache, need_dx, act)
 
 
 def relu_forward(x):
