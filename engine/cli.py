@@ -21,9 +21,10 @@ from .summary import format_table, summarize
 from .train import Trainer
 
 # The defaults of `train`: ConvNetJS's CIFAR-10 net, 22 epochs of Adam with linear decay, flips
-# and 2-pixel shifts. Measured on the 2-core development machine with the faster kernels of
-# 2026-11-27: 74.0% test accuracy (ConvNetJS's own snapshot: 72.7%) in 8.3 minutes, start to
-# end; 18 epochs gave 72.8% in 7.2 minutes (73.2% in 9.7 minutes with the older kernels).
+# and 2-pixel shifts. Measured on the 2-core development machine: with the im2col-free kernels
+# (session 13), 73.3% test accuracy (ConvNetJS's own snapshot: 72.7%) in 8.5 minutes, start to
+# end; with the kernels before them, 74.0% in 9.7 minutes (18 epochs: 72.8% in 7.2). The
+# kernels' float sums run in another order, so the runs differ by ~0.7 points.
 TRAIN_DEFAULTS = {"net": "convnetjs-cifar10", "epochs": 22, "batch": 32, "optimizer": "adam", "lr": 0.002}
 
 
