@@ -163,6 +163,17 @@ def _relu_row(src, dst, f0, n):
 
 
 @_jit
+def _runs4(xpf, a0, a1, a2, a3, o, seg):
+    """The runs of seg values at offset o of the 4 windows starting at a0..a3 (views)."""
+    return (
+        carray(_at(xpf, a0 + o), seg),
+        carray(_at(xpf, a1 + o), seg),
+        carray(_at(xpf, a2 + o), seg),
+        carray(_at(xpf, a3 + o), seg),
+    )
+
+
+@_jit
 def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
     """Filters f0..f0+15 of 4 output pixels whose windows start at a0..a3: out2[q + t, f0:
     f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), and
@@ -177,11 +188,7 @@ def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
     for t in range(64):
         acc[t] = 0
     for i in range(HH):
-        o = i * XW
-        r0 = carray(_at(xpf, a0 + o), seg)
-        r1 = carray(_at(xpf, a1 + o), seg)
-        r2 = carray(_at(xpf, a2 + o), seg)
-        r3 = carray(_at(xpf, a3 + o), seg)
+        r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW, seg)
         wi = carray(_at(w, i * seg * 16), seg * 16)
         for k in range(seg):
             x0 = r0[k]
@@ -213,11 +220,7 @@ def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
     for f in range(0, F - f0, 2):
         s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
         for i in range(HH):
-            o = i * XW
-            r0 = carray(_at(xpf, a0 + o), seg)
-            r1 = carray(_at(xpf, a1 + o), seg)
-            r2 = carray(_at(xpf, a2 + o), seg)
-            r3 = carray(_at(xpf, a3 + o), seg)
+            r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW, seg)
             w0 = carray(_at(wr, f * K + i * seg), seg)
             w1 = carray(_at(wr, (f + 1) * K + i * seg), seg)
             for k in range(seg):
