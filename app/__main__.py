@@ -94,6 +94,7 @@ def main(argv=None):
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     import panel as pn
 
+    from . import sockets
     from .dashboard import TITLE, create_app
     from .runner import Runner
     from .status import route as status_route
@@ -143,6 +144,7 @@ def main(argv=None):
     # closes walks only the sessions' objects, and holds the GIL (and training) for less:
     # 131-199 ms against 285-438 ms (3 pages opened and closed, each way).
     gc.freeze()
+    sockets.install()  # no tracebacks in the terminal when a tab closes mid-message
     try:
         pn.serve(
             create_app(runner, lecture=lecture),

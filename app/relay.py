@@ -225,6 +225,7 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
     try:
         import panel as pn
 
+        from . import sockets
         from .dashboard import TITLE, VIEWER_REFRESH_MS, create_app
 
         mirror = MirrorRunner()
@@ -244,6 +245,7 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
     conn.send(("ready", port))
     threading.Thread(target=_receive, args=(conn, mirror), name="convnet-mirror", daemon=True).start()
     server.start()
+    sockets.install(server.io_loop)  # viewers come and go: no tracebacks for their closed tabs
     server.io_loop.start()
 
 
