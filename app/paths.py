@@ -24,15 +24,10 @@ def pretrained_path():
 
 
 def available_backends():
-    """Kernel backends that import here, fastest first: ["numba", "numpy"] or ["numpy"]."""
-    names = []
-    try:
-        importlib.import_module("engine.kernels_numba")
-        names.append("numba")
-    except Exception:  # missing module, numba not installed or failing to import
-        pass
-    names.append("numpy")
-    return names
+    """Kernel backends that run here, fastest first: ["numba", "numpy"] or ["numpy"]."""
+    import engine
+
+    return engine.available_backends()
 
 
 def default_backend():

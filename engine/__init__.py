@@ -5,7 +5,7 @@ snapshots and the training loop. Knows nothing of Panel or the web.
     net = Net(get_preset("convnetjs-cifar10"), backend="numba", seed=0)
 """
 
-from .net import DEFAULT_PREPROCESS, Net, get_kernels
+from .net import DEFAULT_PREPROCESS, Net, available_backends, get_kernels
 from .optim import DEFAULTS as OPTIMIZER_DEFAULTS
 from .optim import Optimizer, make_optimizer
 from .presets import PRESETS, get_preset
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_PREPROCESS",
     "Net",
     "get_kernels",
+    "available_backends",
     "OPTIMIZER_DEFAULTS",
     "Optimizer",
     "make_optimizer",

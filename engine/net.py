@@ -20,6 +20,26 @@ from .spec import normalize, to_json
 DEFAULT_PREPROCESS = {"scale": 1.0 / 255.0, "shift": -0.5}
 
 
+def available_backends():
+    """Backends that run here, fastest first: ["numba", "numpy"], or ["numpy"] without Numba.
+
+    Asks whether Numba imports, not the Numba kernels: importing those loads OpenMP and
+    compiles, which a caller that only wants to fill a menu must not pay for.
+    """
+    global _BACKENDS
+    if _BACKENDS is None:
+        try:
+            import numba  # noqa: F401
+        except Exception:  # not installed, or broken (llvmlite missing): the NumPy backend only
+            _BACKENDS = ["numpy"]
+        else:
+            _BACKENDS = ["numba", "numpy"]
+    return list(_BACKENDS)
+
+
+_BACKENDS = None
+
+
 def get_kernels(backend):
     """The kernel module of a backend name; numba is imported only when asked for."""
     if backend == "numpy":
