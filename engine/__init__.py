@@ -9,8 +9,8 @@ from .net import DEFAULT_PREPROCESS, Net, available_backends, get_kernels
 from .optim import DEFAULTS as OPTIMIZER_DEFAULTS
 from .optim import Optimizer, make_optimizer
 from .presets import PRESETS, get_preset
-from .snapshot import SnapshotError, load_snapshot, read_snapshot, save_snapshot, snapshot_bytes
-from .spec import SpecError, format_shape, load_spec, normalize
+from .snapshot import Snapshot, SnapshotError, load_snapshot, read_snapshot, save_snapshot, snapshot_bytes
+from .spec import ACTIVATIONS, SpecError, format_shape, load_spec, normalize, to_json
 from .summary import format_table, human_bytes, human_count, summarize
 from .train import Trainer
 
@@ -24,6 +24,7 @@ __all__ = [
     "make_optimizer",
     "PRESETS",
     "get_preset",
+    "Snapshot",
     "SnapshotError",
     "load_snapshot",
     "read_snapshot",
@@ -33,6 +34,8 @@ __all__ = [
     "format_shape",
     "load_spec",
     "normalize",
+    "to_json",
+    "ACTIVATIONS",
     "format_table",
     "human_bytes",
     "human_count",
