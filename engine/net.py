@@ -23,21 +23,14 @@ DEFAULT_PREPROCESS = {"scale": 1.0 / 255.0, "shift": -0.5}
 def available_backends():
     """Backends that run here, fastest first: ["numba", "numpy"], or ["numpy"] without Numba.
 
-    Asks whether Numba imports, not the Numba kernels: importing those loads OpenMP and
-    compiles, which a caller that only wants to fill a menu must not pay for.
+    Looks Numba up without importing it: importing the Numba kernels loads OpenMP and
+    compiles, which a caller that only fills a menu must not pay for, and this module also
+    runs in the browser, where nothing imports Numba.
     """
-    global _BACKENDS
-    if _BACKENDS is None:
-        try:
-            import numba  # noqa: F401
-        except Exception:  # not installed, or broken (llvmlite missing): the NumPy backend only
-            _BACKENDS = ["numpy"]
-        else:
-            _BACKENDS = ["numba", "numpy"]
-    return list(_BACKENDS)
+    from importlib.util import find_spec
 
-
-_BACKENDS = None
+    have = all(find_spec(name) is not None for name in ("numba", "llvmlite"))
+    return ["numba", "numpy"] if have else ["numpy"]
 
 
 def get_kernels(backend):
