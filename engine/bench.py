@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from . import config
+from .errors import UserError
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import get_preset
@@ -449,8 +450,6 @@ def add_arguments(parser):
 def run(args):
     """Run the bench for parsed CLI args (json, backends, batches, seconds, startup, cpu_time)
     and print it; returns the result dict."""
-    from .cli import UserError
-
     try:
         batches = _int_list(args.batches)
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import SnapshotError, SpecError, UserError
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import PRESETS, get_preset
-from .snapshot import SnapshotError, read_snapshot, save_snapshot
-from .spec import SpecError, load_spec
+from .snapshot import read_snapshot, save_snapshot
+from .spec import load_spec
 from .summary import format_table, summarize
 from .train import Trainer
 
@@ -26,10 +27,6 @@ from .train import Trainer
 # end; with the kernels before them, 74.0% in 9.7 minutes (18 epochs: 72.8% in 7.2). The
 # kernels' float sums run in another order, so the runs differ by ~0.7 points.
 TRAIN_DEFAULTS = {"net": "convnetjs-cifar10", "epochs": 22, "batch": 32, "optimizer": "adam", "lr": 0.002}
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line."""
 
 
 def import_datasets():
