@@ -36,8 +36,8 @@ import time
 
 import numpy as np
 
-from . import config
 from .errors import UserError
+from .fast import config
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import get_preset
@@ -204,7 +204,7 @@ def run_bench(
     if threads:
         config.THREADS = threads
     elif "numba" in backends:
-        from .kernels_numba import _threads
+        from .fast.kernels_numba import _threads
 
         threads = _threads()
     threads = threads or os.cpu_count() or 1
@@ -244,11 +244,11 @@ def run_bench(
             for _ in range(3):  # warm-up, untimed: compiling, caches, allocator
                 case.train_step()
                 case.infer_step()
-            if backend == "numba":  # and until its kernels run on Numba's pool (engine/parallel.py)
-                from . import parallel
+            if backend == "numba":  # and until its kernels run on Numba's pool (engine/fast/parallel.py)
+                from .fast.kernels_numba import wait_compiled
 
                 deadline = time.monotonic() + 300
-                while not parallel.wait_compiled(0) and time.monotonic() < deadline:
+                while not wait_compiled(0) and time.monotonic() < deadline:
                     case.train_step()
                     case.infer_step()
             cases.append({"backend": backend, "batch": batch, "case": case, "train": [], "infer": []})
@@ -302,8 +302,8 @@ net.loss(x, rng.randint(0, 10, 16))
 opt.step(net.params(), net.grads(), net.decay_mults())
 net.forward(x[:1])
 first = time.perf_counter() - t0
-from engine import parallel  # noqa: E402
-while parallel.LAYER is not None and not parallel.wait_compiled(0):  # train on: the pool's wrappers compile
+from engine.fast.kernels_numba import wait_compiled  # noqa: E402
+while not wait_compiled(0):  # train on while the pool's wrappers compile (True at once without the pool)
     net.loss(x, rng.randint(0, 10, 16))
 print(first, time.perf_counter() - t0)
 """
@@ -312,7 +312,7 @@ print(first, time.perf_counter() - t0)
 def measure_startup():
     """Seconds from `import engine` to a finished training step and a 1-image forward on the
     Numba backend, with an empty cache (compiling everything) and then with that cache; and,
-    training on, until the kernels run on Numba's pool (engine/parallel.py compiles its
+    training on, until the kernels run on Numba's pool (engine/fast/parallel.py compiles its
     wrappers in the background)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="convnet-numba-cache-") as cache:

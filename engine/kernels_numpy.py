@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import numpy_threads as _threads
+from .fast import numpy_threads as _threads
 
 NAME = "numpy"
 

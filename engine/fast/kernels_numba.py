@@ -16,7 +16,7 @@ _numba_conv.py (convolution), _numba_pool.py (max pooling), _numba_act.py (ReLU,
 sigmoid, softmax). This file is level 3 and compiles nothing itself.
 
 The chunks run on Numba's own thread pool (OpenMP's or TBB's) through a small `prange`
-wrapper per chunk kernel (`*_par` beside it), or on engine.workers' threads: engine/parallel.py
+wrapper per chunk kernel (`*_par` beside it), or on engine.fast.workers' threads: parallel.py
 picks, and says why. Either way each thread takes chunks until none is left, so a thread parked
 by the OS holds up one small chunk, not half of the batch.
 
@@ -38,6 +38,10 @@ from . import _numba_pool as _pool
 from . import config, parallel
 
 NAME = "numba"
+
+# Until it returns True, some calls run on engine.fast.workers while the pool's wrappers
+# compile in the background (parallel.py); the bench waits for it before it times anything.
+wait_compiled = parallel.wait_compiled
 
 
 def _threads():

@@ -463,8 +463,8 @@ def conv_backward_chunk(
 # -- the chunk kernels on Numba's thread pool ------------------------------------------------
 # Each wrapper runs its chunk kernel once on each of T threads of Numba's OpenMP (or TBB)
 # pool; the kernel takes its chunks itself. Starting such a loop costs ~5 us against ~35 us
-# for handing a call to engine.workers' threads, whose wake-up goes through the GIL and a
-# sleeping thread (kernels_numba._run picks one of the two).
+# for handing a call to engine.fast.workers' threads, whose wake-up goes through the GIL and a
+# sleeping thread (parallel.run picks one of the two).
 @_par
 def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
     for _ in prange(T):

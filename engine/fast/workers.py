@@ -1,5 +1,5 @@
 """Threads of our own that run the NumPy backend's shares of a batch (numpy_threads.py) and
-the Numba backend's chunk kernels where Numba's OpenMP/TBB pool does not (engine/parallel.py
+the Numba backend's chunk kernels where Numba's OpenMP/TBB pool does not (parallel.py
 says when: no such layer, or its prange wrappers not compiled yet).
 
 Plain Python, apart from the kernels so that editing it never touches Numba's cache of the

@@ -4,17 +4,17 @@ _numba_*.py kernel modules read them).
 Nothing else lives here, and this module does not import Numba.
 
 - `JIT` is the keyword dict for `numba.njit`. `cache=True` writes the machine code beside the
-  source (engine/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
+  source (engine/fast/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
   pays for compiling. `nogil=True` lets the kernels of one batch run on several threads.
 - fastmath: only the flags that let LLVM vectorise reductions and fuse multiply-adds
   ("reassoc", "contract") plus "nsz" and "arcp". Not "nnan"/"ninf": with those LLVM may assume
   that no NaN exists and fold it away, and the training loop's divergence check (a NaN loss
   pauses the run) relies on NaN flowing through every kernel.
 - Numba's cache index keys on a function's bytecode and signature, not on these options: after
-  editing them, delete engine/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
+  editing them, delete engine/fast/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
 - Threads: a batch is split into chunks that THREADS threads take (default: Numba's
   NUMBA_NUM_THREADS, i.e. the CPUs this process may use), on Numba's OpenMP/TBB pool or on
-  engine.workers (POOL; engine/parallel.py). `CONVNET_NUMBA_PARALLEL=0` runs every kernel on
+  engine.fast.workers (POOL; parallel.py). `CONVNET_NUMBA_PARALLEL=0` runs every kernel on
   the calling thread only.
 """
 
@@ -31,8 +31,8 @@ JIT = {
 
 PARALLEL_ENABLED = os.environ.get("CONVNET_NUMBA_PARALLEL", "1").strip().lower() not in ("0", "false", "no", "off")
 THREADS = None  # None: numba.config.NUMBA_NUM_THREADS; the bench sets it for --threads
-# Which threads run the chunks (kernels_numba.LAYER): "numba", Numba's OpenMP or TBB pool where
-# one loads, else engine.workers; "workers", engine.workers always.
+# Which threads run the chunks (parallel.LAYER): "numba", Numba's OpenMP or TBB pool where
+# one loads, else engine.fast.workers; "workers", engine.fast.workers always.
 POOL = os.environ.get("CONVNET_NUMBA_POOL", "numba").strip().lower()
 # How many times a thread of Numba's OpenMP pool spins before it sleeps (GOMP_SPINCOUNT for
 # that pool only); None: OpenMP's default (300,000, i.e. ~10 ms here). Read once, when the pool
@@ -42,7 +42,7 @@ POOL = os.environ.get("CONVNET_NUMBA_POOL", "numba").strip().lower()
 OMP_SPINCOUNT = None
 APP_OMP_SPINCOUNT = 3000
 
-# Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.workers; below
+# Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.fast.workers; below
 # these sizes one thread does it all. Convolutions: every conv of the CIFAR-10 net on 2 threads
 # even at batch 1 (its smallest, conv3's forward, has 640k): +9% at batch 1 against 4M, even
 # at batch 4 (in-process A/B, 20 rounds). Pooling and elementwise: lower gained nothing

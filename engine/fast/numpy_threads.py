@@ -87,7 +87,7 @@ def threads():
 
 def run(fn, calls, T=None):
     """[fn(*args) for args in calls], the calls shared out to up to T threads (default
-    threads()) of engine.workers, each taking the next call not yet taken; re-raises the
+    threads()) of engine.fast.workers, each taking the next call not yet taken; re-raises the
     first error. (Where threads() is 1, Pyodide included, no thread is ever started.)"""
     calls = list(calls)
     T = min(threads() if T is None else T, threads(), len(calls))
