@@ -7,17 +7,18 @@ warm-up steps that are not timed, then `rounds` timed windows; the rounds of all
 interleaved, the cases of one batch size side by side, so that a burst of load from elsewhere
 on the machine hits every case alike. A case's images/s is its best window. Its ratio to
 PyTorch is the median, over the rounds, of its window's rate over PyTorch's window of the same
-round and batch, taken right after it: on a shared machine whose speed drifts by 2x within a
-minute (seen here), the best window of one peer and the best of the other may come from
-different phases of the machine, while two windows side by side see the same one. PyTorch (only if importable) runs the same layers with
-`torch.set_num_threads(threads)`, in whichever layout is fastest for it (NCHW or
-channels_last) and, for inference, under no_grad or inference_mode, whichever is faster;
-the result says which. `--startup` also times Numba's first run with an empty cache and a
-later start, each in a fresh subprocess with NUMBA_CACHE_DIR in a temporary directory.
-`--cpu-time` runs every backend on one thread (in a subprocess, OpenBLAS and OpenMP limited
-to one thread) and reports images per CPU-second: on a machine busy with other work, where
-wall-clock rates of thread pools that spin (OpenMP, OpenBLAS) swing by 10x, it varies far less
-(still ~20% here: the cores share caches with the other work).
+round and batch, taken right after it: on a shared machine whose speed drifts within a
+minute, the best window of one peer and the best of the other may come from different phases
+of the machine, while two windows side by side see the same one. PyTorch (only if
+importable) runs the same layers with `torch.set_num_threads(threads)`, in whichever layout
+is fastest for it (NCHW or channels_last) and, for inference, under no_grad or
+inference_mode, whichever is faster; the result says which. `--startup` also times Numba's
+first run with an empty cache and a later start, each in a fresh subprocess with
+NUMBA_CACHE_DIR in a temporary directory. `--cpu-time` runs every backend on one thread (in a
+subprocess, OpenBLAS and OpenMP limited to one thread) and reports images per CPU-second: on
+a machine busy with other work, where wall-clock rates of thread pools that spin (OpenMP,
+OpenBLAS) swing widely, it varies far less, though not nothing, since the cores share caches
+with the other work (docs/BENCHMARKS.md, "The bench's clocks").
 
     run_bench(backends, batches, seconds_per_case) -> {"cpu", "threads", "results": [...]}
     format_bench(result) -> the text table;  run(args) -> what the CLI calls.

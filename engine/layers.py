@@ -1,7 +1,7 @@
 """Layer objects: weights, gradients and the forward/backward calls into a backend's kernels.
 
-Backend-agnostic: a layer is handed a kernel module (kernels_numpy or kernels_numba, same
-names and signatures) and never looks inside it. Each layer answers `params()`/`grads()`
+Backend-agnostic: a layer is handed a kernel module (kernels_numpy or fast/kernels_numba,
+same names and signatures) and never looks inside it. Each layer answers `params()`/`grads()`
 (ConvNetJS's getParamsAndGrads) keyed like a state dict ("conv1.weight"). Once a Net holds
 the layer, its `param` and `grad` arrays are views of the net's flat buffers (params.py):
 write into them (`[...] =`); an array replaced instead makes the net bind them all again.

@@ -91,7 +91,8 @@ class Net:
         """Put every parameter in one flat buffer and every gradient in another (params.py),
         so that an optimizer step is a few whole-array operations; the layers' dicts get
         views of the buffers. The dicts params(), grads() and decay_mults() return are made
-        here once, not at every call (at batch 1 building them cost as much as a conv layer).
+        here once, not at every call (at batch 1, building them cost as much as a conv layer:
+        docs/BENCHMARKS.md, "Flat parameter buffers").
         """
         pair_conv_relu(self.layers)  # the layers are new (or replaced): pair them again
         owners = [(layer, name) for layer in self.layers for name in layer.param]

@@ -16,6 +16,7 @@ folders whose modules may not import each other in a circle.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,3 +255,30 @@ def test_only_the_kernels_and_the_fast_seam_reach_the_thread_pools():
     assert not bad, "thread pools reached from outside engine/fast/ and the kernels: %s" % bad
     layers = [i.name for i in imports["engine.layers"] if i.name.startswith("engine.fast")]
     assert not layers, "engine/layers.py reads like cs231n: it imports nothing of engine/fast/ (%s)" % layers
+
+
+# -- what the code cites ------------------------------------------------------------------------
+def test_the_benchmarks_the_code_cites_exist():
+    """A measured figure lives in docs/BENCHMARKS.md and a comment points at its entry by
+    heading ("see docs/BENCHMARKS.md, 'Conv without im2col'"): every such heading exists."""
+    headings = set(re.findall(r"^#+ (.+?)\s*$", (REPO / "docs" / "BENCHMARKS.md").read_text(), re.M))
+    cited = {}
+    for path in modules_of(["engine", "datasets"]).values():
+        text = re.sub(r"\s*\n\s*(#\s*)?", " ", path.read_text(encoding="utf-8"))  # comments joined up
+        for ref in re.findall(r'docs/BENCHMARKS\.md,? "([^"]+)"(?: and "([^"]+)")?', text):
+            for heading in filter(None, ref):
+                cited.setdefault(heading, path.relative_to(REPO).as_posix())
+    assert len(cited) > 10  # the check sees the citations
+    missing = {h: where for h, where in cited.items() if h not in headings}
+    assert not missing, "cited but not in docs/BENCHMARKS.md: %s" % missing
+
+
+def test_the_code_cites_only_files_of_the_repository():
+    """The design file the team keeps outside the repository is never cited from code: the
+    project's own docs/ARCHITECTURE.md is."""
+    bad = [
+        path.relative_to(REPO).as_posix()
+        for path in list(modules_of(["engine", "datasets"]).values()) + sorted((REPO / "tests").glob("*.py"))
+        if "DESIGN.md" in path.read_text(encoding="utf-8") and path.name != "test_architecture.py"
+    ]
+    assert not bad, "cite docs/ARCHITECTURE.md instead of DESIGN.md in %s" % bad

@@ -2,29 +2,29 @@
 
 Numba's pool (its OpenMP layer, or TBB's) runs a chunk kernel through a small `prange` wrapper
 beside it (`*_par` in the _numba_*.py modules): the pool's threads spin a little before they
-sleep, so starting a loop costs ~5 us, against ~35 us for handing a call to engine.fast.workers'
-threads, which wait on a queue and then for the GIL (waking a sleeping thread is slow on a
-VM). Measured on this 2-core machine, a ConvNetJS CIFAR-10 training step with both in one
-process: batch 1 -9 to -19%, batch 4 -12 to -15%, batch 16 -10%, batch 64 -4%.
+sleep, so starting a loop costs a fraction of handing a call to engine.fast.workers' threads,
+which wait on a queue and then for the GIL (waking a sleeping thread is slow on a VM), and a
+training step is faster at every batch size (see docs/BENCHMARKS.md, "Numba's pool against
+our own threads").
 
 The wrappers cost compile time: Numba's parfor pipeline links the chunk kernel into the loop
-body and the loop into the wrapper, and LLVM optimises it again each time (~20 s of CPU for
-the five a ReLU net needs, on top of ~9 s for the kernels). So a wrapper is compiled in a
-background thread once it has been wanted WANTED times (a few training steps: by then the
-kernels themselves are compiled, and Numba compiles one function at a time), and the calls
-run on engine.fast.workers until it is ready. The first training step does not wait for it, a
-test that calls a kernel a few times never compiles it, and with Numba's cache filled
-(every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
+body and the loop into the wrapper, and LLVM optimises it again each time (the five a ReLU
+net needs take about twice the kernels' own compile time; same entry). So a wrapper is
+compiled in a background thread once it has been wanted WANTED times (a few training steps:
+by then the kernels themselves are compiled, and Numba compiles one function at a time), and
+the calls run on engine.fast.workers until it is ready. The first training step does not wait
+for it, a test that calls a kernel a few times never compiles it, and with Numba's cache
+filled (every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
 
-How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once, when
-libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
+How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once,
+when libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
 is put back at once, so that another library's OpenMP, PyTorch's, keeps its own). Long spins
 win on a machine that trains and does nothing else (the engine's CLI); the app sets short ones
 because it shares two cores with a browser and its server: a thread that spins holds a core
 that the OS could give to the training thread a browser redraw pushed aside (config.py).
 
 engine.fast.workers runs every call where neither layer loads (no libgomp or libtbb), where
-NUMBA_THREADING_LAYER names another one (workqueue starts a loop in ~100 us and may not be
+NUMBA_THREADING_LAYER names another one (workqueue starts a loop slower still and may not be
 entered by two threads at once), and with CONVNET_NUMBA_POOL=workers (config.py).
 """
 
