@@ -3,6 +3,11 @@ snapshots and the training loop. Knows nothing of Panel or the web.
 
     from engine import Net, Optimizer, Trainer, summarize, get_preset
     net = Net(get_preset("convnetjs-cifar10"), backend="numba", seed=0)
+
+What a ConvNet computes reads in spec.py, layers.py, kernels_numpy.py, net.py, optim.py and
+train.py. What exists only for speed (the Numba backend, thread pools, fusion, allocator
+tuning) is engine.fast, whose one call for applications is
+engine.fast.share_cores_with_a_server(). This file names the public API and does nothing else.
 """
 
 from .errors import SnapshotError, SpecError
