@@ -31,15 +31,16 @@ ROOT = Path(__file__).resolve().parent
 STATIC = ROOT / "static"
 DEFAULT_PYODIDE_URL = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/"  # `npm view pyodide version`
 CONVNETJS = ROOT / "node_modules" / "convnetjs" / "build" / "convnet-min.js"
-# What the worker imports. Never kernels_numba (Numba does not exist in the browser) nor the CLI.
+# What the worker imports: engine/ but these paths. Never the Numba backend (Numba does not exist
+# in the browser) nor the CLI.
 ENGINE_SKIP = {
-    "kernels_numba.py",
-    "_numba_conv.py",
-    "_numba_pool.py",
-    "_numba_act.py",
-    "_numba_optim.py",
-    "parallel.py",
-    "config.py",
+    "fast/kernels_numba.py",
+    "fast/_numba_conv.py",
+    "fast/_numba_pool.py",
+    "fast/_numba_act.py",
+    "fast/_numba_optim.py",
+    "fast/parallel.py",
+    "fast/config.py",
     "bench.py",
     "cli.py",
     "__main__.py",
@@ -169,9 +170,10 @@ def python_bundle():
     """{path in Pyodide's file system: source} of every module the worker imports."""
     files = {}
     for pkg, skip in (("engine", ENGINE_SKIP), ("datasets", DATASETS_SKIP)):
-        for f in sorted((ROOT / pkg).glob("*.py")):
-            if f.name not in skip:
-                files["%s/%s" % (pkg, f.name)] = f.read_text(encoding="utf-8")
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            path = f.relative_to(ROOT / pkg).as_posix()  # "net.py", "fast/workers.py"
+            if path not in skip:
+                files["%s/%s" % (pkg, path)] = f.read_text(encoding="utf-8")
     # app/__init__.py imports the Panel side (param); the worker needs these modules only.
     files["app/__init__.py"] = '"""The parts of the app the static site\'s worker runs (see build.py)."""\n'
     for name in APP_MODULES:

@@ -71,11 +71,11 @@ def main(argv=None):
         print(problem, file=sys.stderr)
         return 2
     import engine
-    from engine import config as engine_config
+    import engine.fast
 
-    # Numba's OpenMP threads spin ~90 us, not ~10 ms, before they sleep: the training shares
-    # two cores with the browser and the server (engine/config.py, engine/parallel.py).
-    engine_config.OMP_SPINCOUNT = engine_config.APP_OMP_SPINCOUNT
+    # Numba's OpenMP threads sleep soon after a kernel: the training shares two cores with the
+    # browser and the server (engine/fast/__init__.py).
+    engine.fast.share_cores_with_a_server()
     snapshot = None
     if args.snapshot:
         try:

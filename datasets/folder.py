@@ -1,8 +1,9 @@
 """Reading an image folder: `train/<class>/*` and `test/<class>/*`, PNG or JPEG.
 
-This is how /work/shared/datasets/cifar10-jpeg is laid out, and how users bring their own
-N-class image sets. Class names are the class folders' names, sorted; label i is classes[i].
-Images are ordered by class, then by file name (so shuffle before taking any subset).
+This is how the CIFAR-10 JPEG folder the tests read is laid out (tests/test_datasets_folder.py),
+and how users bring their own N-class image sets. Class names are the class folders' names,
+sorted; label i is classes[i]. Images are ordered by class, then by file name (so shuffle
+before taking any subset).
 
 What happens to unusual input (the README says the same):
 - A class folder present in only one split, an empty class folder (no .png/.jpg/.jpeg), a
@@ -17,11 +18,11 @@ What happens to unusual input (the README says the same):
 
 Speed: Image.open parses a JPEG's header in Python, which costs more than decoding 32x32
 pixels; a plain 32x32 RGB JPEG (all of CIFAR) therefore goes straight to libjpeg via
-Image.frombytes (same pixels, tested; anything else takes the general path), measured 2.4x
-faster than Image.open here. What remains is mostly file reads and libjpeg, both of which
-release the GIL, so worker threads overlap them. Threads, not processes: "spawn" workers
-re-import the caller's main module (an unguarded script breaks; the app would re-import Panel
-in each), and "fork" is unsafe in a threaded server.
+Image.frombytes (same pixels, tested; anything else takes the general path), which is much
+faster than Image.open (docs/BENCHMARKS.md, "Decoding CIFAR's JPEGs"). What remains is mostly
+file reads and libjpeg, both of which release the GIL, so worker threads overlap them. Threads,
+not processes: "spawn" workers re-import the caller's main module (an unguarded script breaks;
+the app would re-import Panel in each), and "fork" is unsafe in a threaded server.
 """
 
 from __future__ import annotations
@@ -178,8 +179,8 @@ def decode_paths(paths):
                 data = f.read()
             if _is_plain_rgb_jpeg(data):
                 try:
-                    # Straight to libjpeg, skipping Image.open's Python header parsing: ~2x faster
-                    # on CIFAR's 32x32 JPEGs, same pixels. Any doubt: the general path decides.
+                    # Straight to libjpeg, skipping Image.open's Python header parsing (see the
+                    # module docstring), same pixels. Any doubt: the general path decides.
                     out[i] = np.asarray(Image.frombytes("RGB", (SIZE, SIZE), data, "jpeg", "RGB", ""))
                     continue
                 except (ValueError, OSError):
@@ -198,7 +199,8 @@ def _decode_general(data: bytes):
     """Any PNG/JPEG -> (uint8 (32, 32, 3), original (w, h) if it was resized, else None)."""
     from PIL import Image, ImageOps
 
-    # Naming the formats skips probing every plugin Pillow knows: ~40% faster here.
+    # Naming the formats skips probing every plugin Pillow knows (docs/BENCHMARKS.md,
+    # "Decoding CIFAR's JPEGs").
     with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as im:
         if im.mode == "P":
             im = im.convert("RGBA")  # palette transparency needs RGBA first

@@ -7,17 +7,18 @@ warm-up steps that are not timed, then `rounds` timed windows; the rounds of all
 interleaved, the cases of one batch size side by side, so that a burst of load from elsewhere
 on the machine hits every case alike. A case's images/s is its best window. Its ratio to
 PyTorch is the median, over the rounds, of its window's rate over PyTorch's window of the same
-round and batch, taken right after it: on a shared machine whose speed drifts by 2x within a
-minute (seen here), the best window of one peer and the best of the other may come from
-different phases of the machine, while two windows side by side see the same one. PyTorch (only if importable) runs the same layers with
-`torch.set_num_threads(threads)`, in whichever layout is fastest for it (NCHW or
-channels_last) and, for inference, under no_grad or inference_mode, whichever is faster;
-the result says which. `--startup` also times Numba's first run with an empty cache and a
-later start, each in a fresh subprocess with NUMBA_CACHE_DIR in a temporary directory.
-`--cpu-time` runs every backend on one thread (in a subprocess, OpenBLAS and OpenMP limited
-to one thread) and reports images per CPU-second: on a machine busy with other work, where
-wall-clock rates of thread pools that spin (OpenMP, OpenBLAS) swing by 10x, it varies far less
-(still ~20% here: the cores share caches with the other work).
+round and batch, taken right after it: on a shared machine whose speed drifts within a
+minute, the best window of one peer and the best of the other may come from different phases
+of the machine, while two windows side by side see the same one. PyTorch (only if
+importable) runs the same layers with `torch.set_num_threads(threads)`, in whichever layout
+is fastest for it (NCHW or channels_last) and, for inference, under no_grad or
+inference_mode, whichever is faster; the result says which. `--startup` also times Numba's
+first run with an empty cache and a later start, each in a fresh subprocess with
+NUMBA_CACHE_DIR in a temporary directory. `--cpu-time` runs every backend on one thread (in a
+subprocess, OpenBLAS and OpenMP limited to one thread) and reports images per CPU-second: on
+a machine busy with other work, where wall-clock rates of thread pools that spin (OpenMP,
+OpenBLAS) swing widely, it varies far less, though not nothing, since the cores share caches
+with the other work (docs/BENCHMARKS.md, "The bench's clocks").
 
     run_bench(backends, batches, seconds_per_case) -> {"cpu", "threads", "results": [...]}
     format_bench(result) -> the text table;  run(args) -> what the CLI calls.
@@ -36,7 +37,8 @@ import time
 
 import numpy as np
 
-from . import config
+from .errors import UserError
+from .fast import config
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import get_preset
@@ -203,7 +205,7 @@ def run_bench(
     if threads:
         config.THREADS = threads
     elif "numba" in backends:
-        from .kernels_numba import _threads
+        from .fast.kernels_numba import _threads
 
         threads = _threads()
     threads = threads or os.cpu_count() or 1
@@ -243,11 +245,11 @@ def run_bench(
             for _ in range(3):  # warm-up, untimed: compiling, caches, allocator
                 case.train_step()
                 case.infer_step()
-            if backend == "numba":  # and until its kernels run on Numba's pool (engine/parallel.py)
-                from . import parallel
+            if backend == "numba":  # and until its kernels run on Numba's pool (engine/fast/parallel.py)
+                from .fast.kernels_numba import wait_compiled
 
                 deadline = time.monotonic() + 300
-                while not parallel.wait_compiled(0) and time.monotonic() < deadline:
+                while not wait_compiled(0) and time.monotonic() < deadline:
                     case.train_step()
                     case.infer_step()
             cases.append({"backend": backend, "batch": batch, "case": case, "train": [], "infer": []})
@@ -301,8 +303,8 @@ net.loss(x, rng.randint(0, 10, 16))
 opt.step(net.params(), net.grads(), net.decay_mults())
 net.forward(x[:1])
 first = time.perf_counter() - t0
-from engine import parallel  # noqa: E402
-while parallel.LAYER is not None and not parallel.wait_compiled(0):  # train on: the pool's wrappers compile
+from engine.fast.kernels_numba import wait_compiled  # noqa: E402
+while not wait_compiled(0):  # train on while the pool's wrappers compile (True at once without the pool)
     net.loss(x, rng.randint(0, 10, 16))
 print(first, time.perf_counter() - t0)
 """
@@ -311,7 +313,7 @@ print(first, time.perf_counter() - t0)
 def measure_startup():
     """Seconds from `import engine` to a finished training step and a 1-image forward on the
     Numba backend, with an empty cache (compiling everything) and then with that cache; and,
-    training on, until the kernels run on Numba's pool (engine/parallel.py compiles its
+    training on, until the kernels run on Numba's pool (engine/fast/parallel.py compiles its
     wrappers in the background)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory(prefix="convnet-numba-cache-") as cache:
@@ -449,8 +451,6 @@ def add_arguments(parser):
 def run(args):
     """Run the bench for parsed CLI args (json, backends, batches, seconds, startup, cpu_time)
     and print it; returns the result dict."""
-    from .cli import UserError
-
     try:
         batches = _int_list(args.batches)
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -1,7 +1,8 @@
 """`python -m engine summary | train | bench | eval`: the engine's command line.
 
-The contracts (flags and JSON fields) are DESIGN.md's; other tools read them, so they stay
-stable. A user mistake ends in one line on stderr and exit status 2, never a traceback.
+The contracts (flags and JSON fields) are docs/ARCHITECTURE.md's ("Contracts"); other tools
+read them, so they stay stable. A user mistake ends in one line on stderr and exit status 2,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -12,24 +13,19 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import SnapshotError, SpecError, UserError
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import PRESETS, get_preset
-from .snapshot import SnapshotError, read_snapshot, save_snapshot
-from .spec import SpecError, load_spec
+from .snapshot import read_snapshot, save_snapshot
+from .spec import load_spec
 from .summary import format_table, summarize
 from .train import Trainer
 
 # The defaults of `train`: ConvNetJS's CIFAR-10 net, 22 epochs of Adam with linear decay, flips
-# and 2-pixel shifts. Measured on the 2-core development machine: with the im2col-free kernels
-# (session 13), 73.3% test accuracy (ConvNetJS's own snapshot: 72.7%) in 8.5 minutes, start to
-# end; with the kernels before them, 74.0% in 9.7 minutes (18 epochs: 72.8% in 7.2). The
-# kernels' float sums run in another order, so the runs differ by ~0.7 points.
+# and 2-pixel shifts: enough epochs to clear 73% test accuracy (above ConvNetJS's own trained
+# snapshot) in under 10 minutes on 2 cores (docs/BENCHMARKS.md, "Training defaults").
 TRAIN_DEFAULTS = {"net": "convnetjs-cifar10", "epochs": 22, "batch": 32, "optimizer": "adam", "lr": 0.002}
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for; printed as one line."""
 
 
 def import_datasets():

@@ -12,7 +12,8 @@ import json
 
 import numpy as np
 
-from .snapshot import FORMAT, VERSION, Snapshot, SnapshotError
+from .errors import SnapshotError
+from .snapshot_format import Snapshot, make_meta
 
 CONVNETJS_PREPROCESS = {"scale": 1.0 / 255.0, "shift": -0.5}
 _SIMPLE = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid"}
@@ -123,13 +124,5 @@ def convnetjs_to_snapshot(data):
                 )
         except (KeyError, TypeError) as e:
             raise SnapshotError("%s: missing or malformed field %s" % (where, e)) from None
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "spec": spec,
-        "preprocess": dict(CONVNETJS_PREPROCESS),
-        "optimizer": None,
-        "classes": None,
-        "info": {"imported_from": "ConvNetJS toJSON()"},
-    }
+    meta = make_meta(spec, dict(CONVNETJS_PREPROCESS), info={"imported_from": "ConvNetJS toJSON()"})
     return Snapshot(meta, arrays)

@@ -1,8 +1,11 @@
 """The engine's kernels in plain, vectorised NumPy: the mirror that runs inside Pyodide.
 
-Every function here has a twin of the same name and signature in kernels_numba.py; layers.py
-calls whichever backend the net was built with. This module never imports Numba and stays
-compatible with Python 3.8 and NumPy 1.17 (no sliding_window_view, no newer keywords).
+Every function here has a twin of the same name and signature in engine/fast/kernels_numba.py;
+layers.py calls whichever backend the net was built with. This module never imports Numba and
+stays compatible with Python 3.8 and NumPy 1.17 (no sliding_window_view, no newer keywords).
+Big calls are cut into shares of the batch that engine/fast/numpy_threads.py runs side by side
+(`_threads.run(fn, shares, T)`: the same as calling fn on each share in turn, which is what it
+does in Pyodide).
 
 Layout: activations are (N, H, W, C) — channels last, as ConvNetJS stores a volume, so that
 a conv is one GEMM whose output is already in layout. Weights keep PyTorch's shapes: conv
@@ -15,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import numpy_threads as _threads
+from .fast import numpy_threads as _threads
 
 NAME = "numpy"
 
@@ -23,9 +26,10 @@ NAME = "numpy"
 CONV_ROWS = 1024
 # Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there).
 DX_BY_CONV_MAX_ROWS = 4096
-# Calls with less work than this run on the calling thread alone; bigger ones are shared out
-# to numpy_threads's threads (a hand-off costs ~20 us): multiply-adds of a conv, values read
-# by pooling and ReLU.
+# Calls with less work than this run on the calling thread alone (a hand-off to another thread
+# costs more than it saves); bigger ones are shared out to numpy_threads's threads:
+# multiply-adds of a conv, values read by pooling and ReLU (docs/BENCHMARKS.md, "NumPy threads
+# and OpenBLAS").
 MIN_THREAD_WORK = 2000000
 MIN_THREAD_VALUES = 100000
 
@@ -65,8 +69,9 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
     P = Ho * Wo
     # A few images at a time: each block of cols is multiplied while it is still in cache,
-    # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (conv2 at
-    # batch 64: 17 -> 11 ms, measured). cols is still kept whole for the backward pass.
+    # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (see
+    # docs/BENCHMARKS.md, "NumPy conv forward in blocks"). cols is still kept whole for the
+    # backward pass.
     T = _parallel(T, N * P * F * K)
     step = max(1, CONV_ROWS // P)  # images per GEMM
     if T > 1:  # at least one block per thread (conv3 at batch 16 is one block of 1024 rows)
@@ -136,15 +141,15 @@ def _conv_backward(dout, cache, need_dx, act):
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):
     """dx of conv_forward for dout (N, Ho, Wo, F), written into dx (N, H, W, C); one thread.
-    blas1: OpenBLAS runs on one thread (numpy_threads.py) for this call."""
+    blas1: OpenBLAS runs on one thread (engine/fast/numpy_threads.py) for this call."""
     N, H, W, C = dx.shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
     if stride == 1 and HH == WW and pad <= HH - 1 and (blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS):
         # dx is the convolution of dout, padded by HH-1-pad, with the filters flipped and
-        # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap
-        # (measured, one thread: conv3 at batch 64 3.5 -> 2.0 ms, conv2 at batch 4
-        # 1.08 -> 0.45 ms, conv2 at batch 32 4.3 -> 3.8 ms; slower on two BLAS threads).
+        # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap,
+        # faster on one BLAS thread, slower on two (docs/BENCHMARKS.md, "NumPy dx as a
+        # convolution").
         w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
         if dx.dtype == np.result_type(dout.dtype, w.dtype):
             _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)
@@ -153,7 +158,8 @@ def _conv_dx(dout, w, stride, pad, dx, blas1=False):
         return
     # col2im one kernel tap at a time: the tap's (F, C) slice of w turns dout into a
     # contiguous (N*Ho*Wo, C) block, added into dx at the tap's offset. Much faster than
-    # one (N*Ho*Wo, HH*WW*C) GEMM followed by 25 adds from its strided slices (6x, measured).
+    # one (N*Ho*Wo, HH*WW*C) GEMM followed by 25 adds from its strided slices (see
+    # docs/BENCHMARKS.md, "NumPy col2im one tap at a time").
     d2 = dout.reshape(N * Ho * Wo, F)
     dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dout.dtype) if pad else dx
     if not pad:
@@ -230,9 +236,9 @@ def _quads(x, Ho, Wo):
 
 def _max_pool2(x, Ho, Wo):
     """2x2 max pooling, stride 2 (nearly every net): the max of each row pair of cells, then of
-    the two pairs, with the first maximum as (second cell > first) per pair; 2x faster than
-    the general loop over cells (measured), and the taps fit in int8. Images are shared out
-    to numpy_threads's threads when there are enough values."""
+    the two pairs, with the first maximum as (second cell > first) per pair: faster than the
+    general loop over cells (docs/BENCHMARKS.md, "NumPy 2x2 max pooling"), and the taps fit
+    in int8. Images are shared out to numpy_threads's threads when there are enough values."""
     N, C = x.shape[0], x.shape[3]
     out = np.empty((N, Ho, Wo, C), dtype=x.dtype)
     arg = np.empty((N, Ho, Wo, C), dtype=np.int8)
@@ -261,7 +267,7 @@ def _by_images(fn, N, values):
 
 def _max_pool2_grad(dout, arg, x_shape):
     """Gradient of _max_pool2: each of the four cells gets dout where it held the maximum,
-    0 elsewhere, written straight into dx (5x faster than masked adds into zeros, measured)."""
+    0 elsewhere, written straight into dx (faster than masked adds into zeros: same entry)."""
     N, Ho, Wo, C = dout.shape
     dx = np.empty(x_shape, dtype=dout.dtype)
 
@@ -277,8 +283,8 @@ def _max_pool2_grad(dout, arg, x_shape):
 
 def conv_relu_forward(x, w, b, stride, pad):
     """conv_forward and relu_forward of its output in one call: (out, act, cache), the ReLU
-    taken block by block as the conv's GEMMs finish (the layers call this for a conv followed
-    by a ReLU: Net._fuse)."""
+    taken block by block as the conv's GEMMs finish (a conv followed by a ReLU calls this:
+    engine/fast/fusion.py)."""
     N, H, W, _ = x.shape
     F, _, HH, WW = w.shape
     shape = (N, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1, F)

@@ -1,7 +1,7 @@
 """Layer objects: weights, gradients and the forward/backward calls into a backend's kernels.
 
-Backend-agnostic: a layer is handed a kernel module (kernels_numpy or kernels_numba, same
-names and signatures) and never looks inside it. Each layer answers `params()`/`grads()`
+Backend-agnostic: a layer is handed a kernel module (kernels_numpy or fast/kernels_numba,
+same names and signatures) and never looks inside it. Each layer answers `params()`/`grads()`
 (ConvNetJS's getParamsAndGrads) keyed like a state dict ("conv1.weight"). Once a Net holds
 the layer, its `param` and `grad` arrays are views of the net's flat buffers (params.py):
 write into them (`[...] =`); an array replaced instead makes the net bind them all again.
@@ -19,6 +19,7 @@ class Layer:
     """A layer without parameters; subclasses override what they need."""
 
     has_params = False
+    fused = None  # set by Net: this layer and its neighbour run as one (engine/fast/fusion.py)
 
     def __init__(self, spec, kernels, dtype):
         self.spec = spec
@@ -49,7 +50,6 @@ class Input(Layer):
 
 class Conv(Layer):
     has_params = True
-    relu = None  # the ReLU layer right after this one, if Net fused them (Net._fuse)
 
     def __init__(self, spec, kernels, dtype, rng):
         super().__init__(spec, kernels, dtype)
@@ -64,24 +64,14 @@ class Conv(Layer):
         self.grad = {k: np.zeros_like(v) for k, v in self.param.items()}
 
     def forward(self, x, train):
-        args = (x, self.param["weight"], self.param["bias"], self.spec["stride"], self.spec["padding"])
-        if self.relu is None:
-            out, self.cache = self.k.conv_forward(*args)
-            return out
-        out, act, self.cache = self.k.conv_relu_forward(*args)  # one pass: see Net._fuse
-        self.relu.given = (out, act)
+        if self.fused is not None:
+            return self.fused.conv_forward(x)
+        w, b = self.param["weight"], self.param["bias"]
+        out, self.cache = self.k.conv_forward(x, w, b, self.spec["stride"], self.spec["padding"])
         return out
 
     def backward(self, dout, need_dx=True):
-        return self._grads(self.k.conv_backward(dout, self.cache, need_dx))
-
-    def backward_relu(self, dact, need_dx=True):
-        """The backward of the fused ReLU after this layer and of this layer in one call:
-        dact is the gradient at the ReLU's output; returns the gradient at this layer's input."""
-        return self._grads(self.k.conv_relu_backward(dact, self.relu.cache, self.cache, need_dx))
-
-    def _grads(self, grads):
-        dx, dw, db = grads
+        dx, dw, db = self.k.conv_backward(dout, self.cache, need_dx)
         self.grad["weight"][...] = dw
         self.grad["bias"][...] = db
         return dx
@@ -97,13 +87,9 @@ class Pool(Layer):
 
 
 class Activation(Layer):
-    given = None  # (input, output) a fused conv computed for this ReLU (Conv.forward)
-
     def forward(self, x, train):
-        given, self.given = self.given, None
-        if given is not None and given[0] is x:
-            self.cache = given[1]
-            return given[1]
+        if self.fused is not None:
+            return self.fused.relu_forward(x)
         out, self.cache = getattr(self.k, self.type + "_forward")(x)
         return out
 

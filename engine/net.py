@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from .layers import Activation, Conv, build_layer
-from .memory import keep_freed_memory
+from .fast import keep_freed_memory, pair_conv_relu
+from .layers import build_layer
 from .params import ParamDict, bind, make_layout
 from .spec import normalize, to_json
 
@@ -38,7 +38,7 @@ def get_kernels(backend):
     if backend == "numpy":
         from . import kernels_numpy as k
     elif backend == "numba":
-        from . import kernels_numba as k
+        from .fast import kernels_numba as k
     else:
         raise ValueError("unknown backend %r — use 'numba' or 'numpy'" % (backend,))
     return k
@@ -52,7 +52,7 @@ class Net:
 
     def __init__(self, spec, backend="numpy", seed=0, dtype=np.float32, preprocess=None):
         self.layers_spec = normalize(spec)
-        keep_freed_memory()  # each step reuses the memory the last one freed (memory.py)
+        keep_freed_memory()  # each step reuses the memory the last one freed (engine/fast/memory.py)
         self.backend = backend
         self.kernels = get_kernels(backend)
         self.dtype = np.dtype(dtype)
@@ -80,25 +80,14 @@ class Net:
     def spec(self):
         return to_json(self.layers_spec)
 
-    def _fuse(self):
-        """Pair each conv with the ReLU right after it: the conv's forward then computes the
-        ReLU's output in the same pass, and a backward without act_grads runs both layers'
-        backward as one call (the kernels' conv_relu_*: on the Numba backend one pass over
-        the data instead of two, and two kernel calls fewer per pair each way). Each layer
-        still keeps its own output and cache, so acts, act_grads and inspection see the
-        layers as they are."""
-        for layer, after in zip(self.layers, self.layers[1:] + [None]):
-            if isinstance(layer, Conv):
-                fused = isinstance(after, Activation) and after.type == "relu"
-                layer.relu = after if fused else None
-
     def _bind_params(self):
         """Put every parameter in one flat buffer and every gradient in another (params.py),
         so that an optimizer step is a few whole-array operations; the layers' dicts get
         views of the buffers. The dicts params(), grads() and decay_mults() return are made
-        here once, not at every call (at batch 1 building them cost as much as a conv layer).
+        here once, not at every call (at batch 1, building them cost as much as a conv layer:
+        docs/BENCHMARKS.md, "Flat parameter buffers").
         """
-        self._fuse()  # the layers are new (or replaced): pair them again
+        pair_conv_relu(self.layers)  # the layers are new (or replaced): pair them again
         owners = [(layer, name) for layer in self.layers for name in layer.param]
         layout = make_layout([("%s.%s" % (layer.name, name), layer.param[name].shape) for layer, name in owners])
         self._params = bind([(layer.param, name) for layer, name in owners], layout, self.dtype, self.kernels)
@@ -208,9 +197,9 @@ class Net:
         grads = [dout] if keep_act_grads else []
         i = len(self.layers) - 2
         while i > 0:
-            layer, before = self.layers[i], self.layers[i - 1]
-            if not keep_act_grads and isinstance(before, Conv) and before.relu is layer:
-                dout = before.backward_relu(dout, i - 1 > 1)  # both layers in one call (_fuse)
+            layer, pair = self.layers[i], self.layers[i].fused
+            if not keep_act_grads and pair is not None and pair.relu is layer and pair.conv is self.layers[i - 1]:
+                dout = pair.backward(dout, i - 1 > 1)  # the ReLU and its conv in one call (fusion.py)
                 i -= 2
                 continue
             need_dx = keep_act_grads or i > 1

@@ -10,12 +10,12 @@ Two paths, one formula (`_update`): given any {key: array} dicts, a loop over th
 given a net's own dicts (params.py's ParamDicts: every parameter a view of one flat buffer, every
 gradient of another), one update over the whole buffers, with each state slot a flat buffer
 too whose per-parameter views are what `opt.state` holds. Elementwise, both give the same bits;
-the flat one costs a handful of NumPy calls instead of ~12 per array (adadelta on the
-convnetjs-cifar10 net: ~340 -> ~100 us a step here, dicts included), a cost paid at every
-step whatever the batch size, so it is what the live demo's batches of 1-4 feel. A backend
-whose kernel module has `optim_update` (the Numba one, engine/_numba_optim.py) takes the flat
-step in one compiled pass instead (~16 us), with the same float operations in the same order:
-the same bits (tests/test_optim_flat.py).
+the flat one costs a handful of NumPy calls instead of ~12 per array, a cost paid at every
+step whatever the batch size, so it is what the live demo's batches of 1-4 feel (see
+docs/BENCHMARKS.md, "Flat parameter buffers"). A backend whose kernel module has
+`optim_update` (the Numba one, engine/fast/_numba_optim.py) takes the flat step in one
+compiled pass instead ("Optimizer step in one compiled pass"), with the same float operations
+in the same order: the same bits (tests/test_optim_flat.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from .spec import SpecError
+from .errors import SpecError
 
 PRESETS = {
     "convnetjs-cifar10": [

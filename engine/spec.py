@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 
+from .errors import SpecError
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 PARAM_TYPES = ("conv", "fc")
 LAYER_TYPES = ("input", "conv", "pool", "fc", "dropout", "softmax") + ACTIVATIONS
@@ -56,10 +58,6 @@ _IGNORED = {
     "in_shape",
     "out_shape",
 }
-
-
-class SpecError(ValueError):
-    """A net spec that cannot be built; the message names the layer and what to do."""
 
 
 def _where(i, layer_type):

@@ -22,7 +22,8 @@ def _prod(shape):
 
 
 def summarize(spec, batch=1, optimizer="adadelta", net_name=None):
-    """A dict in the shape of `python -m engine summary --json` (see DESIGN.md's contracts).
+    """A dict in the shape of `python -m engine summary --json` (docs/ARCHITECTURE.md,
+    "Contracts").
 
     Per layer: `activations` counts the values of its output for one image; `bytes` is the
     float32 memory of those activations plus the layer's parameters.

@@ -28,6 +28,6 @@ def backend(request):
 
 @pytest.fixture
 def kernels(backend):
-    from engine.net import get_kernels
+    from engine import get_kernels
 
     return get_kernels(backend)

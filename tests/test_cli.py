@@ -1,9 +1,9 @@
 """`python -m engine summary | train | eval | bench`, run as a user runs them: in a subprocess.
 
-The contracts are DESIGN.md's (flags, JSON fields). A user mistake ends in one line on stderr
-("error: ...") and exit status 2, never a traceback. Train and eval run on a tiny folder of
-generated PNGs; the bench on one batch size for a fraction of a second (its figures are not
-checked here: they are the bench's to report, never a test's to assert).
+The contracts are docs/ARCHITECTURE.md's ("Contracts": flags, JSON fields). A user mistake ends
+in one line on stderr ("error: ...") and exit status 2, never a traceback. Train and eval run
+on a tiny folder of generated PNGs; the bench on one batch size for a fraction of a second (its
+figures are not checked here: they are the bench's to report, never a test's to assert).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fast kernels against the loop-based references in naive.py, for both backends and dtypes.
 
-Every kernel of engine/kernels_numpy.py and engine/kernels_numba.py: fast == naive on seeded
+Every kernel of engine/kernels_numpy.py and engine/fast/kernels_numba.py: fast == naive on seeded
 random shapes, strides, paddings and kernel sizes; max-pool ties resolved to the first
 maximum; numba == numpy on the same inputs; float32 stays float32.
 """
@@ -14,8 +14,9 @@ from pathlib import Path
 import naive
 import numpy as np
 import pytest
+from test_architecture import modules_of, read_imports
 
-from engine.net import get_kernels
+from engine import get_kernels
 
 DTYPES = [np.float32, np.float64]
 CONV_CASES = list(itertools.product((1, 3, 5), (1, 2, 3), (0, 1, 2)))  # kernel, stride, padding
@@ -318,19 +319,11 @@ def test_both_backends_have_the_same_kernel_names():
     assert not missing, "kernels_numba lacks %s" % missing
 
 
-def _imports_numba(path):
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "numba" for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "numba":
-            return True
-    return False
-
-
 def test_every_numba_module_stays_out_of_the_browser_build():
     """build.py copies engine/ to the browser except ENGINE_SKIP: a module that imports Numba
-    (the kernels are split over several files) must be listed there, and every name listed
-    must be a real module."""
+    (the kernels are split over several files) must be listed there, and every path listed
+    must be a real module. A probe (an import in a `try` that catches ImportError, as
+    engine.available_backends() does) is no need of Numba."""
     root = Path(__file__).resolve().parents[1]
     tree = ast.parse((root / "build.py").read_text())
     skip = next(
@@ -338,9 +331,13 @@ def test_every_numba_module_stays_out_of_the_browser_build():
         for node in tree.body
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ENGINE_SKIP" for t in node.targets)
     )
-    modules = sorted((root / "engine").glob("*.py"))
-    names = {p.name for p in modules}
-    numba_modules = {p.name for p in modules if _imports_numba(p)}
-    assert {"kernels_numba.py", "_numba_conv.py"} <= numba_modules  # the check sees what it should
+    paths = {m: p.relative_to(root / "engine").as_posix() for m, p in modules_of(["engine"]).items()}
+    names = set(paths.values())
+    numba_modules = {
+        paths[m]
+        for m, found in read_imports(["engine"]).items()
+        if any(i.name.split(".")[0] == "numba" and not i.guarded for i in found)
+    }
+    assert {"fast/kernels_numba.py", "fast/_numba_conv.py"} <= numba_modules  # the check sees what it should
     assert not numba_modules - skip, "import Numba but go to the browser: %s" % sorted(numba_modules - skip)
     assert not skip - names, "ENGINE_SKIP names missing modules: %s" % sorted(skip - names)

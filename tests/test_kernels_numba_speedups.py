@@ -2,12 +2,11 @@
 
 The general kernel tests (test_kernels.py) check both backends against naive.py; here the
 same inputs go through kernels_numba on 1, 2 and 3 threads (up to 4 chunks each), on either
-pool of threads (engine/parallel.py: Numba's, through the prange wrappers, and
-engine.workers) — batch 1
-split by rows, bigger batches by whole images — and must give the same results, the
-kernels' edge paths included (filters past the slices of 16, odd counts of them, output
-rows not a multiple of 4 pixels, kernel rows not a multiple of 16 values). Plus: an error in a chunk
-reaches the caller, and NaN flows through every kernel (the divergence check relies on it).
+pool of threads (engine/fast/parallel.py: Numba's, through the prange wrappers, and
+engine.fast.workers) — batch 1 split by rows, bigger batches by whole images — and must give
+the same results, the kernels' edge paths included (filters past the slices of 16, odd counts
+of them, output rows not a multiple of 4 pixels, kernel rows not a multiple of 16 values).
+Plus: an error in a chunk reaches the caller, and NaN flows through every kernel (the divergence check relies on it).
 No timing here; that is `python -m engine bench`.
 """
 
@@ -19,9 +18,9 @@ import naive
 import numpy as np
 import pytest
 
-from engine import config, parallel
-from engine import kernels_numba as kb
 from engine import kernels_numpy as kn
+from engine.fast import config, parallel
+from engine.fast import kernels_numba as kb
 
 
 @pytest.fixture(params=["numba-pool", "workers"])
@@ -234,8 +233,8 @@ def test_bad_shapes_say_what_is_wrong():
 
 
 def test_a_wrapper_compiles_in_the_background_once_wanted_enough(monkeypatch):
-    """engine/parallel.py: the first WANTED - 1 calls run on engine.workers, the WANTED-th
-    starts compiling the prange wrapper in a thread of its own (and still runs on the
+    """engine/fast/parallel.py: the first WANTED - 1 calls run on engine.fast.workers, the
+    WANTED-th starts compiling the prange wrapper in a thread of its own (and still runs on the
     workers); once it is ready, calls run on Numba's pool, with the same bits."""
     assert parallel.LAYER in ("omp", "tbb")
     for name, fresh in (("_ready", set()), ("_compiling", {}), ("_asked", {}), ("WANTED", 3)):
@@ -270,3 +269,13 @@ def test_the_pools_spin_count_is_set_only_while_openmp_loads(monkeypatch, before
     assert os.environ.get("GOMP_SPINCOUNT") == before
     with parallel._spincount(None):
         assert os.environ.get("GOMP_SPINCOUNT") == before
+
+
+def test_a_process_that_shares_its_cores_with_a_server_gets_short_spins(monkeypatch):
+    """engine.fast.share_cores_with_a_server() (the app calls it) hands the pool the app's
+    spin count, which it reads when it loads."""
+    import engine.fast
+
+    monkeypatch.setattr(config, "OMP_SPINCOUNT", None)
+    engine.fast.share_cores_with_a_server()
+    assert config.OMP_SPINCOUNT == config.APP_OMP_SPINCOUNT

@@ -1,4 +1,4 @@
-"""The NumPy backend's threads (engine/numpy_threads.py): a batch shared out by images.
+"""The NumPy backend's threads (engine/fast/numpy_threads.py): a batch shared out by images.
 
 Every kernel kernels_numpy shares out (conv forward in blocks of images, conv backward in
 shares of images whose dw/db parts are added up, 2x2 pooling, ReLU) against naive.py on 2
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from engine import kernels_numpy as kn
-from engine import numpy_threads
+from engine.fast import numpy_threads
 
 
 class FakeBlas:

@@ -240,19 +240,22 @@ class CountingKernels:
 @pytest.mark.parametrize("dx_by_conv", [False, True])
 @pytest.mark.parametrize("n", [1, 5])
 def test_a_conv_and_its_relu_in_one_pass_give_the_bits_of_two_layers(backend, monkeypatch, n, dx_by_conv):
-    """Net pairs each conv with the ReLU after it (Net._fuse): one kernel call forward and,
-    without act_grads, one backward. Against the same net with the pairs undone, every
-    output, loss, gradient and act_grad is the same to the bit, on both backends (the Numba
-    backend's fused kernels included, dx by tiles and by convolution)."""
-    from engine import config, layers
+    """Net pairs each conv with the ReLU after it (engine/fast/fusion.py): one kernel call
+    forward and, without act_grads, one backward. Against the same net with the pairs undone,
+    every output, loss, gradient and act_grad is the same to the bit, on both backends (the
+    Numba backend's fused kernels included, dx by tiles and by convolution)."""
+    from engine import layers
+    from engine.fast import config
 
     monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0 if dx_by_conv else 10**9)
     fused, apart = Net(FUSED, backend=backend, seed=4), Net(FUSED, backend=backend, seed=4)
     convs = [layer for layer in fused.layers if isinstance(layer, layers.Conv)]
-    assert [c.relu is not None for c in convs] == [True, True, False, False]
+    assert [c.fused is not None for c in convs] == [True, True, False, False]
+    for conv, after in zip(fused.layers, fused.layers[1:]):
+        if conv in convs and conv.fused is not None:  # the pair is the conv and the ReLU after it
+            assert conv.fused.conv is conv and conv.fused.relu is after and after.fused is conv.fused
     for layer in apart.layers:
-        if isinstance(layer, layers.Conv):
-            layer.relu = None
+        layer.fused = None
     counting = CountingKernels(fused.kernels)
     for layer in fused.layers:
         layer.k = counting

@@ -37,7 +37,7 @@ def random_grads(params, rng):
 @pytest.mark.parametrize("weight_decay", [0.0, 0.05])
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_flat_path_equals_dict_path_bit_for_bit(name, weight_decay, dtype, backend):
-    """numba: the backend's one-pass kernel (_numba_optim.py) takes the step; numpy: optim.py's
+    """numba: the backend's one-pass kernel (engine/fast/_numba_optim.py) takes the step; numpy: optim.py's
     whole-array operations. Both must give the dict path's bits."""
     net = Net(SPEC, seed=1, dtype=dtype, backend=backend)
     params, grads, decay = net.params(), net.grads(), net.decay_mults()

@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from engine import Net, SpecError, get_preset, normalize
-from engine.presets import PRESETS
-from engine.spec import format_shape, param_shapes, to_json
+from engine import PRESETS, Net, SpecError, format_shape, get_preset, normalize, to_json
+from engine.spec import param_shapes
 
 SOFTMAX10 = {"type": "softmax", "num_classes": 10}
 

@@ -1,7 +1,7 @@
 """The Numba backend's optimizer steps: one pass over a net's flat parameter buffer
 (engine/params.py) per step, instead of the ~10 whole-array NumPy operations of optim.py's
-_update (each a pass of its own, ~10 us apiece at the ConvNetJS CIFAR-10 net's 23k values:
-what a step of batch 1-4 feels).
+_update (each a pass of its own: what a step of batch 1-4 feels; see docs/BENCHMARKS.md,
+"Optimizer step in one compiled pass").
 
 Each kernel computes optim.py's formula value by value with the same float operations in
 the same order, and is compiled without fastmath (no fused multiply-adds, no reordering), so

@@ -8,12 +8,13 @@ in this file, because Numba's cache only notices edits to the file of the functi
 
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of
-unrolling them into an im2col buffer first (that copy was 37% of conv1's forward at batch 4,
-C=3, measured). Forward: 4 output pixels x 16 filters per pass, the sums in registers. dw: 4
-filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
-x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
-item is (image, block of output rows), so even batch 1 splits over cores. Layout:
-activations (N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays them out.
+unrolling them into an im2col buffer first (that copy was a good part of conv1's forward; see
+docs/BENCHMARKS.md, "Conv without im2col"). Forward: 4 output pixels x 16 filters per pass, the
+sums in registers. dw: 4 filters x 16 values of a kernel row per pass, summed over the pixels
+of a block. dx: 4 pixels x 16 values of a kernel row, summed over the filters and added into a
+padded dx image. A work item is (image, block of output rows), so even batch 1 splits over
+cores. Layout: activations (N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays
+them out.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _at(typingctx, a, off):
     carray views of short runs, which cost less to make than slices (those clamp their
     bounds at every call). Loops over such a view index from 0, which Numba knows is not
     negative: an index it cannot prove non-negative gets a wraparound check, which stops
-    LLVM from vectorising the loop (a copy ran 5x slower, measured)."""
+    LLVM from vectorising the loop (see docs/BENCHMARKS.md, "Carray views instead of slices")."""
     dtype = a.dtype
 
     def codegen(context, builder, signature, args):
@@ -182,7 +183,8 @@ def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
 
     The 64 sums live in a stack array that LLVM keeps in eight vector registers (float32):
     each k broadcasts 4 pixel values and loads one row of w for 8 vector multiply-adds.
-    6 pixels would need 20 registers of AVX2's 16 and spill (1.6x slower, measured).
+    6 pixels would need 20 registers of AVX2's 16 and spill (see docs/BENCHMARKS.md,
+    "Conv forward: 4 pixels x 16 filters in registers").
     """
     acc = carray(_stack_like(xpf, 64), 64)
     for t in range(64):
@@ -322,7 +324,8 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # A work item is (image n, block of rb output rows); chunk c is the run of items
 # [bounds[c], bounds[c + 1]). Each thread of a call runs the chunk kernel once, and the kernel
 # takes chunks (_take) until none is left: a thread holds the GIL once per call, not once per
-# chunk (each time it does, the other thread may have to sleep until it is let go, ~50 us).
+# chunk (each time it does, the other thread may have to sleep until it is let go; see
+# docs/BENCHMARKS.md, "One GIL hand-off per thread").
 # Pixels go in fours along an output row; a row's last four repeat its last pixel where the
 # row runs out, and only real pixels are stored.
 @_jit
@@ -387,7 +390,7 @@ def conv_backward_chunk(
     dblk = np.zeros((rb * Wo, Fp), dtype=xf.dtype)  # (pixels, filters); columns past F stay 0
     # db's sums run here and go to db_parts[c] once per chunk: the partials of neighbouring
     # chunks share cache lines, and two threads adding into them pixel by pixel kept stealing
-    # those lines from each other (backward at batch 4 ran no faster on 2 threads than on 1).
+    # those lines from each other (docs/BENCHMARKS.md, "Conv without im2col").
     dbl = np.zeros(Fp, dtype=xf.dtype)
     addr = np.empty(rb * Wo, dtype=np.int64)
     dxp = np.zeros((Hp if need_dx else 1, XW), dtype=xf.dtype)
@@ -462,9 +465,10 @@ def conv_backward_chunk(
 
 # -- the chunk kernels on Numba's thread pool ------------------------------------------------
 # Each wrapper runs its chunk kernel once on each of T threads of Numba's OpenMP (or TBB)
-# pool; the kernel takes its chunks itself. Starting such a loop costs ~5 us against ~35 us
-# for handing a call to engine.workers' threads, whose wake-up goes through the GIL and a
-# sleeping thread (kernels_numba._run picks one of the two).
+# pool; the kernel takes its chunks itself. Starting such a loop costs far less than handing a
+# call to engine.fast.workers' threads, whose wake-up goes through the GIL and a sleeping
+# thread (parallel.run picks one of the two; docs/BENCHMARKS.md, "Numba's pool against our own
+# threads").
 @_par
 def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
     for _ in prange(T):

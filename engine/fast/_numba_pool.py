@@ -33,8 +33,9 @@ def pool_forward_chunk(xf, C, size, stride, Ho, Wo, r0, r1, out2, arg2):
     (k = i * size + j) holds it. xf (N, H, W*C); out2 and arg2 (int32) are (N*Ho, Wo*C).
 
     2x2 windows (nearly every net) get straight-line code that LLVM vectorises over the
-    channels, 10x faster than the general loop over taps (measured), on carray views, which
-    cost less to make than slices (-30% for conv1's pool at batch 4, measured).
+    channels, far faster than the general loop over taps, on carray views, which cost less to
+    make than slices (see docs/BENCHMARKS.md, "Max pooling in Numba" and "Carray views
+    instead of slices").
     """
     t1, t2, t3 = np.int32(1), np.int32(2), np.int32(3)
     H, WC = xf.shape[1], xf.shape[2]
@@ -109,7 +110,8 @@ def pool_backward_chunk(dout2, arg2, C, size, stride, Ho, Wo, by_rows, u0, u1, d
             _zero_rows(dxf, n, min(h1, h0 + size), h1, 0)  # bottom edge
         else:
             _zero_rows(dxf, n, h0, h1, 0)
-        if tiled and size == 2:  # the common case, with a loop LLVM unrolls (2x faster)
+        # the common case: a loop LLVM unrolls (docs/BENCHMARKS.md, "Max pooling in Numba")
+        if tiled and size == 2:
             OW, WC = dout2.shape[1], dxf.shape[2]
             zero = dxf.dtype.type(0)
             for ho in range(ho0, ho1):

@@ -3,11 +3,11 @@
 A training step allocates and frees the same few-megabyte arrays (activations, gradients,
 scratch) every time. glibc's malloc gives big freed blocks back to the OS (blocks over its
 mmap threshold are unmapped, and a free heap top over the trim threshold is cut), so the next
-step faults the same pages in again and the kernel zeroes them: at batch 64 the Numba backend
-took ~1300 page faults a step, spent ~8% of its time in the kernel and ran ~9% slower
-(measured). Raising both thresholds keeps the memory with the process; a step then reuses
-what the last one freed. The setting is process-wide: PyTorch in the same process (the
-bench) is left with the same allocator settings as the engine.
+step faults the same pages in again and the kernel zeroes them: time in the OS kernel instead
+of ours (see docs/BENCHMARKS.md, "Keeping freed memory"). Raising both thresholds keeps the
+memory with the process; a step then reuses what the last one freed. The setting is
+process-wide: PyTorch in the same process (the bench) is left with the same allocator settings
+as the engine.
 
 Nothing here but that one setting. Plain Python and harmless elsewhere: it does nothing but
 on Linux with glibc (not in Pyodide, not on macOS or Windows), and never fails.

@@ -1,30 +1,30 @@
-"""Which threads run the Numba backend's chunk kernels: Numba's own pool, or engine.workers.
+"""Which threads run the Numba backend's chunk kernels: Numba's own pool, or engine.fast.workers.
 
 Numba's pool (its OpenMP layer, or TBB's) runs a chunk kernel through a small `prange` wrapper
 beside it (`*_par` in the _numba_*.py modules): the pool's threads spin a little before they
-sleep, so starting a loop costs ~5 us, against ~35 us for handing a call to engine.workers'
-threads, which wait on a queue and then for the GIL (waking a sleeping thread is slow on a
-VM). Measured on this 2-core machine, a ConvNetJS CIFAR-10 training step with both in one
-process: batch 1 -9 to -19%, batch 4 -12 to -15%, batch 16 -10%, batch 64 -4%.
+sleep, so starting a loop costs a fraction of handing a call to engine.fast.workers' threads,
+which wait on a queue and then for the GIL (waking a sleeping thread is slow on a VM), and a
+training step is faster at every batch size (see docs/BENCHMARKS.md, "Numba's pool against
+our own threads").
 
 The wrappers cost compile time: Numba's parfor pipeline links the chunk kernel into the loop
-body and the loop into the wrapper, and LLVM optimises it again each time (~20 s of CPU for
-the five a ReLU net needs, on top of ~9 s for the kernels). So a wrapper is compiled in a
-background thread once it has been wanted WANTED times (a few training steps: by then the
-kernels themselves are compiled, and Numba compiles one function at a time), and the calls
-run on engine.workers until it is ready. The first training step does not wait for it, a
-test that calls a kernel a few times never compiles it, and with Numba's cache filled
-(every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
+body and the loop into the wrapper, and LLVM optimises it again each time (the five a ReLU
+net needs take about twice the kernels' own compile time; same entry). So a wrapper is
+compiled in a background thread once it has been wanted WANTED times (a few training steps:
+by then the kernels themselves are compiled, and Numba compiles one function at a time), and
+the calls run on engine.fast.workers until it is ready. The first training step does not wait
+for it, a test that calls a kernel a few times never compiles it, and with Numba's cache
+filled (every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
 
-How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once, when
-libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
+How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once,
+when libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
 is put back at once, so that another library's OpenMP, PyTorch's, keeps its own). Long spins
 win on a machine that trains and does nothing else (the engine's CLI); the app sets short ones
 because it shares two cores with a browser and its server: a thread that spins holds a core
 that the OS could give to the training thread a browser redraw pushed aside (config.py).
 
-engine.workers runs every call where neither layer loads (no libgomp or libtbb), where
-NUMBA_THREADING_LAYER names another one (workqueue starts a loop in ~100 us and may not be
+engine.fast.workers runs every call where neither layer loads (no libgomp or libtbb), where
+NUMBA_THREADING_LAYER names another one (workqueue starts a loop slower still and may not be
 entered by two threads at once), and with CONVNET_NUMBA_POOL=workers (config.py).
 """
 
@@ -61,7 +61,7 @@ def _spincount(spins):
 
 def threading_layer():
     """ "omp" or "tbb", the first that loads (or the one NUMBA_THREADING_LAYER names, if it is
-    one of them), made Numba's choice; None: engine.workers runs the chunks."""
+    one of them), made Numba's choice; None: engine.fast.workers runs the chunks."""
     if not config.PARALLEL_ENABLED or config.POOL == "workers":
         return None
     from numba.np.ufunc import parallel
@@ -95,7 +95,7 @@ _asked = {}  # (wrapper, dtype) -> times wanted before it compiles
 def _compile(key, wrapper, signature):
     try:
         wrapper.compile(signature)
-    except Exception:  # noqa: BLE001 - stays on engine.workers, which gives the same results
+    except Exception:  # noqa: BLE001 - stays on engine.fast.workers, which gives the same results
         return
     with _lock:
         _ready.add(key)
@@ -132,7 +132,7 @@ def wait_compiled(timeout=None):
 
 def run(T, chunk, wrapper, args, dtype):
     """Run a chunk kernel that takes its chunks itself (args hold its bounds and taken
-    counter) on T threads: wrapper(T, *args) on Numba's pool once compiled, else on engine.workers."""
+    counter) on T threads: wrapper(T, *args) on Numba's pool once compiled, else on engine.fast.workers."""
     if T == 1:
         chunk(*args)
     elif LAYER is not None and _wanted(wrapper, (T,) + args, dtype):

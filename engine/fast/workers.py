@@ -1,12 +1,13 @@
 """Threads of our own that run the NumPy backend's shares of a batch (numpy_threads.py) and
-the Numba backend's chunk kernels where Numba's OpenMP/TBB pool does not (engine/parallel.py
+the Numba backend's chunk kernels where Numba's OpenMP/TBB pool does not (parallel.py
 says when: no such layer, or its prange wrappers not compiled yet).
 
 Plain Python, apart from the kernels so that editing it never touches Numba's cache of the
 kernel modules (_numba_*.py). The chunk kernels release the GIL (nogil), as do NumPy's ufuncs
-and OpenBLAS, so these threads really run in parallel; handing them a call costs ~35 us (a
-queue, then the GIL), against ~5 us for Numba's pool. Python 3.8 compatible: the browser's
-engine imports it, and starts no thread there (numpy_threads.threads() is 1 in Pyodide).
+and OpenBLAS, so these threads really run in parallel; handing them a call (a queue, then the
+GIL) costs several times what Numba's pool takes (see docs/BENCHMARKS.md, "Numba's pool
+against our own threads"). Python 3.8 compatible: the browser's engine imports it, and starts
+no thread there (numpy_threads.threads() is 1 in Pyodide).
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ NumPy's ufuncs and OpenBLAS release the GIL, so two Python threads running two h
 batch really run in parallel. OpenBLAS's own threads must be off then: two callers each
 starting OpenBLAS's thread pool fight over the same cores, and its skinny conv GEMMs (16-20
 output channels) use two OpenBLAS threads poorly anyway. OpenBLAS's thread count is
-process-wide, and setting it back to 2 after each call cost ~300 us (its next call
-re-prepares the threads, measured), so the first `run()` that shares work out sets it to 1
-and leaves it there: from then on every OpenBLAS call of the process runs on one thread
-(the NumPy backend shares out its fc layers too; other users of BLAS in the process are
-slower, not wrong).
+process-wide, and setting it back to 2 after each call costs more than the call saves (its
+next call re-prepares the threads; see docs/BENCHMARKS.md, "NumPy threads and OpenBLAS"), so
+the first `run()` that shares work out sets it to 1 and leaves it there: from then on every
+OpenBLAS call of the process runs on one thread (the NumPy backend shares out its fc layers
+too; other users of BLAS in the process are slower, not wrong).
 
 Only used where it can work: CPython with an OpenBLAS whose `set_num_threads` is found among
 the loaded libraries (/proc/self/maps, Linux). Elsewhere — Pyodide (no threads), MKL, macOS's
@@ -87,7 +87,7 @@ def threads():
 
 def run(fn, calls, T=None):
     """[fn(*args) for args in calls], the calls shared out to up to T threads (default
-    threads()) of engine.workers, each taking the next call not yet taken; re-raises the
+    threads()) of engine.fast.workers, each taking the next call not yet taken; re-raises the
     first error. (Where threads() is 1, Pyodide included, no thread is ever started.)"""
     calls = list(calls)
     T = min(threads() if T is None else T, threads(), len(calls))

@@ -1,4 +1,5 @@
-"""The engine's kernels in Numba: the fast backend, same names and signatures as kernels_numpy.
+"""The engine's kernels in Numba: the fast backend, same names and signatures as
+engine/kernels_numpy.py (the pair's plain half: read that one to learn what a kernel computes).
 
 Three levels, in the spirit of stumpy:
 1. serial `@njit` kernels: register-blocked loops over a padded image's windows (forward,
@@ -16,7 +17,7 @@ _numba_conv.py (convolution), _numba_pool.py (max pooling), _numba_act.py (ReLU,
 sigmoid, softmax). This file is level 3 and compiles nothing itself.
 
 The chunks run on Numba's own thread pool (OpenMP's or TBB's) through a small `prange`
-wrapper per chunk kernel (`*_par` beside it), or on engine.workers' threads: engine/parallel.py
+wrapper per chunk kernel (`*_par` beside it), or on engine.fast.workers' threads: parallel.py
 picks, and says why. Either way each thread takes chunks until none is left, so a thread parked
 by the OS holds up one small chunk, not half of the batch.
 
@@ -39,6 +40,10 @@ from . import config, parallel
 
 NAME = "numba"
 
+# Until it returns True, some calls run on engine.fast.workers while the pool's wrappers
+# compile in the background (parallel.py); the bench waits for it before it times anything.
+wait_compiled = parallel.wait_compiled
+
 
 def _threads():
     # numba.config's count, not numba.get_num_threads(): that one would start Numba's pool
@@ -60,7 +65,9 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 def _float(a, dtype=None):
     """A C-contiguous float32/float64 array: `dtype` if given, else a's own (ints -> float64)."""
     if type(a) is np.ndarray and a.flags.c_contiguous and (a.dtype == dtype or dtype is None and a.dtype in _FLOATS):
-        return a  # what layers pass: ~1 us less per argument, 30 arguments a training step
+        # what layers pass (~30 arguments a step) goes through untouched, without asarray's
+        # checks (docs/BENCHMARKS.md, "When a call is shared out")
+        return a
     a = np.asarray(a)
     if dtype is None:
         dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.float64
@@ -90,7 +97,7 @@ def _conv_plan(N, Ho, Wo, macs):
     """(threads, chunks, rows per work item, items per image) of a conv call of `macs`
     multiply-adds; an item has about CONV_BLOCK_PIXELS output pixels. (Smaller items, so
     that conv3 of the CIFAR-10 net at batch 1, one item of 8x8, ran on both threads, gained
-    nothing measurable.)"""
+    nothing: docs/BENCHMARKS.md, "When a call is shared out".)"""
     rb = max(1, min(Ho, config.CONV_BLOCK_PIXELS // max(Wo, 1)))
     nblk = (Ho + rb - 1) // rb
     T, chunks = _plan(macs, config.MIN_PARALLEL_MACS, N * nblk)

@@ -1,20 +1,20 @@
-"""Compile and threading options of the Numba kernels, in one place (kernels_numba.py and the
-_numba_*.py kernel modules read them).
+"""Compile and threading options of the Numba kernels, in one place (kernels_numba.py, the
+_numba_*.py kernel modules and parallel.py read them).
 
 Nothing else lives here, and this module does not import Numba.
 
 - `JIT` is the keyword dict for `numba.njit`. `cache=True` writes the machine code beside the
-  source (engine/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
+  source (engine/fast/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
   pays for compiling. `nogil=True` lets the kernels of one batch run on several threads.
 - fastmath: only the flags that let LLVM vectorise reductions and fuse multiply-adds
   ("reassoc", "contract") plus "nsz" and "arcp". Not "nnan"/"ninf": with those LLVM may assume
   that no NaN exists and fold it away, and the training loop's divergence check (a NaN loss
   pauses the run) relies on NaN flowing through every kernel.
 - Numba's cache index keys on a function's bytecode and signature, not on these options: after
-  editing them, delete engine/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
+  editing them, delete engine/fast/__pycache__/*.nbi and *.nbc so that nothing stale is loaded.
 - Threads: a batch is split into chunks that THREADS threads take (default: Numba's
   NUMBA_NUM_THREADS, i.e. the CPUs this process may use), on Numba's OpenMP/TBB pool or on
-  engine.workers (POOL; engine/parallel.py). `CONVNET_NUMBA_PARALLEL=0` runs every kernel on
+  engine.fast.workers (POOL; parallel.py). `CONVNET_NUMBA_PARALLEL=0` runs every kernel on
   the calling thread only.
 """
 
@@ -31,22 +31,22 @@ JIT = {
 
 PARALLEL_ENABLED = os.environ.get("CONVNET_NUMBA_PARALLEL", "1").strip().lower() not in ("0", "false", "no", "off")
 THREADS = None  # None: numba.config.NUMBA_NUM_THREADS; the bench sets it for --threads
-# Which threads run the chunks (kernels_numba.LAYER): "numba", Numba's OpenMP or TBB pool where
-# one loads, else engine.workers; "workers", engine.workers always.
+# Which threads run the chunks (parallel.LAYER): "numba", Numba's OpenMP or TBB pool where
+# one loads, else engine.fast.workers; "workers", engine.fast.workers always.
 POOL = os.environ.get("CONVNET_NUMBA_POOL", "numba").strip().lower()
 # How many times a thread of Numba's OpenMP pool spins before it sleeps (GOMP_SPINCOUNT for
-# that pool only); None: OpenMP's default (300,000, i.e. ~10 ms here). Read once, when the pool
-# loads. The app sets APP_OMP_SPINCOUNT (~90 us here): on 2 cores shared with a browser it
-# kept training at 0.90 of its speed beside a process that takes 12% of a core in 6 ms
-# bursts, against 0.86 with the default (10 rounds of 4 s each); alone it trains ~5% slower.
+# that pool only); None: OpenMP's default (300,000). Read once, when the pool loads. The app
+# sets APP_OMP_SPINCOUNT (engine.fast.share_cores_with_a_server): beside a browser, short
+# spins leave the cores to whoever needs them, which costs a training alone a little (see
+# docs/BENCHMARKS.md, "OpenMP spin count beside a browser").
 OMP_SPINCOUNT = None
 APP_OMP_SPINCOUNT = 3000
 
-# Handing work to another thread costs ~5 us on Numba's pool, ~35 us on engine.workers; below
-# these sizes one thread does it all. Convolutions: every conv of the CIFAR-10 net on 2 threads
-# even at batch 1 (its smallest, conv3's forward, has 640k): +9% at batch 1 against 4M, even
-# at batch 4 (in-process A/B, 20 rounds). Pooling and elementwise: lower gained nothing
-# measurable at batch 1-16.
+# Below these sizes one thread does it all: handing work to another thread costs more than it
+# saves (it costs less on Numba's pool than on engine.fast.workers). Convolutions: every conv
+# of the CIFAR-10 net runs on 2 threads even at batch 1 (its smallest, conv3's forward, has
+# 640k); pooling and elementwise gained nothing from a lower threshold (see
+# docs/BENCHMARKS.md, "When a call is shared out").
 MIN_PARALLEL_MACS = 500_000  # conv multiply-adds in one call (2x for a backward)
 MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 # Above them, a call is cut into this many chunks per thread and threads take chunks as they
@@ -56,7 +56,8 @@ CHUNKS_PER_THREAD = 4
 
 # conv_backward computes dx as a convolution of dout (stride 1) from this many output
 # pixels in the batch on (conv2 at batch 8); below, one call does dw and dx together (its dx
-# tiles). At batch 4 from 0 pixels: -9%; at batch 64 tiles only: -4% (in-process A/B).
+# tiles): a second hand-off to the threads costs more than it saves on small batches, and
+# the tiles lose on big ones (see docs/BENCHMARKS.md, "Numba dx as a convolution").
 MIN_DX_BY_CONV_PIXELS = 2048
 
 # Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
