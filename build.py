@@ -4,13 +4,13 @@
                     [--test-images N] [--snapshot FILE | --no-snapshot] [--seed S]
 
 Writes a folder that any static host serves (or `python -m http.server -d dist`):
-    index.html       the dashboard: figures made here by app.figures, filled by the page
+    index.html       the dashboard: figures made here by app.plots, filled by the page
     bench.html       this engine in Pyodide against ConvNetJS, on the same images
     site.json        what the worker needs: Pyodide's URL, data files, classes, defaults
     assets/          BokehJS (from the installed bokeh), the page and worker scripts, ConvNetJS
                      (benchmark page only)
-    py/bundle.json   the Python the worker runs: engine (NumPy backend), datasets, the app's
-                     runner, probe, history, markup and figure-data functions, static/cp_worker.py
+    py/bundle.json   the Python the worker runs: engine (NumPy backend), datasets, app.core
+                     (the app's Panel-free core), static/cp_worker.py
     data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
 Only Pyodide itself comes from elsewhere (--pyodide-url, default its CDN). What lives where in
 the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (the worker).
@@ -46,22 +46,23 @@ ENGINE_SKIP = {
 }
 DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
 APP_MODULES = (
-    "runner.py",
-    "runner_net.py",
-    "runner_reads.py",
-    "runner_stats.py",
-    "probe.py",
-    "history.py",
-    "paths.py",
-    "markup.py",
-    "figures.py",
-    "figures_network.py",
-    "teaching/__init__.py",
-    "teaching/casestudies.py",
-    "teaching/convarith.py",
-    "teaching/evaluation.py",
-    "teaching/health.py",
-    "teaching/saliency.py",
+    "__init__.py",
+    "core/__init__.py",
+    "core/runner.py",
+    "core/runner_net.py",
+    "core/runner_reads.py",
+    "core/runner_stats.py",
+    "core/probe.py",
+    "core/history.py",
+    "core/paths.py",
+    "core/fragments.py",
+    "core/plot_data.py",
+    "core/casestudies.py",
+    "core/convarith.py",
+    "core/evaluation.py",
+    "core/health.py",
+    "core/saliency.py",
+    "core/teaching_fragments.py",
 )
 ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}
@@ -172,8 +173,6 @@ def python_bundle():
         for f in sorted((ROOT / pkg).glob("*.py")):
             if f.name not in skip:
                 files["%s/%s" % (pkg, f.name)] = f.read_text(encoding="utf-8")
-    # app/__init__.py imports the Panel side (param); the worker needs these modules only.
-    files["app/__init__.py"] = '"""The parts of the app the static site\'s worker runs (see build.py)."""\n'
     for name in APP_MODULES:
         files["app/" + name] = (ROOT / "app" / name).read_text(encoding="utf-8")
     files["cp_worker.py"] = (STATIC / "cp_worker.py").read_text(encoding="utf-8")
@@ -187,8 +186,8 @@ def figures():
     from bokeh.layouts import row
 
     import engine
-    from app import figures as F
-    from app.probe import probe
+    from app import plots as F
+    from app.core import plot_data, probe
 
     curves = F.curve_source()
     curves.name = "cp-curves"
@@ -201,7 +200,7 @@ def figures():
     net = engine.Net(engine.get_preset(DEFAULTS["net"]), backend="numpy", seed=DEFAULTS["seed"])
     image = np.full((32, 32, 3), 128, np.uint8)
     data = probe(net, image, 0)
-    im, cap, width, height = F.network_data(data["layers"], image)
+    im, cap, width, height = plot_data.network_data(data["layers"], image)
     net_fig, net_images, net_captions = F.network_figure(width, height)
     net_images.name, net_captions.name = "cp-net-images", "cp-net-captions"
     net_images.data, net_captions.data = im, cap
@@ -227,22 +226,22 @@ def write_pages(out, site):
     import bokeh
 
     import engine
-    from app import markup
+    from app.core import fragments
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
     summary = engine.summarize(
         engine.get_preset(DEFAULTS["net"]), batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"]
     )
-    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": markup.CSS, "VERSION": bokeh.__version__}
+    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": fragments.CSS, "VERSION": bokeh.__version__}
     page = render_page(
         (STATIC / "index.html").read_text(encoding="utf-8"),
         dict(
             common,
             FIGURES=json_script(figures()),
             SITE=json_script(site),
-            LAYER_TABLE=markup.layer_table_html(summary),
-            MEMORY=markup.memory_html(summary["memory"]),
-            STATS=markup.stats_html({}),
+            LAYER_TABLE=fragments.layer_table_html(summary),
+            MEMORY=fragments.memory_html(summary["memory"]),
+            STATS=fragments.stats_html({}),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
                 for k in engine.OPTIMIZER_DEFAULTS
@@ -268,7 +267,7 @@ def write_pages(out, site):
 def build(args):
     t0 = time.time()
     sys.path.insert(0, str(ROOT))
-    from app.paths import check_packages
+    from app.core.paths import check_packages
 
     problem = check_packages()
     if problem:

@@ -64,7 +64,7 @@ def origins(host, port, extra=()):
 
 def main(argv=None):
     args = parse_args(argv)
-    from . import paths
+    from .core import paths
 
     problem = paths.check_packages()
     if problem:
@@ -95,8 +95,8 @@ def main(argv=None):
     import panel as pn
 
     from . import sockets
+    from .core import Runner
     from .dashboard import TITLE, create_app
-    from .runner import Runner
     from .status import route as status_route
 
     runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)

@@ -18,17 +18,17 @@ import time
 
 import panel as pn
 
+from .core.fragments import status_html
 from .lecture import ReadOnlyRunner, role_of
-from .markup import status_html
 from .state import DashboardState
 from .teaching.explain_views import CaseStudyView, ConvArithmeticView
-from .teaching.views import EvaluationView, HealthView, SaliencyView
+from .teaching.live_views import EvaluationView, HealthView, SaliencyView
 from .views.common import InView, html, section
 from .views.controls import Controls
 from .views.curves import Curves
 from .views.editor import NetworkEditor
-from .views.layers import LayerTable
-from .views.predictions import Predictions
+from .views.layer_table import LayerTable
+from .views.predictions import PredictionsView
 from .views.snapshots import Snapshots
 from .views.stats import Stats
 from .views.upload import Upload
@@ -99,7 +99,7 @@ class Dashboard:
         self.editor = NetworkEditor(self.state, runner)
         self.layers = LayerTable(self.state)
         self.visualisation = Visualisation(self.state, runner)
-        self.predictions = Predictions(self.state)
+        self.predictions = PredictionsView(self.state)
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner)
         # The views that explain (app/teaching): the slides' case studies and, on the live

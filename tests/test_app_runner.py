@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import engine
-from app.history import History, Predictions
-from app.runner import Runner
+from app.core import Runner
+from app.core.history import History, PredictionLog
 from datasets import synthetic_dataset
 
 CONVNETJS = Path(__file__).resolve().parents[2] / "shared" / "peers" / "convnetjs" / "cifar10_snapshot.json"
@@ -257,7 +257,7 @@ def test_history_stays_bounded_and_spans_the_run():
 
 
 def test_predictions_ring():
-    p = Predictions(capacity=5)
+    p = PredictionLog(capacity=5)
     for i in range(12):
         probs = np.eye(10)[i % 10] * 0.9 + 0.01
         p.add(i, np.zeros((32, 32, 3), np.uint8), i % 10 if i % 2 else 0, probs)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.core import Runner
 from app.dashboard import EVERY_TICK, Dashboard
 from app.lecture import READS, Lecture, ReadOnlyError, ReadOnlyRunner, role_of
 from app.presenter import SLIDES, Presenter
-from app.runner import Runner
 from app.views.keys import key_of
 from datasets import synthetic_dataset
 

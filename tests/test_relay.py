@@ -13,11 +13,11 @@ import threading
 import numpy as np
 import pytest
 
+from app.core import Runner
 from app.dashboard import EVERY_TICK, Dashboard, create_app
 from app.lecture import READS, Lecture, ReadOnlyError, ReadOnlyRunner
 from app.presenter import SLIDES, Presenter
 from app.relay import MirrorRunner, Publisher, RelayError, start_relay
-from app.runner import Runner
 from datasets import synthetic_dataset
 
 

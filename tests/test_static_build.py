@@ -132,9 +132,9 @@ def test_bundle_is_the_numpy_engine_in_python_38(site):
         "engine/net.py",
         "engine/train.py",
         "datasets/batches.py",
-        "app/runner.py",
-        "app/probe.py",
-        "app/figures.py",
+        "app/core/runner.py",
+        "app/core/probe.py",
+        "app/core/plot_data.py",
         "cp_worker.py",
     ):
         assert name in files, name

@@ -1,7 +1,7 @@
 """Small helpers every view uses: HTML panes carrying the page's CSS, section cards, messages,
 and InView, the marker that reports whether a section is on screen.
 
-Panel renders each component in its own shadow DOM, so the CSS from markup.py is attached to
+Panel renders each component in its own shadow DOM, so the CSS from app/core/fragments.py is attached to
 every HTML pane as a stylesheet rather than once to the page.
 
 Importing this module also mends one costly habit of Panel's text panes (HTML, Markdown,
@@ -17,7 +17,7 @@ import param
 from panel.custom import JSComponent
 from panel.pane.markup import HTMLBasePane
 
-from ..markup import CSS
+from ..core.fragments import CSS
 
 CARD_CSS = """
 :host { width: 100%; }

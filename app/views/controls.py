@@ -12,7 +12,7 @@ from panel.viewable import Viewer
 
 import engine
 
-from ..markup import status_html
+from ..core.fragments import status_html
 from ..state import SETTINGS
 from .common import alert, dim, html, show
 
