@@ -16,13 +16,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+from browser import DATA, REPO, require_data
 
 
 def cache_dir(tmp_path_factory):
@@ -56,8 +53,7 @@ def snapshot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, snapshot):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     out = tmp_path_factory.mktemp("site") / "dist"
     r = run_build(
         tmp_path_factory,
@@ -163,8 +159,7 @@ def test_figures_are_named_for_the_page(site):
 
 
 def test_missing_snapshot_builds_and_says_so(tmp_path_factory):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     out = tmp_path_factory.mktemp("nosnap") / "dist"
     r = run_build(
         tmp_path_factory,
