@@ -2,8 +2,9 @@
 
 A page's updates are Bokeh patches serialised for each session, in Python, holding the GIL;
 the training thread needs the GIL between its kernels. With the viewers' sessions in the
-training process, 10 viewer pages cut training to a quarter and 30 to a tenth (measured with
-tests/bench_lecture.py). So in lecture mode the viewers are served by another process:
+training process, a room of viewer pages cuts training to a fraction (docs/BENCHMARKS.md,
+"Lecture viewers in the training process"). So in lecture mode the viewers are served by
+another process:
 
     start_relay(runner, lecture, host, port, origins)
         spawns the viewers' process (at a low CPU priority: training comes first) and, once its

@@ -30,8 +30,9 @@ UPLOAD = "/tmp/cp_upload.u8"
 SESSION = None
 SLOTS, COLS = 24, 3  # the test-prediction grid, as in the app's PredictionsView
 # Seconds between network pictures and between accuracy checks. One thread does everything
-# here, and a probe plus its pictures cost about a training step of batch 16: every 2 s keeps
-# them near a tenth of the time (the app's thread, beside the server's, probes more often).
+# here, and a probe plus its pictures cost about as much as a training step: every 2 s keeps
+# them a small part of the time (docs/BENCHMARKS.md, "The worker's probe interval"; the app's
+# thread, beside the server's, probes more often).
 VIS_INTERVAL = EVAL_INTERVAL = 2.0
 
 
