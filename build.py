@@ -4,13 +4,13 @@
                     [--test-images N] [--snapshot FILE | --no-snapshot] [--seed S]
 
 Writes a folder that any static host serves (or `python -m http.server -d dist`):
-    index.html       the dashboard: figures made here by app.figures, filled by the page
+    index.html       the dashboard: figures made here by app.plots, filled by the page
     bench.html       this engine in Pyodide against ConvNetJS, on the same images
     site.json        what the worker needs: Pyodide's URL, data files, classes, defaults
     assets/          BokehJS (from the installed bokeh), the page and worker scripts, ConvNetJS
                      (benchmark page only)
-    py/bundle.json   the Python the worker runs: engine (NumPy backend), datasets, the app's
-                     runner, probe, history, markup and figure-data functions, static/cp_worker.py
+    py/bundle.json   the Python the worker runs: static/cp_worker.py and what it imports of
+                     engine (the NumPy backend), datasets and app.core, found by walking the imports
     data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
 Only Pyodide itself comes from elsewhere (--pyodide-url, default its CDN). What lives where in
 the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (the worker).
@@ -19,6 +19,7 @@ the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import shutil
 import sys
@@ -31,39 +32,18 @@ ROOT = Path(__file__).resolve().parent
 STATIC = ROOT / "static"
 DEFAULT_PYODIDE_URL = "https://cdn.jsdelivr.net/pyodide/v314.0.7/full/"  # `npm view pyodide version`
 CONVNETJS = ROOT / "node_modules" / "convnetjs" / "build" / "convnet-min.js"
-# What the worker imports: engine/ but these paths. Never the Numba backend (Numba does not exist
-# in the browser) nor the CLI.
-ENGINE_SKIP = {
-    "fast/kernels_numba.py",
-    "fast/_numba_conv.py",
-    "fast/_numba_pool.py",
-    "fast/_numba_act.py",
-    "fast/_numba_optim.py",
-    "fast/parallel.py",
-    "fast/config.py",
-    "bench.py",
-    "cli.py",
-    "__main__.py",
-}
-DATASETS_SKIP = {"__main__.py"}  # all of it imports with NumPy alone (its own promise)
-APP_MODULES = (
-    "runner.py",
-    "runner_net.py",
-    "runner_reads.py",
-    "runner_stats.py",
-    "probe.py",
-    "history.py",
-    "paths.py",
-    "markup.py",
-    "figures.py",
-    "figures_network.py",
-    "teaching/__init__.py",
-    "teaching/casestudies.py",
-    "teaching/convarith.py",
-    "teaching/evaluation.py",
-    "teaching/health.py",
-    "teaching/saliency.py",
-)
+WORKER = STATIC / "cp_worker.py"  # the Python the static site runs; build.py ships what it imports
+PACKAGES = ("engine", "datasets", "app")  # ours: shipped in py/bundle.json, module by module
+# The one import the walk does not follow: the Numba backend. engine.get_kernels imports it only
+# for backend "numba", and the browser's Runner runs "numpy" (engine.available_backends() finds
+# no Numba there), so neither it nor anything it imports is shipped.
+NOT_IN_BROWSER = ("engine.fast.kernels_numba",)
+# Nothing shipped may import these: the server's stack and the compiler do not exist in Pyodide.
+FORBIDDEN = ("bokeh", "panel", "param", "tornado", "numba")
+# An import inside `try:` whose `except` catches these is optional: the module runs without it
+# (engine.available_backends() asks whether Numba imports that way). It is neither shipped nor
+# checked.
+IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}
 
@@ -166,20 +146,84 @@ def pack_snapshot(out, path, classes):
 
 
 # -- Python for the worker ----------------------------------------------------------------------
-def python_bundle():
-    """{path in Pyodide's file system: source} of every module the worker imports."""
-    files = {}
-    for pkg, skip in (("engine", ENGINE_SKIP), ("datasets", DATASETS_SKIP)):
-        for f in sorted((ROOT / pkg).rglob("*.py")):
-            path = f.relative_to(ROOT / pkg).as_posix()  # "net.py", "fast/workers.py"
-            if path not in skip:
-                files["%s/%s" % (pkg, path)] = f.read_text(encoding="utf-8")
-    # app/__init__.py imports the Panel side (param); the worker needs these modules only.
-    files["app/__init__.py"] = '"""The parts of the app the static site\'s worker runs (see build.py)."""\n'
-    for name in APP_MODULES:
-        files["app/" + name] = (ROOT / "app" / name).read_text(encoding="utf-8")
-    files["cp_worker.py"] = (STATIC / "cp_worker.py").read_text(encoding="utf-8")
+def python_bundle(root=ROOT, entry=WORKER):
+    """{path in Pyodide's file system: source} of the worker and every module of ours it imports.
+
+    Walks the imports (every `import` statement, in functions too: they run in the browser when
+    called) from `entry` through the PACKAGES under `root`, leaving out NOT_IN_BROWSER and
+    optional imports; raises BuildError naming the module and the import if anything it would
+    ship imports one of FORBIDDEN.
+    """
+    root = Path(root)
+    files = {entry.name: entry.read_text(encoding="utf-8")}
+    todo = [(entry.stem, entry, False)]
+    via = {entry.stem: None}  # module -> the module that imported it first (for the error)
+    while todo:
+        name, path, is_package = todo.pop()
+        for line, imported in _imports(path, name, is_package):
+            top = imported.split(".")[0]
+            if top in FORBIDDEN:
+                chain = [name]
+                while via[chain[-1]] is not None:
+                    chain.append(via[chain[-1]])
+                raise BuildError(
+                    "%s imports %s (line %d), which does not exist in the browser, and the static site "
+                    "ships it (%s): keep Panel, Bokeh and Numba out of what %s imports (see app/core/__init__.py)"
+                    % (path.relative_to(root).as_posix(), imported, line, " -> ".join(reversed(chain)), entry.name)
+                )
+            if top not in PACKAGES or any(imported == m or imported.startswith(m + ".") for m in NOT_IN_BROWSER):
+                continue
+            parts = imported.split(".")
+            for i in range(1, len(parts) + 1):  # a module's packages run first: ship their __init__ too
+                module = ".".join(parts[:i])
+                found = _module_file(root, module)
+                if found is None or module in via:
+                    continue
+                via[module] = name
+                files[found.relative_to(root).as_posix()] = found.read_text(encoding="utf-8")
+                todo.append((module, found, found.name == "__init__.py"))
     return files
+
+
+def _module_file(root, module):
+    """The file of one of our modules (a .py or a package's __init__.py), or None."""
+    base = root.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(path, module, is_package):
+    """(line, dotted name) of every import in a file but the optional ones; `from a import b`
+    gives a and a.b (b may be a module). Relative imports are resolved against `module`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    optional = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers):
+            optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            if base:
+                out.append((node.lineno, base))
+            out += [(node.lineno, "%s.%s" % (base, alias.name) if base else alias.name) for alias in node.names]
+    return out
+
+
+def _catches_import_error(handler):
+    if handler.type is None:
+        return True
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(n, ast.Name) and n.id in IMPORT_ERRORS for n in names)
 
 
 # -- the page -----------------------------------------------------------------------------------
@@ -189,8 +233,8 @@ def figures():
     from bokeh.layouts import row
 
     import engine
-    from app import figures as F
-    from app.probe import probe
+    from app import plots as F
+    from app.core import plot_data, probe
 
     curves = F.curve_source()
     curves.name = "cp-curves"
@@ -203,7 +247,7 @@ def figures():
     net = engine.Net(engine.get_preset(DEFAULTS["net"]), backend="numpy", seed=DEFAULTS["seed"])
     image = np.full((32, 32, 3), 128, np.uint8)
     data = probe(net, image, 0)
-    im, cap, width, height = F.network_data(data["layers"], image)
+    im, cap, width, height = plot_data.network_data(data["layers"], image)
     net_fig, net_images, net_captions = F.network_figure(width, height)
     net_images.name, net_captions.name = "cp-net-images", "cp-net-captions"
     net_images.data, net_captions.data = im, cap
@@ -229,22 +273,22 @@ def write_pages(out, site):
     import bokeh
 
     import engine
-    from app import markup
+    from app.core import fragments
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
     summary = engine.summarize(
         engine.get_preset(DEFAULTS["net"]), batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"]
     )
-    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": markup.CSS, "VERSION": bokeh.__version__}
+    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": fragments.CSS, "VERSION": bokeh.__version__}
     page = render_page(
         (STATIC / "index.html").read_text(encoding="utf-8"),
         dict(
             common,
             FIGURES=json_script(figures()),
             SITE=json_script(site),
-            LAYER_TABLE=markup.layer_table_html(summary),
-            MEMORY=markup.memory_html(summary["memory"]),
-            STATS=markup.stats_html({}),
+            LAYER_TABLE=fragments.layer_table_html(summary),
+            MEMORY=fragments.memory_html(summary["memory"]),
+            STATS=fragments.stats_html({}),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
                 for k in engine.OPTIMIZER_DEFAULTS
@@ -270,13 +314,14 @@ def write_pages(out, site):
 def build(args):
     t0 = time.time()
     sys.path.insert(0, str(ROOT))
-    from app.paths import check_packages
+    from app.core.paths import check_packages
 
     problem = check_packages()
     if problem:
         raise BuildError(problem)
     import engine
 
+    bundle = python_bundle()  # first: a module the browser cannot import fails the build at once
     out = Path(args.out).resolve()
     if out == ROOT or out in ROOT.parents:
         raise BuildError("--out %s would overwrite the project; choose an empty folder such as dist" % out)
@@ -291,7 +336,6 @@ def build(args):
     info, files = pack_data(out, args.data, args.train_images, args.test_images, args.seed)
     snap_src = None if args.no_snapshot else (args.snapshot or str(ROOT / "app" / "pretrained" / "cifar10.npz"))
     snapshot = pack_snapshot(out, snap_src, info["classes"])
-    bundle = python_bundle()
     (out / "py").mkdir()
     (out / "py" / "bundle.json").write_text(json.dumps({"files": bundle}), encoding="utf-8")
     pyodide_url = args.pyodide_url if args.pyodide_url.endswith("/") else args.pyodide_url + "/"

@@ -2,22 +2,12 @@
 
     python -m app [--data PATH] [--port 5006] [--show]
 
-Public API: Runner (the one training thread of a process and its commands), DashboardState
-(a session's param state), Dashboard / create_app (the page), and the plain figure and markup
-functions the static build reuses (app.figures, app.markup; neither imports Panel).
-Importing `app` does not import Panel; app.dashboard and app.views do.
+Where things live (importing `app` itself imports nothing):
+    app.core        the Panel-free core: Runner (the one training thread of a process and its
+                    commands), its reading side, history, the probe, and the functions that turn
+                    the net's state into arrays and HTML; the static site's worker runs it too
+    app.plots       the dashboard's Bokeh figures (app.teaching.teaching_plots: the teaching ones)
+    app.state       DashboardState, a session's param state
+    app.dashboard   Dashboard / create_app (the page), over app.views and app.teaching's views
+    app.lecture, app.relay, app.presenter   lecture mode: roles, the viewers' process, the layout
 """
-
-from .runner import Runner
-from .state import DashboardState
-
-__all__ = ["Runner", "DashboardState", "create_app", "Dashboard"]
-
-
-def __getattr__(name):
-    # The page pulls in Panel; load it only when asked for.
-    if name in ("create_app", "Dashboard"):
-        from . import dashboard
-
-        return getattr(dashboard, name)
-    raise AttributeError(name)

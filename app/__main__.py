@@ -64,7 +64,7 @@ def origins(host, port, extra=()):
 
 def main(argv=None):
     args = parse_args(argv)
-    from . import paths
+    from .core import paths
 
     problem = paths.check_packages()
     if problem:
@@ -89,14 +89,14 @@ def main(argv=None):
 
     # The training thread needs the GIL between its kernels; while the server thread is busy
     # with sessions (a room of lecture viewers), each of those hand-overs may wait a whole switch
-    # interval (5 ms by default). With 0.5 ms, 10 viewer pages cost training less (measured once:
-    # 383 -> 460 images/s; tests/bench_lecture.py).
+    # interval (5 ms by default): 0.5 ms costs training less (docs/BENCHMARKS.md, "GIL switch
+    # interval with lecture viewers").
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     import panel as pn
 
     from . import sockets
+    from .core import Runner
     from .dashboard import TITLE, create_app
-    from .runner import Runner
     from .status import route as status_route
 
     runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
@@ -141,8 +141,8 @@ def main(argv=None):
             threading.Timer(1.5, webbrowser.open, [local]).start()
     # What exists now (modules, the runner, the nets) lives as long as the process: out of the
     # garbage collector's sight, the full collection Panel runs a few seconds after a page
-    # closes walks only the sessions' objects, and holds the GIL (and training) for less:
-    # 131-199 ms against 285-438 ms (3 pages opened and closed, each way).
+    # closes walks only the sessions' objects, and holds the GIL (and training) for about half as
+    # long (docs/BENCHMARKS.md, "Garbage collection after a page closes").
     gc.freeze()
     sockets.install()  # no tracebacks in the terminal when a tab closes mid-message
     try:

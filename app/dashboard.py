@@ -18,17 +18,17 @@ import time
 
 import panel as pn
 
+from .core.fragments import status_html
 from .lecture import ReadOnlyRunner, role_of
-from .markup import status_html
 from .state import DashboardState
 from .teaching.explain_views import CaseStudyView, ConvArithmeticView
-from .teaching.views import EvaluationView, HealthView, SaliencyView
+from .teaching.live_views import EvaluationView, HealthView, SaliencyView
 from .views.common import InView, html, section
 from .views.controls import Controls
 from .views.curves import Curves
 from .views.editor import NetworkEditor
-from .views.layers import LayerTable
-from .views.predictions import Predictions
+from .views.layer_table import LayerTable
+from .views.predictions import PredictionsView
 from .views.snapshots import Snapshots
 from .views.stats import Stats
 from .views.upload import Upload
@@ -39,9 +39,8 @@ VIEWER_REFRESH_MS = 1000  # a lecture viewer's page: half as often (30 of them s
 # Which ticks of a 4-tick (2 s) cycle redraw what. Every redraw costs the browser CPU, and on a
 # 2-core laptop that is taken from training: the numbers redraw every second, the curves and
 # test predictions every 2 s, the network visualisation every second on the other ticks. Status
-# and settings sync on every tick (and at once after a click). (With Bokeh figures for the
-# curves the page took 0.118 core when they redrew every second, 0.075 every 2 s; the LineCharts
-# that replaced them cost it ~0.005 core, the test predictions ~0.035.)
+# and settings sync on every tick (and at once after a click). (docs/BENCHMARKS.md, "The page's
+# redraw cadence".)
 CADENCE = {
     "stats": (0, 2),
     "curves": (0,),
@@ -67,8 +66,8 @@ body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", R
 .cp-header .cp-role { font-size: 14px; border: 1px solid rgba(255,255,255,.6); border-radius: 999px; padding: 2px 10px; }
 """
 # content-visibility: a section far off screen is not styled, laid out or painted (the browser
-# skips it until it comes near the window): with the page at its top while training, the
-# browser's CPU fell from 0.111 to 0.084 core. Its figures are not sent either (InView).
+# skips it until it comes near the window), which saves the browser's CPU (docs/BENCHMARKS.md,
+# "Sections off screen not rendered"). Its figures are not sent either (InView).
 CARD_CSS = """
 :host { background: #fff; border-radius: 10px; border: 1px solid #e4e7ec; box-shadow: 0 1px 3px rgba(16,24,40,.06);
   content-visibility: auto; contain-intrinsic-size: auto 600px; }
@@ -99,7 +98,7 @@ class Dashboard:
         self.editor = NetworkEditor(self.state, runner)
         self.layers = LayerTable(self.state)
         self.visualisation = Visualisation(self.state, runner)
-        self.predictions = Predictions(self.state)
+        self.predictions = PredictionsView(self.state)
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner)
         # The views that explain (app/teaching): the slides' case studies and, on the live

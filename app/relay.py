@@ -2,8 +2,9 @@
 
 A page's updates are Bokeh patches serialised for each session, in Python, holding the GIL;
 the training thread needs the GIL between its kernels. With the viewers' sessions in the
-training process, 10 viewer pages cut training to a quarter and 30 to a tenth (measured with
-tests/bench_lecture.py). So in lecture mode the viewers are served by another process:
+training process, a room of viewer pages cuts training to a fraction (docs/BENCHMARKS.md,
+"Lecture viewers in the training process"). So in lecture mode the viewers are served by
+another process:
 
     start_relay(runner, lecture, host, port, origins)
         spawns the viewers' process (at a low CPU priority: training comes first) and, once its
@@ -13,7 +14,7 @@ tests/bench_lecture.py). So in lecture mode the viewers are served by another pr
         published state (Runner.export: stats, curves, predictions, the visualisation, weights,
         health, evaluation) and the presenter's section down a pipe, one message for all viewers
     MirrorRunner()
-        in the viewers' process: the reading side of a Runner (app/runner_reads.py, the READS
+        in the viewers' process: the reading side of a Runner (app/core/runner_reads.py, the READS
         of app/lecture.py) answered from the copies received; it has no commands at all
 
 Every page of the viewers' process is read-only (a Dashboard over ReadOnlyRunner(mirror)) and,
@@ -35,13 +36,13 @@ import numpy as np
 
 import engine
 
-from .history import History, Predictions
-from .runner_reads import RunnerReadsMixin
-from .teaching.evaluation import RollingEvaluation
-from .teaching.health import HealthHistory
+from .core.evaluation import RollingEvaluation
+from .core.health import HealthHistory
+from .core.history import History, PredictionLog
+from .core.runner_reads import RunnerReadsMixin
 
 PUBLISH_S = 0.5
-RELAY_NICE = 19  # the viewers' process: below the training threads (app/runner.py: TRAINING_NICE = 10)
+RELAY_NICE = 19  # the viewers' process: below the training threads (app/core/runner.py: TRAINING_NICE = 10)
 WATCH_S = 3.0  # a viewer page that showed the visualisation keeps the runner probing this long
 
 
@@ -57,7 +58,7 @@ class MirrorRunner(RunnerReadsMixin):
         self._pub = {}
         self.hyper = {}
         self.history = History(4)
-        self.predictions = Predictions()
+        self.predictions = PredictionLog()
         self._vis_version, self._vis = 0, None
         self._weights = None
         self._infer, self._infer_lock = None, threading.Lock()

@@ -13,7 +13,7 @@ import param
 
 import engine
 
-from .paths import available_backends
+from .core.paths import available_backends
 
 SETTINGS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")
 

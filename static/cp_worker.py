@@ -5,10 +5,12 @@ file system, then calls start(), tick(), command() and bench() here. Each return
 large arrays go to one binary file (OUT) that worker.js reads and transfers to the page, so the
 JSON holds only {"__blob__": [offset, count, dtype, shape]} markers for them.
 
-Training is the server app's own Runner (app/runner.py), unthreaded: worker.js calls tick() in
-a loop and lets the page's messages in between, because Pyodide has no threads. The curves,
-stats, predictions and network pictures are made by the app's functions (app.markup,
-app.figures' *_data functions), so both front ends show the same things.
+Training is the server app's own Runner (app/core/runner.py), unthreaded: worker.js calls
+tick() in a loop and lets the page's messages in between, because Pyodide has no threads. The
+curves, stats, predictions and network pictures are made by the core's functions
+(app.core.fragments, app.core.plot_data), so both front ends show the same things. This file
+imports the core, the engine and datasets only: build.py ships what those import, and nothing
+that imports Panel, Bokeh or Numba.
 """
 
 from __future__ import annotations
@@ -16,59 +18,22 @@ from __future__ import annotations
 import json
 import sys
 import time
-import types
 
 import numpy as np
+
+import engine
+from app.core import Runner, fragments, paths, plot_data
+from datasets import Batches, Dataset
 
 OUT = "/tmp/cp_out.bin"
 UPLOAD = "/tmp/cp_upload.u8"
 SESSION = None
-SLOTS, COLS = 24, 3  # the test-prediction grid, as in the app's Predictions view
+SLOTS, COLS = 24, 3  # the test-prediction grid, as in the app's PredictionsView
 # Seconds between network pictures and between accuracy checks. One thread does everything
-# here, and a probe plus its pictures cost about a training step of batch 16: every 2 s keeps
-# them near a tenth of the time (the app's thread, beside the server's, probes more often).
+# here, and a probe plus its pictures cost about as much as a training step: every 2 s keeps
+# them a small part of the time (docs/BENCHMARKS.md, "The worker's probe interval"; the app's
+# thread, beside the server's, probes more often).
 VIS_INTERVAL = EVAL_INTERVAL = 2.0
-
-
-def _stub_bokeh():
-    """app.figures imports Bokeh for its figure builders; the worker only calls its pure-NumPy
-    *_data functions, so empty stand-ins let the module import where Bokeh does not exist."""
-    try:
-        import bokeh  # noqa: F401
-
-        return
-    except ImportError:
-        pass
-    names = {"bokeh.models": ("ColumnDataSource", "HoverTool", "Legend", "Range1d"), "bokeh.plotting": ("figure",)}
-    sys.modules["bokeh"] = types.ModuleType("bokeh")
-    for mod, attrs in names.items():
-        m = types.ModuleType(mod)
-        for a in attrs:
-            setattr(m, a, None)
-        sys.modules[mod] = m
-
-
-_stub_bokeh()
-
-import datasets  # noqa: E402
-import engine  # noqa: E402
-from app import figures, markup, paths  # noqa: E402
-from app.runner import Runner  # noqa: E402
-from datasets import Batches, Dataset  # noqa: E402
-
-
-class RecordingBatches(Batches):
-    """datasets.Batches that keeps its last batch: the first step's report names its images."""
-
-    last = None
-
-    def next_batch(self):
-        self.last = super().next_batch()  # fresh arrays, not views of the data
-        return self.last
-
-
-# The runner makes its batch source with `from datasets import Batches` when it needs one.
-datasets.Batches = RecordingBatches
 
 
 class Blob:
@@ -148,7 +113,6 @@ class Session:
         )
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
-        self._fingerprints = None
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -174,29 +138,18 @@ class Session:
 
     def _first_step_report(self, ev):
         """A run's first step, for the page's debug hook: its loss and the batch it trained on."""
-        xb, yb = self.runner.batches.last
+        rows = self.runner.batches.last_rows  # indices into the site's training images
         h = self.runner.hyper
         return {
             "loss": ev["loss"],
-            "indices": [self._find(img) for img in xb],
-            "labels": yb.tolist(),
+            "indices": rows.tolist(),
+            "labels": self.dataset.train_y[rows].tolist(),
             "seed": h["seed"],
             "batch_size": h["batch_size"],
             "optimizer": h["optimizer"],
             "python": sys.version.split()[0],
             "numpy": np.__version__,
         }
-
-    def _find(self, image):
-        """The index of a training image (the batch source hands out copies, not indices)."""
-        x = self.dataset.train_x.reshape(len(self.dataset.train_y), -1)
-        if self._fingerprints is None:
-            self._fingerprints = np.ascontiguousarray(x[:, ::61])  # 51 bytes per image
-        flat = image.reshape(-1)
-        for i in np.nonzero((self._fingerprints == flat[::61]).all(axis=1))[0]:
-            if np.array_equal(x[i], flat):
-                return int(i)
-        return -1
 
     # -- what the page shows ------------------------------------------------------------------
     def _update(self, blob):
@@ -222,8 +175,8 @@ class Session:
                     "classes",
                 )
             },
-            "stats_html": markup.stats_html(snap),
-            "status_html": markup.status_html(snap["status"], snap["message"]),
+            "stats_html": fragments.stats_html(snap),
+            "status_html": fragments.status_html(snap["status"], snap["message"]),
         }
         sent = self.sent
         if sent["run_id"] != snap["run_id"]:
@@ -235,22 +188,22 @@ class Session:
             sent["history"] = last
         items, _ = r.predictions_since(sent["predictions"])
         if items:
-            # As the app's Predictions view: redraw when the ring moved past what was sent.
+            # As the app's PredictionsView: redraw when the ring moved past what was sent.
             behind = sent["predictions"] >= 0 and items[0]["id"] > sent["predictions"] + 1
             items = items[-SLOTS:]
-            im, bars = figures.prediction_data(items, snap["classes"], SLOTS, COLS)
+            im, bars = plot_data.prediction_data(items, snap["classes"], SLOTS, COLS)
             out["predictions"] = {"images": _images(im, blob), "bars": bars, "clear": behind, "slots": SLOTS}
             sent["predictions"] = items[-1]["id"]
         version, data = r.vis()
         if data is not None and version != sent["vis"]:
             sent["vis"] = version
-            im, cap, width, height = figures.network_data(data["layers"], data.get("image"))
+            im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
             out["vis"] = {
                 "images": _images(im, blob),
                 "captions": cap,
                 "caption": data.get("caption", ""),
                 "image": blob.add(data["image"], np.uint8),
-                "bars_html": markup.bars_html(snap["classes"], data["probs"], data.get("label")),
+                "bars_html": fragments.bars_html(snap["classes"], data["probs"], data.get("label")),
             }
         return out
 
@@ -281,7 +234,7 @@ class Session:
         """Top-3 bars of the live net and of the pretrained snapshot (when one ships)."""
         classes = self.runner.snapshot()["classes"]
         out = {
-            "live": markup.bars_html(classes, self.runner.infer(image[None])[0], label),
+            "live": fragments.bars_html(classes, self.runner.infer(image[None])[0], label),
             "examples": self.runner.snapshot()["examples"],
             "label": label,
             "image": blob.add(image, np.uint8),
@@ -293,7 +246,7 @@ class Session:
             net, snap = self._pretrained
             names = paths.class_names(net.num_classes, snap.classes)
             same = list(names) == list(classes)
-            out["pretrained"] = markup.bars_html(names, net.predict(image[None])[0], label if same else None)
+            out["pretrained"] = fragments.bars_html(names, net.predict(image[None])[0], label if same else None)
         return out
 
 

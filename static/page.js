@@ -1,4 +1,4 @@
-// The static site's dashboard page: embeds the figures build.py made with app.figures, starts
+// The static site's dashboard page: embeds the figures build.py made with app.plots, starts
 // the worker (worker.js + cp_worker.py: Pyodide training the engine), and streams what the
 // worker posts into the figures' data sources. The controls send commands to the worker.
 // What the page shows and how it updates follows the server app's views (app/views/*.py).

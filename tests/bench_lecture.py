@@ -32,14 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import ARGS, CHROMIUM, free_port, start_app, stop_app  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
-
-
-def examples(page):
-    m = re.search(r"([\d,]+) examples seen", page.locator(".cp-header").first.inner_text())
-    return int(m.group(1).replace(",", "")) if m else -1
+from browser import ARGS, CHROMIUM, DATA, examples, free_port, start_app, stop_app  # noqa: E402
 
 
 def cpu(pid, thread=None):

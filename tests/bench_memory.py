@@ -20,9 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import ARGS, CHROMIUM, start_app, stop_app  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
+from browser import ARGS, CHROMIUM, DATA, start_app, stop_app  # noqa: E402
 
 
 def rss_mb(pid):

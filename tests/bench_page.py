@@ -24,10 +24,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import ARGS, CHROMIUM, start_app, stop_app  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
-
+from browser import ARGS, CHROMIUM, DATA, start_app, stop_app  # noqa: E402
 
 # Click a button in the page and time, in the page, until the header's status says `shows`:
 # the server's round trip and the redraw, without the test driver's own waits.

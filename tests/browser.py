@@ -1,14 +1,20 @@
-"""What the browser tests share: Debian's Chromium and the flags it needs on this closed network.
+"""What the end-to-end tests and the benchmarks share: the CIFAR-10 copy they train on, Debian's
+Chromium and the flags it needs on this closed network, the app as a subprocess, and reading its
+header. (Their pytest fixtures, `browser` among them, are in conftest.py.)
 
 Chromium comes from Debian (`apt-get install chromium`, done by ./setup.sh --test); Playwright
-drives it with executable_path and never downloads a browser of its own. A missing Chromium
-fails the tests rather than skipping them, so a broken setup cannot pass unnoticed.
+drives it with executable_path and never downloads a browser of its own. A missing Chromium (or
+data copy) fails the tests rather than skipping them, so a broken setup cannot pass unnoticed.
 """
 
+import re
 from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "datasets" / "cifar10-jpeg"  # the shared CIFAR-10 copy, as image folders
+ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and server logs (git-ignored): look at them
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, refused here.
 ARGS = [
@@ -19,6 +25,11 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def require_data():
+    if not DATA.is_dir():
+        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
 
 
 def require_chromium():
@@ -43,13 +54,12 @@ def start_app(args, log_path, cache_dir, timeout=90):
     import time
     import urllib.request
 
-    repo = Path(__file__).resolve().parents[1]
     port = free_port()
     env = dict(os.environ, CONVNET_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "app", "--port", str(port), *args],
-            cwd=repo,
+            cwd=REPO,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -75,3 +85,9 @@ def stop_app(proc):
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def examples(page):
+    """The number of examples seen in the page header of `python -m app` (-1 before it shows one)."""
+    m = re.search(r"([\d,]+) examples seen", page.locator(".cp-header").first.inner_text())
+    return int(m.group(1).replace(",", "")) if m else -1

@@ -1,7 +1,13 @@
-"""Shared fixtures for the engine tests; kept small on purpose.
+"""Fixtures more than one test module uses; kept small on purpose.
 
-The test folder goes on sys.path so that `import naive` (the loop-based references) works
-however pytest was started. Paths to the shared data and peers sit beside the repository.
+The test folder goes on sys.path so that `import naive` (the loop-based references) and
+`import browser` (what the end-to-end tests and benchmarks share) work however pytest was
+started. Paths to the shared data and peers sit beside the repository.
+
+    backend, kernels     every kernel backend by name, and its kernel module (engine tests)
+    data, runner         a small synthetic dataset and a paused, unthreaded Runner on it
+                         (the lecture and relay tests; a module may define its own)
+    browser              headless Chromium, one per module (the browser tests)
 """
 
 from __future__ import annotations
@@ -31,3 +37,35 @@ def kernels(backend):
     from engine import get_kernels
 
     return get_kernels(backend)
+
+
+@pytest.fixture(scope="module")
+def data():
+    """160 training and 40 test images of 10 classes (seeded noise): a training step in milliseconds."""
+    from datasets import synthetic_dataset
+
+    return synthetic_dataset(160, 40, 10, seed=3)
+
+
+@pytest.fixture
+def runner(data):
+    """A paused Runner on `data`, driven by tick() (no thread), that probes and evaluates every tick."""
+    from app.core import Runner
+
+    return Runner(
+        data, backend="numpy", batch_size=16, threaded=False, running=False, eval_interval=0.0, vis_interval=0.0
+    )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright (tests/browser.py says why not Playwright's)."""
+    import playwright.sync_api as sync_api
+    from browser import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -15,16 +15,12 @@ import os
 import struct
 import time
 import zlib
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from browser import ARGS, CHROMIUM, require_chromium, start_app, stop_app
+from browser import ARGS, ARTIFACTS, CHROMIUM, DATA, require_chromium, require_data, start_app, stop_app
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
-ARTIFACTS = REPO / "tests" / "artifacts"
 SECTIONS = [
     "Training",
     "Snapshots",
@@ -53,8 +49,7 @@ def png_claiming(width, height):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "app_server.log"

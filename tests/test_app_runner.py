@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import engine
-from app.history import History, Predictions
-from app.runner import Runner
-from datasets import synthetic_dataset
+from app.core import IndexedBatches, Runner
+from app.core.history import History, PredictionLog
+from datasets import Batches, synthetic_dataset
 
 CONVNETJS = Path(__file__).resolve().parents[2] / "shared" / "peers" / "convnetjs" / "cifar10_snapshot.json"
 
@@ -257,10 +257,33 @@ def test_history_stays_bounded_and_spans_the_run():
 
 
 def test_predictions_ring():
-    p = Predictions(capacity=5)
+    p = PredictionLog(capacity=5)
     for i in range(12):
         probs = np.eye(10)[i % 10] * 0.9 + 0.01
         p.add(i, np.zeros((32, 32, 3), np.uint8), i % 10 if i % 2 else 0, probs)
     items, oldest = p.since(-1)
     assert [x["id"] for x in items] == [7, 8, 9, 10, 11] and oldest == 7
     assert p.since(9)[0][0]["id"] == 10 and 0 < p.accuracy < 1
+
+
+def test_the_batch_source_names_the_rows_of_each_batch(data):
+    """IndexedBatches gives the batches datasets.Batches gives, epoch after epoch, and their rows."""
+    rows = np.arange(3, len(data.train_y), 2)
+    mine = IndexedBatches(data.train_x, data.train_y, 16, seed=5, indices=rows)
+    theirs = Batches(data.train_x, data.train_y, 16, seed=5, indices=rows)
+    for step in range(2 * len(theirs) + 1):  # past two epochs' reshuffles and a short last batch
+        if step == 4:
+            mine.batch_size = theirs.batch_size = 7
+        (xb, yb), (xt, yt) = mine.next_batch(), theirs.next_batch()
+        assert np.array_equal(xb, xt) and np.array_equal(yb, yt)
+        assert np.array_equal(xb, data.train_x[mine.last_rows]) and np.isin(mine.last_rows, rows).all()
+        assert (mine.epoch, mine.position) == (theirs.epoch, theirs.position)
+
+
+def test_the_runner_trains_on_the_rows_it_names(runner, data):
+    runner.step()
+    ev = runner.tick()
+    net = engine.Net(TINY, backend="numpy", seed=0)
+    rows = runner.batches.last_rows
+    loss, _ = net.loss(net.prepare(data.train_x[rows]), data.train_y[rows])
+    assert len(rows) == 16 and ev["loss"] == pytest.approx(loss, abs=1e-6)

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 import engine
+from app.core import Runner
 from app.dashboard import EVERY_TICK, Dashboard
-from app.runner import Runner
 from app.views.editor import spec_text
 from datasets import synthetic_dataset
 
@@ -218,12 +218,12 @@ def test_no_data_page_says_what_to_do():
 
 
 def test_pretrained_snapshot_predicts_before_any_training(runner, tmp_path, monkeypatch):
-    import app.paths
+    import app.core.paths
 
     net = engine.Net(engine.get_preset("convnetjs-cifar10"), seed=3)
     path = tmp_path / "cifar10.npz"
     engine.save_snapshot(str(path), net, classes=runner.classes, info={"test_acc": 0.7})
-    monkeypatch.setattr(app.paths, "PRETRAINED", path)
+    monkeypatch.setattr(app.core.paths, "PRETRAINED", path)
     runner.pause()
     d = Dashboard(runner, cadence=EVERY_TICK)
     assert not d.snapshots.pretrained_button.disabled and "cifar10.npz" in d.snapshots.note.object

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["engine", "datasets"]  # folders under REPO: no import cycle among their modules
+PACKAGES = ["engine", "datasets", "app/core"]  # folders under REPO: no import cycle among their modules
 
 # engine's modules the browser never runs: the Numba backend (its kernels, its thread pool and
 # its compile options) and the command line. Everything else of engine and datasets is shipped.
@@ -255,6 +255,20 @@ def test_only_the_kernels_and_the_fast_seam_reach_the_thread_pools():
     assert not bad, "thread pools reached from outside engine/fast/ and the kernels: %s" % bad
     layers = [i.name for i in imports["engine.layers"] if i.name.startswith("engine.fast")]
     assert not layers, "engine/layers.py reads like cs231n: it imports nothing of engine/fast/ (%s)" % layers
+
+
+def test_no_two_modules_share_a_name():
+    """A module's name says what it holds: no two files of the project share one (a reader who
+    meets `figures` or `layers` must know which), __init__ and __main__ aside."""
+    seen = {}
+    for folder in ("engine", "datasets", "app", "static", "tests"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if "__pycache__" in path.parts or path.name in ("__init__.py", "__main__.py"):
+                continue
+            seen.setdefault(path.name, []).append(path.relative_to(REPO).as_posix())
+    assert len(seen) > 50
+    twins = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not twins, "modules sharing a name: %s" % twins
 
 
 # -- what the code cites ------------------------------------------------------------------------

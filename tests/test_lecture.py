@@ -10,21 +10,7 @@ import pytest
 from app.dashboard import EVERY_TICK, Dashboard
 from app.lecture import READS, Lecture, ReadOnlyError, ReadOnlyRunner, role_of
 from app.presenter import SLIDES, Presenter
-from app.runner import Runner
 from app.views.keys import key_of
-from datasets import synthetic_dataset
-
-
-@pytest.fixture(scope="module")
-def data():
-    return synthetic_dataset(160, 40, 10, seed=2)
-
-
-@pytest.fixture
-def runner(data):
-    return Runner(
-        data, backend="numpy", batch_size=16, threaded=False, running=False, eval_interval=0.0, vis_interval=0.0
-    )
 
 
 def click(button):

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
-from browser import ARGS, CHROMIUM, free_port, require_chromium, start_app, stop_app
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
-ARTIFACTS = REPO / "tests" / "artifacts"
+from browser import ARTIFACTS, DATA, examples, free_port, require_chromium, require_data, start_app, stop_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def lecture(tmp_path_factory):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     require_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / "lecture_server.log"
@@ -44,16 +38,6 @@ def lecture(tmp_path_factory):
     stop_app(proc)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    import playwright.sync_api as sync_api
-
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 def open_page(browser, url, width=1500, height=1000):
     page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.goto(url, wait_until="load", timeout=120_000)
@@ -62,11 +46,6 @@ def open_page(browser, url, width=1500, height=1000):
 
 def status(page):
     return " ".join(page.locator(".cp-header .cp-pill").all_inner_texts())
-
-
-def examples(page):
-    m = re.search(r"([\d,]+) examples seen", page.locator(".cp-header").first.inner_text())
-    return int(m.group(1).replace(",", "")) if m else -1
 
 
 def wait_for(predicate, timeout, what, page=None, name="failed"):

@@ -17,20 +17,6 @@ from app.dashboard import EVERY_TICK, Dashboard, create_app
 from app.lecture import READS, Lecture, ReadOnlyError, ReadOnlyRunner
 from app.presenter import SLIDES, Presenter
 from app.relay import MirrorRunner, Publisher, RelayError, start_relay
-from app.runner import Runner
-from datasets import synthetic_dataset
-
-
-@pytest.fixture(scope="module")
-def data():
-    return synthetic_dataset(160, 40, 10, seed=3)
-
-
-@pytest.fixture
-def runner(data):
-    return Runner(
-        data, backend="numpy", batch_size=16, threaded=False, running=False, eval_interval=0.0, vis_interval=0.0
-    )
 
 
 def train(runner, steps):

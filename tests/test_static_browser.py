@@ -23,11 +23,10 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from browser import ARGS, CHROMIUM, require_chromium
-from test_static_build import DATA, REPO, run_build
+from browser import ARTIFACTS, DATA, REPO, require_chromium, require_data
+from test_static_build import run_build
 
 PYODIDE = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
-ARTIFACTS = REPO / "tests" / "artifacts"
 START_TIMEOUT_MS = 240_000  # Pyodide's start on a busy 2-core box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,8 +58,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     if not (PYODIDE / "pyodide.js").is_file() or not (PYODIDE / "numpy.js").is_file():
         pytest.fail("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE)
     require_chromium()
@@ -93,17 +91,6 @@ def site(tmp_path_factory):
     yield out, "http://127.0.0.1:%d/" % server.server_address[1]
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, url, log):

@@ -3,8 +3,9 @@
 Builds from the shared CIFAR-10 image folder (a small subset; the decoded-data cache goes to a
 pytest tmp dir shared with the browser tests) and checks what the worker and the page rely on:
 the packed data are a seeded random subset in the layout the engine expects, the Python bundle
-holds the NumPy engine and no Numba, parses as Python 3.8 (Pyodide 0.17), nothing but Pyodide
-is loaded from another host, and user errors get a message instead of a traceback.
+is what static/cp_worker.py imports (test_static_bundle.py: no Bokeh, Panel or Numba) and
+parses as Python 3.8 (Pyodide 0.17), nothing but Pyodide is loaded from another host, and user
+errors get a message instead of a traceback.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import DATA, REPO, require_data
 from test_architecture import imports_in
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg"
 
 
 def cache_dir(tmp_path_factory):
@@ -56,8 +54,7 @@ def snapshot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, snapshot):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     out = tmp_path_factory.mktemp("site") / "dist"
     r = run_build(
         tmp_path_factory,
@@ -124,20 +121,21 @@ def test_data_are_a_shuffled_subset_of_the_folder(site):
         assert any(np.array_equal(flat[j], x[i].reshape(-1)) and ds.train_y[j] == y[i] for j in hits)
 
 
-def test_bundle_is_the_numpy_engine_in_python_38(site):
+def test_bundle_is_what_the_worker_imports_in_python_38(site):
+    """The site ships build.python_bundle(): test_static_bundle.py checks what that holds."""
+    import importlib.util
+
     out, _ = site
     files = json.loads((out / "py" / "bundle.json").read_text())["files"]
+    spec = importlib.util.spec_from_file_location("build", REPO / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert files == build.python_bundle()
     for name in (
-        "engine/__init__.py",
         "engine/kernels_numpy.py",
-        "engine/fast/__init__.py",
-        "engine/fast/numpy_threads.py",
-        "engine/net.py",
-        "engine/train.py",
         "datasets/batches.py",
-        "app/runner.py",
-        "app/probe.py",
-        "app/figures.py",
+        "app/core/runner.py",
+        "engine/fast/numpy_threads.py",
         "cp_worker.py",
     ):
         assert name in files, name
@@ -172,8 +170,7 @@ def test_figures_are_named_for_the_page(site):
 
 
 def test_missing_snapshot_builds_and_says_so(tmp_path_factory):
-    if not DATA.is_dir():
-        pytest.fail("the shared CIFAR-10 copy is not at %s" % DATA)
+    require_data()
     out = tmp_path_factory.mktemp("nosnap") / "dist"
     r = run_build(
         tmp_path_factory,

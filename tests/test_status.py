@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.runner import Runner
+from app.core import Runner
 from app.status import FIELDS, status
 from datasets import synthetic_dataset
 

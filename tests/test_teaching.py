@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.teaching import casestudies as cs
-from app.teaching.convarith import conv_arithmetic, conv_layers, layer_index, padded_input
-from app.teaching.evaluation import (
+from app.core import casestudies as cs
+from app.core.convarith import conv_arithmetic, conv_layers, layer_index, padded_input
+from app.core.evaluation import (
     RollingEvaluation,
     cell_indices,
     confusion_matrix,
     per_class_accuracy,
     top_k,
 )
-from app.teaching.health import (
+from app.core.health import (
     HealthHistory,
     HealthMonitor,
     dead_relu_fractions,
@@ -25,7 +25,7 @@ from app.teaching.health import (
     snapshot_params,
     update_ratios,
 )
-from app.teaching.saliency import image_rgba, normalize_map, saliency_map, saliency_rgba
+from app.core.saliency import image_rgba, normalize_map, saliency_map, saliency_rgba
 from engine import Net, Optimizer
 
 TINY = [
@@ -331,7 +331,7 @@ def test_saliency_shape_and_sign():
 
 
 def test_rolling_evaluation_follows_the_given_order():
-    from app.teaching.evaluation import RollingEvaluation
+    from app.core.evaluation import RollingEvaluation
 
     class Net:
         def predict(self, images):

@@ -9,13 +9,13 @@ import numpy as np
 import panel as pn
 import pytest
 
-from app.teaching import figures as F
-from app.teaching import markup as M
-from app.teaching.casestudies import case_table, check_claims
-from app.teaching.evaluation import RollingEvaluation
+from app.core import teaching_fragments as M
+from app.core.casestudies import case_table, check_claims
+from app.core.evaluation import RollingEvaluation
+from app.core.health import HealthMonitor
+from app.teaching import teaching_plots as F
 from app.teaching.explain_views import CaseStudyView, ConvArithmeticView
-from app.teaching.health import HealthMonitor
-from app.teaching.views import EvaluationView, HealthView, SaliencyView
+from app.teaching.live_views import EvaluationView, HealthView, SaliencyView
 from engine import Net, Optimizer
 
 SPEC = [

@@ -5,8 +5,8 @@
 Trains a small 3-conv net (32-32-64 filters of 5x5, about 90K params) with Adam, L2 weight
 decay 5e-4, batch 32, random flips and 2-pixel shifts, on CIFAR-10's training set minus every
 10th image (the validation split), stepping the learning rate down at epochs 9, 13 and 16, and
-keeps the epoch with the best validation accuracy. Run on the 2-core development machine it
-took about 40 minutes (shared with other work) to reach 77.4% test accuracy at epoch 14.
+keeps the epoch with the best validation accuracy. Its time and accuracy: docs/BENCHMARKS.md,
+"The pretrained snapshot".
 """
 
 import argparse

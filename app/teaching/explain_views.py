@@ -6,7 +6,7 @@
 
 Both change nothing outside themselves (no runner state), so every session, a lecture's
 viewers included, may use them freely. The numbers come from casestudies.py and
-convarith.py, the figures from figures.py.
+convarith.py (app/core/), the figures from teaching_plots.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import numpy as np
 import panel as pn
 import param
 
-from . import figures as F
-from . import markup as M
-from .casestudies import CASE_STUDIES, DEFAULTS, SWITCH_TYPES, case_table, check_claims, switch_layer
-from .convarith import conv_arithmetic, conv_layers, explain, layer_index
+from ..core import teaching_fragments as M
+from ..core.casestudies import CASE_STUDIES, DEFAULTS, SWITCH_TYPES, case_table, check_claims, switch_layer
+from ..core.convarith import conv_arithmetic, conv_layers, explain, layer_index
+from . import teaching_plots as F
 
 _FIELDS = {  # the widgets each row type shows
     "conv": ("out_channels", "kernel_size", "stride", "padding"),

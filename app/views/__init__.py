@@ -3,8 +3,8 @@
 from .controls import Controls
 from .curves import Curves
 from .editor import NetworkEditor
-from .layers import LayerTable
-from .predictions import Predictions
+from .layer_table import LayerTable
+from .predictions import PredictionsView
 from .snapshots import Snapshots
 from .stats import Stats
 from .upload import Upload
@@ -15,7 +15,7 @@ __all__ = [
     "Curves",
     "LayerTable",
     "NetworkEditor",
-    "Predictions",
+    "PredictionsView",
     "Snapshots",
     "Stats",
     "Upload",

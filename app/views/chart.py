@@ -1,11 +1,11 @@
 """LineChart: a light line chart for live curves, drawn on one canvas by a few lines of JavaScript.
 
-Why not a Bokeh figure: the page's two curve figures took ~0.055 of a core in the browser
-(0.136 with them, 0.083 without, measured with the page at its top while training), and that
-core is taken from training on a 2-core laptop. A Bokeh figure's redraw re-measures its axes'
-labels and re-renders its legend, and reads CSS through getComputedStyle for every visual,
-each time new points arrive; this chart draws its lines, grid and tick labels in ~1 ms and
-leaves the rest of the page alone. It keeps what the figures showed: title, legend, axes
+Why not a Bokeh figure: the page's two curve figures cost the browser a good share of a core
+(docs/BENCHMARKS.md, "LineChart instead of Bokeh curve figures"), and that core is taken from
+training on a 2-core laptop. A Bokeh figure's redraw re-measures its axes' labels and
+re-renders its legend, and reads CSS through getComputedStyle for every visual, each time new
+points arrive; this chart only draws its lines, grid and tick labels, and leaves the rest of
+the page alone. It keeps what the figures showed: title, legend, axes
 labelled, NaN as gaps, and a readout of the values under the mouse.
 
 Data: the server keeps the last `rollover` points of each column (`columns`, plain lists).

@@ -1,7 +1,7 @@
 """Small helpers every view uses: HTML panes carrying the page's CSS, section cards, messages,
 and InView, the marker that reports whether a section is on screen.
 
-Panel renders each component in its own shadow DOM, so the CSS from markup.py is attached to
+Panel renders each component in its own shadow DOM, so the CSS from app/core/fragments.py is attached to
 every HTML pane as a stylesheet rather than once to the page.
 
 Importing this module also mends one costly habit of Panel's text panes (HTML, Markdown,
@@ -17,7 +17,7 @@ import param
 from panel.custom import JSComponent
 from panel.pane.markup import HTMLBasePane
 
-from ..markup import CSS
+from ..core.fragments import CSS
 
 CARD_CSS = """
 :host { width: 100%; }
@@ -35,8 +35,8 @@ def keep_stylesheets(model, props):
     A text pane's update sends all its properties, stylesheets too, rebuilt; on a server page
     its first update rebuilds Panel's theme sheets as new ImportedStyleSheet objects with the
     same URLs. New objects look like a new value, Bokeh then re-walks every model of the page
-    (~0.1–0.2 s of the server's thread, once per pane) and the browser restyles the pane: the
-    first click on Pause took 0.5–1.2 s, its status pane's first update."""
+    (once per pane, in the server's thread) and the browser restyles the pane: the first click
+    on Pause was slow by that much (docs/BENCHMARKS.md, "The first click")."""
     if "stylesheets" in props and _sheets(props["stylesheets"]) == _sheets(model.stylesheets):
         del props["stylesheets"]
     return props
@@ -88,8 +88,8 @@ def dim(button, inactive):
     """Grey out a button that would do nothing now (Start while training runs), by its style.
 
     Not by `disabled`: Bokeh re-renders a button whose `disabled` or colour changes and then lays
-    out the whole page again, ~60 ms per button on the dashboard (a browser profile of the
-    Pause click: 126 of its 130 ms of JavaScript). A style change only touches the button.
+    out the whole page again, most of a click's JavaScript (docs/BENCHMARKS.md, "Buttons greyed
+    by style"). A style change only touches the button.
     """
     button.styles = INACTIVE if inactive else {}
 

@@ -12,7 +12,7 @@ from panel.viewable import Viewer
 
 import engine
 
-from ..markup import status_html
+from ..core.fragments import status_html
 from ..state import SETTINGS
 from .common import alert, dim, html, show
 
@@ -71,7 +71,8 @@ class Controls(Viewer):
 
     def _command(self, fn):
         # One message for the page: sent change by change, while training threads take turns
-        # at the GIL, the status pill, the header and both buttons arrived ~60 ms apart.
+        # at the GIL, the status pill, the header and both buttons arrived one by one
+        # (docs/BENCHMARKS.md, "The first click").
         with pn.io.hold():
             try:
                 fn()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import panel as pn
 from panel.viewable import Viewer
 
-from ..figures import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
+from ..plots import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
 from .chart import LineChart
 from .common import InView
 

@@ -8,8 +8,9 @@ only bytes to it). The server counts as well: a client that ignores the limit ge
 dropped and a message in `refused` (watch it with onlychanged=False; it may repeat).
 
 Why not Panel's FileDropper: its FilePond runs a requestAnimationFrame loop 60 times a second
-for as long as the page is open, which took half of the browser's CPU on the dashboard and so
-a share of the 2 cores training runs on. This zone does nothing until a file comes.
+for as long as the page is open, a large share of the browser's CPU on the dashboard and so of
+the 2 cores training runs on (docs/BENCHMARKS.md, "Upload drop zone instead of Panel's
+FileDropper"). This zone does nothing until a file comes.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from panel.viewable import Viewer
 
 import engine
 
-from ..markup import layer_table_html, memory_html
+from ..core.fragments import layer_table_html, memory_html
 from .common import alert, html, show
 
 RUNNING = "(the running net)"
@@ -111,7 +111,7 @@ class NetworkEditor(Viewer):
         try:
             layers = engine.normalize(self._current())
             summary = engine.summarize(
-                engine.spec.to_json(layers), batch=self.state.batch_size, optimizer=self.state.optimizer
+                engine.to_json(layers), batch=self.state.batch_size, optimizer=self.state.optimizer
             )
         except engine.SpecError as e:
             show(self.error, str(e))
@@ -122,7 +122,7 @@ class NetworkEditor(Viewer):
         show(self.error, "")
         self.preview.object = layer_table_html(summary, compact=True) + memory_html(summary["memory"])
         try:
-            self.runner.check_spec(engine.spec.to_json(layers))
+            self.runner.check_spec(engine.to_json(layers))
             show(self.note, "")
             self.apply_button.disabled = False
         except engine.SpecError as e:

@@ -1,9 +1,9 @@
 """PredictionGrid: the test predictions as plain HTML — a small picture and three bars per slot.
 
 Why not a Bokeh figure: the grid redraws every 2 s while training, and as one figure (images,
-bars and their texts as glyphs) it took ~0.04 of a core in the browser (measured with the page
-at its top, 0.136 core with it against 0.100 without). Here a new prediction changes one slot's
-<img> source, three bar widths and three labels, and nothing else on the page is touched.
+bars and their texts as glyphs) it laid out the page and cost the browser CPU that training
+runs on (docs/BENCHMARKS.md, "PredictionGrid instead of a Bokeh figure"). Here a new prediction
+changes one slot's picture, three bar widths and three labels, and nothing else on the page.
 
 Data: the server keeps what each slot shows (`cells`). New predictions go to the page as a
 message numbered `seq`; a view that is built gets the slots whole (`history`), and asks for
@@ -24,8 +24,9 @@ from .chart import JS_GET
 def cell(slot, picture, index, label, top):
     """One slot's content. picture: uint8 (H, W, 3); label: the true class's name (None: unknown);
     top: [(class name, probability, right)] with right True/False/None (None: the true class is
-    unknown). The picture travels as its raw RGB bytes (base64), drawn with putImageData: the
-    browser spent ~3 ms of CPU per picture loading PNG data: URLs into <img> elements."""
+    unknown). The picture travels as its raw RGB bytes (base64), drawn with putImageData: PNG
+    data: URLs in <img> elements cost the browser more (docs/BENCHMARKS.md, "PredictionGrid
+    instead of a Bokeh figure")."""
     picture = np.asarray(picture, dtype=np.uint8)
     h, w = picture.shape[:2]
     picture = picture.reshape(h, w, -1)

@@ -17,7 +17,7 @@ from .prediction_grid import PredictionGrid, cell
 SLOTS = 24
 
 
-class Predictions(Viewer):
+class PredictionsView(Viewer):
     """See the module docstring; refresh(runner, snap) streams what is new."""
 
     def __init__(self, state, **params):

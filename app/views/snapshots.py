@@ -12,7 +12,7 @@ from panel.viewable import Viewer
 
 import engine
 
-from .. import paths
+from ..core import paths
 from ..images import megabytes
 from .common import alert, html, show
 from .dropzone import FileDrop

@@ -9,7 +9,7 @@ from html import escape
 import panel as pn
 from panel.viewable import Viewer
 
-from ..markup import stats_html
+from ..core.fragments import stats_html
 from .common import html
 
 

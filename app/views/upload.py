@@ -15,9 +15,9 @@ from panel.viewable import Viewer
 
 import engine
 
-from .. import paths
+from ..core import paths
+from ..core.fragments import prediction_html
 from ..images import ImageError, decode_upload, megabytes
-from ..markup import prediction_html
 from .common import alert, html, show
 from .dropzone import FileDrop
 

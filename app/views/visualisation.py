@@ -17,8 +17,9 @@ import numpy as np
 import panel as pn
 from panel.viewable import Viewer
 
-from ..figures import network_data, network_figure
-from ..markup import bars_html, png_data_uri
+from ..core.fragments import bars_html, png_data_uri
+from ..core.plot_data import network_data
+from ..plots import network_figure
 from .common import InView, alert, html, show
 
 _cache = OrderedDict()

@@ -1,12 +1,12 @@
-"""The teaching views' figures as plain Bokeh (no Panel), shared with the static build.
+"""The teaching views' figures as plain Bokeh (no Panel).
 
 Each `*_figure` function builds a figure once and returns (figure, source); the matching
 `*_data` function turns engine/teaching results into that source's `.data` (plain lists), so
-the server assigns `source.data = ...` and the static page can post the same dict from its
-worker. Colours are computed here, in Python, so the browser needs no colour mapping.
+the server assigns `source.data = ...`. Colours are computed here, in Python (from Bokeh's
+palettes), so the browser needs no colour mapping.
 
-What does not live here: the numbers (casestudies, convarith, evaluation, health, saliency),
-HTML tables and image galleries (markup.py).
+What does not live here: the numbers (app/core/: casestudies, convarith, evaluation, health, saliency),
+HTML tables and image galleries (app/core/teaching_fragments.py).
 """
 
 from __future__ import annotations

@@ -1,22 +1,22 @@
-"""Bokeh figures of the dashboard, built by plain functions from plain data (NumPy arrays, dicts).
+"""Bokeh figures of the dashboard, built by plain functions; app/core/plot_data.py fills them.
 
-Shared by the Panel app and the static site (build.py): nothing here imports Panel or knows the
-runner. Each builder returns the figure and the ColumnDataSource(s) it draws; the *_data
-functions turn plain arrays into the dicts those sources expect, so a caller either replaces
-`source.data` or streams rows into it.
+Shared by the Panel app and the static build (build.py renders them into the page, whose worker
+fills their sources): nothing here imports Panel or knows the runner. Each builder returns the
+figure and the ColumnDataSource(s) it draws; the data those sources expect come from
+app/core/plot_data.py (pure NumPy, which the browser's worker runs too), so a caller either
+replaces `source.data` or streams rows into it.
 
 Sources and the data they expect:
 - curves:      curve_source(); columns examples, loss, loss_smooth, train_acc, val_acc, test_acc
                (floats; NaN where a value is not known yet). Stream new points with rollover.
                The static site's; the app draws its curves on LineCharts (app/views/chart.py).
 - image:       image_source(); one row: image [(H, W) uint32 RGBA, bottom row first], x, y, dw, dh
-               (image_data() makes it from a uint8 picture).
-- network:     network_figure() -> (figure, images, captions); network_data() makes both from
-               probe data: every layer's activation maps (H, W, C), their gradients and the conv
-               filters (F, C, K, K), as image_rgba mosaics placed in one figure.
+               (plot_data.image_data() makes it from a uint8 picture).
+- network:     network_figure() -> (figure, images, captions); plot_data.network_data() makes
+               both from probe data.
 - predictions: prediction_figure() -> (figure, images, bars). images: image, x, y, dw, dh, label,
                index; bars: left, right, y, height, color, text, tx, ty (three rows per image).
-               prediction_data() makes both from prediction dicts; stream with rollover.
+               plot_data.prediction_data() makes both from prediction dicts; stream with rollover.
 """
 
 from __future__ import annotations
@@ -24,20 +24,9 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool, Legend, Range1d
 from bokeh.plotting import figure
 
-from .figures_network import (  # noqa: F401  (re-exported: the static build imports them from here)
-    diverging,
-    layer_picture,
-    mosaic,
-    network_data,
-    network_figure,
-    pixel_canvas,
-    scale_grey,
-    tile_scale,
-    to_rgba,
-)
-from .history import CURVE_COLUMNS
+from .core.history import CURVE_COLUMNS
+from .core.plot_data import SLOT_H, SLOT_W
 
-GREEN, RED, BLUE = "#3c9d4e", "#c9453b", "#4a78b5"
 LOSS_RAW, LOSS_SMOOTH = "#9ab3d5", "#1f4e8c"
 ACC_COLORS = {"train_acc": "#1f4e8c", "val_acc": "#e08a1e", "test_acc": "#3c9d4e"}
 FONT = "14px"
@@ -130,12 +119,6 @@ def accuracy_figure(source, width=560, height=300):
     return fig
 
 
-def image_data(picture):
-    """uint8 (H, W, 3|4) or (H, W) picture -> one-row dict for image_source()."""
-    h, w = picture.shape[:2]
-    return {"image": [to_rgba(picture)], "x": [0], "y": [0], "dw": [w], "dh": [h]}
-
-
 def image_source(data=None):
     return ColumnDataSource(data=data or {"image": [], "x": [], "y": [], "dw": [], "dh": []})
 
@@ -143,7 +126,7 @@ def image_source(data=None):
 def image_figure(data, scale, title=None):
     """A figure sized to show a picture at `scale` screen pixels per image pixel, pixel-crisp.
 
-    Returns (figure, source); update by assigning a same-sized image_data() to source.data."""
+    Returns (figure, source); update by assigning a same-sized plot_data.image_data() to source.data."""
     w, h = data["dw"][0], data["dh"][0]
     source = image_source(data)
     fig = pixel_canvas(w, h, x_end=w, y_end=h, scale=scale, min_border=2, title=title)
@@ -158,8 +141,6 @@ def image_figure(data, scale, title=None):
 
 
 # -- test predictions ------------------------------------------------------------------------
-SLOT_W, SLOT_H, IMG = 230, 64, 56  # one prediction: a 56px image and three bars, in screen pixels
-BAR_X, BAR_W, BAR_H = 64, 160, 15
 
 
 def prediction_figure(slots=24, cols=3):
@@ -180,32 +161,63 @@ def prediction_figure(slots=24, cols=3):
     return fig, images, bars
 
 
-def prediction_data(items, classes, slots=24, cols=3):
-    """Prediction dicts (id, index, image uint8 (32, 32, 3), label, top [3 ints], probs [3 floats])
-    -> (images rows, bars rows); item `id` goes to slot id % slots, so streaming with rollover
-    `slots` (images) and 3 * slots (bars) refills the grid in place."""
-    rows = -(-slots // cols)
-    im = {"image": [], "x": [], "y": [], "dw": [], "dh": [], "label": [], "index": []}
-    br = {"left": [], "right": [], "y": [], "height": [], "color": [], "text": [], "tx": [], "ty": []}
-    for p in items:
-        r, c = divmod(p["id"] % slots, cols)
-        x0, y0 = c * SLOT_W, (rows - 1 - r) * SLOT_H
-        im["image"].append(to_rgba(p["image"]))
-        im["x"].append(x0 + 2)
-        im["y"].append(y0 + 4)
-        im["dw"].append(IMG)
-        im["dh"].append(IMG)
-        im["label"].append(classes[p["label"]] if p.get("label") is not None else "?")
-        im["index"].append(p.get("index", -1))
-        for j, (k, pr) in enumerate(zip(p["top"], p["probs"])):
-            y = y0 + SLOT_H - 14 - j * (BAR_H + 3)
-            br["left"].append(x0 + BAR_X)
-            br["right"].append(x0 + BAR_X + max(1.0, pr * BAR_W))
-            br["y"].append(y)
-            br["height"].append(BAR_H)
-            right = p.get("label") is not None and k == p["label"]
-            br["color"].append(GREEN if right else (RED if p.get("label") is not None else BLUE))
-            br["text"].append("%s %.0f%%" % (classes[k], 100 * pr))
-            br["tx"].append(x0 + BAR_X + 4)
-            br["ty"].append(y)
-    return im, br
+# -- the network visualisation ----------------------------------------------------------------
+def pixel_canvas(width, height, x_end=None, y_end=None, scale=1.0, min_border=4, title=None):
+    """A bare figure whose data coordinates are pixels: fixed ranges (0..x_end, 0..y_end, by
+    default the frame size), no tools, no axes, grid or outline. The image grids draw on it."""
+    fig = figure(
+        title=title,
+        frame_width=int(width * scale),
+        frame_height=int(height * scale),
+        x_range=Range1d(0, width if x_end is None else x_end),
+        y_range=Range1d(0, height if y_end is None else y_end),
+        tools="",
+        toolbar_location=None,
+        min_border=min_border,
+    )
+    fig.axis.visible = False
+    fig.grid.visible = False
+    fig.outline_line_color = None
+    return fig
+
+
+def network_figure(width, height, col_width=300):
+    """The figure plot_data.network_data() fills: (figure, images source, captions source)."""
+    images = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": [], "layer": [], "kind": []})
+    captions = ColumnDataSource(data={"x": [], "y": [], "name": [], "stats": []})
+    fig = pixel_canvas(width, height)
+    img = fig.image_rgba("image", x="x", y="y", dw="dw", dh="dh", source=images)
+    fig.text(
+        x="x",
+        y="y",
+        text="name",
+        source=captions,
+        text_font_size="15px",
+        text_font_style="bold",
+        text_baseline="top",
+        text_color="#101828",
+    )
+    fig.text(
+        x=190, y="y", text="stats", source=captions, text_font_size="12px", text_baseline="top", text_color="#667085"
+    )
+    titles = ColumnDataSource(
+        data={
+            "x": [0, col_width + 10, 2 * col_width + 20],
+            "y": [height] * 3,
+            "text": ["activations", "activation gradients", "filters | their gradients"],
+        }
+    )
+    fig.text(
+        x="x",
+        y="y",
+        text="text",
+        source=titles,
+        text_font_size="13px",
+        text_baseline="top",
+        text_color="#1f4e8c",
+        text_font_style="bold",
+    )
+    fig.add_tools(HoverTool(renderers=[img], tooltips=[("layer", "@layer"), ("", "@kind")]))
+    fig.background_fill_alpha = 0
+    fig.border_fill_alpha = 0
+    return fig, images, captions

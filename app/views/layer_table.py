@@ -9,7 +9,7 @@ from panel.viewable import Viewer
 
 import engine
 
-from ..markup import layer_table_html, memory_html
+from ..core.fragments import layer_table_html, memory_html
 from .common import html
 
 

@@ -1,8 +1,8 @@
 """HTML for the teaching views: the case-study tables as the slides lay them out, the list of
 the slides' corrections, and galleries of test images with their top-3.
 
-Plain strings (no Panel), shared with the static build like figures.py. The numbers come from
-casestudies.py and evaluation.py.
+Plain strings (no Panel, no Bokeh), like fragments.py. The numbers come from casestudies.py and
+evaluation.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ visualization"), as plain float arrays.
 
 The runner calls probe() between training steps, a few times a second at most; it costs one
 forward and one backward pass of a single image. Turning these arrays into pictures is
-figures.py's job. No threads, no Panel here.
+plot_data.py's job. No threads, no Panel here.
 """
 
 from __future__ import annotations

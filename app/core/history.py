@@ -3,7 +3,7 @@
 Both hand out only what a reader has not seen yet (`since(last_id)`), so a view streams the new
 rows and never receives the whole history again. Memory stays flat however long a run lasts:
 History keeps at most `capacity` points and, when full, drops every other point and records
-half as often from then on (so it always spans the whole run); Predictions is a ring.
+half as often from then on (so it always spans the whole run); PredictionLog is a ring.
 Not thread-safe by itself: the runner guards both with its lock. No Panel or Bokeh here.
 """
 
@@ -61,7 +61,7 @@ class History:
         return data, (int(self.ids[self.n - 1]) if self.n else -1)
 
 
-class Predictions:
+class PredictionLog:
     """The last `capacity` test predictions: id, test index, image, top-3 classes and probabilities."""
 
     def __init__(self, capacity=64):

@@ -11,7 +11,8 @@
                                          into a HealthHistory (bounded: halves itself when full)
 
 Keys of the series are "<metric>:<name>", e.g. "grad:conv1.weight", "ratio:conv1.weight",
-"dead:relu1". What does not live here: drawing (figures.health_figures), widgets (views.py).
+"dead:relu1". What does not live here: drawing (app/teaching/teaching_plots.health_figures),
+widgets (app/teaching/live_views.py).
 """
 
 from __future__ import annotations

@@ -1,16 +1,26 @@
-"""The network visualisation's pictures: activation maps, gradients and filters as RGBA mosaics,
-laid out in one Bokeh figure (image_rgba), from the plain arrays of probe.probe().
+"""The dashboard's pictures as plain data: the arrays and dicts its Bokeh sources hold.
 
-Part of the figure functions shared with the static build (figures.py re-exports these): no
-Panel, no runner. Colours: activations and filters in grey (the first conv layer's filters in
-colour) scaled to the layer's min..max; gradients blue-white-red around zero.
+Pure NumPy (no Bokeh, no Panel, no runner): the server's figures (app/plots.py) and the static
+site's worker (static/cp_worker.py) both fill their sources from these functions, so the two
+front ends show the same pixels. Colours are computed here, in Python, so a browser needs no
+colour mapping. Activations and filters are grey (the first conv layer's filters in colour),
+scaled to the layer's min..max; gradients are blue-white-red around zero.
+
+- network:     network_data(probe layers, image) -> (images rows, captions rows, width, height):
+               every layer's activation maps (H, W, C), their gradients and the conv filters
+               (F, C, K, K), as image_rgba mosaics placed in one figure (app/plots.network_figure).
+- predictions: prediction_data(items, classes) -> (images rows, bars rows) for
+               app/plots.prediction_figure; item `id` goes to slot id % slots.
+- image:       image_data(picture) -> one row for app/plots.image_source.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
-from bokeh.plotting import figure
+
+GREEN, RED, BLUE = "#3c9d4e", "#c9453b", "#4a78b5"  # a prediction's bar: right, wrong, no label
+SLOT_W, SLOT_H, IMG = 230, 64, 56  # one prediction: a 56px image and three bars, in screen pixels
+BAR_X, BAR_W, BAR_H = 64, 160, 15
 
 
 def to_rgba(img):
@@ -160,62 +170,38 @@ def network_data(layers, image=None, col_width=300):
     return im, cap, int(max(width, 3 * col_width)), int(height)
 
 
-def pixel_canvas(width, height, x_end=None, y_end=None, scale=1.0, min_border=4, title=None):
-    """A bare figure whose data coordinates are pixels: fixed ranges (0..x_end, 0..y_end, by
-    default the frame size), no tools, no axes, grid or outline. The image grids draw on it."""
-    fig = figure(
-        title=title,
-        frame_width=int(width * scale),
-        frame_height=int(height * scale),
-        x_range=Range1d(0, width if x_end is None else x_end),
-        y_range=Range1d(0, height if y_end is None else y_end),
-        tools="",
-        toolbar_location=None,
-        min_border=min_border,
-    )
-    fig.axis.visible = False
-    fig.grid.visible = False
-    fig.outline_line_color = None
-    return fig
+def image_data(picture):
+    """uint8 (H, W, 3|4) or (H, W) picture -> one-row dict for app/plots.image_source()."""
+    h, w = picture.shape[:2]
+    return {"image": [to_rgba(picture)], "x": [0], "y": [0], "dw": [w], "dh": [h]}
 
 
-def network_figure(width, height, col_width=300):
-    """The figure network_data() fills: (figure, images source, captions source)."""
-    images = ColumnDataSource(data={"image": [], "x": [], "y": [], "dw": [], "dh": [], "layer": [], "kind": []})
-    captions = ColumnDataSource(data={"x": [], "y": [], "name": [], "stats": []})
-    fig = pixel_canvas(width, height)
-    img = fig.image_rgba("image", x="x", y="y", dw="dw", dh="dh", source=images)
-    fig.text(
-        x="x",
-        y="y",
-        text="name",
-        source=captions,
-        text_font_size="15px",
-        text_font_style="bold",
-        text_baseline="top",
-        text_color="#101828",
-    )
-    fig.text(
-        x=190, y="y", text="stats", source=captions, text_font_size="12px", text_baseline="top", text_color="#667085"
-    )
-    titles = ColumnDataSource(
-        data={
-            "x": [0, col_width + 10, 2 * col_width + 20],
-            "y": [height] * 3,
-            "text": ["activations", "activation gradients", "filters | their gradients"],
-        }
-    )
-    fig.text(
-        x="x",
-        y="y",
-        text="text",
-        source=titles,
-        text_font_size="13px",
-        text_baseline="top",
-        text_color="#1f4e8c",
-        text_font_style="bold",
-    )
-    fig.add_tools(HoverTool(renderers=[img], tooltips=[("layer", "@layer"), ("", "@kind")]))
-    fig.background_fill_alpha = 0
-    fig.border_fill_alpha = 0
-    return fig, images, captions
+def prediction_data(items, classes, slots=24, cols=3):
+    """Prediction dicts (id, index, image uint8 (32, 32, 3), label, top [3 ints], probs [3 floats])
+    -> (images rows, bars rows); item `id` goes to slot id % slots, so streaming with rollover
+    `slots` (images) and 3 * slots (bars) refills the grid in place."""
+    rows = -(-slots // cols)
+    im = {"image": [], "x": [], "y": [], "dw": [], "dh": [], "label": [], "index": []}
+    br = {"left": [], "right": [], "y": [], "height": [], "color": [], "text": [], "tx": [], "ty": []}
+    for p in items:
+        r, c = divmod(p["id"] % slots, cols)
+        x0, y0 = c * SLOT_W, (rows - 1 - r) * SLOT_H
+        im["image"].append(to_rgba(p["image"]))
+        im["x"].append(x0 + 2)
+        im["y"].append(y0 + 4)
+        im["dw"].append(IMG)
+        im["dh"].append(IMG)
+        im["label"].append(classes[p["label"]] if p.get("label") is not None else "?")
+        im["index"].append(p.get("index", -1))
+        for j, (k, pr) in enumerate(zip(p["top"], p["probs"])):
+            y = y0 + SLOT_H - 14 - j * (BAR_H + 3)
+            br["left"].append(x0 + BAR_X)
+            br["right"].append(x0 + BAR_X + max(1.0, pr * BAR_W))
+            br["y"].append(y)
+            br["height"].append(BAR_H)
+            right = p.get("label") is not None and k == p["label"]
+            br["color"].append(GREEN if right else (RED if p.get("label") is not None else BLUE))
+            br["text"].append("%s %.0f%%" % (classes[k], 100 * pr))
+            br["tx"].append(x0 + BAR_X + 4)
+            br["ty"].append(y)
+    return im, br

@@ -18,10 +18,10 @@ import html
 import numpy as np
 import panel as pn
 
-from . import figures as F
-from . import markup as M
-from .health import METRICS, HealthMonitor
-from .saliency import image_rgba, saliency_map, saliency_rgba
+from ..core import teaching_fragments as M
+from ..core.health import METRICS, HealthMonitor
+from ..core.saliency import image_rgba, saliency_map, saliency_rgba
+from . import teaching_plots as F
 
 HEALTH_WIDTH = 360  # three side by side fit beside the dashboard's sidebar on a 1500 px screen
 HEALTH_NOTE = (

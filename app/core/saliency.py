@@ -3,7 +3,7 @@
 engine.Net.saliency(image, class_index) gives |d score_c / d input|, max over channels, an
 (H, W) map. Here: running it on a private copy of the live net (it overwrites the net's
 activations), normalising it, and turning it (and the input image) into RGBA arrays for
-Bokeh's image_rgba. What does not live here: widgets (views.py).
+Bokeh's image_rgba. What does not live here: widgets (app/teaching/live_views.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The reading side of a Runner: what every page asks of it, answered from published copies.
 
-Shared by the Runner (app/runner.py), which publishes from its training thread, and by the
+Shared by the Runner (runner.py), which publishes from its training thread, and by the
 lecture viewers' MirrorRunner (app/relay.py), which holds copies sent from the training process:
 the same answers from the same fields. A class using this mixin has `_lock`, `_pub`, `history`,
 `predictions`, `_vis_version`, `_vis`, `_weights` (version, spec, preprocess, params),
@@ -74,9 +74,7 @@ class RunnerReadsMixin:
         """Canonical layers of a spec fit to train here, or engine.SpecError saying why not."""
         layers = engine.normalize(spec)
         self._compatible(layers, "this net")
-        s = engine.summarize(
-            engine.spec.to_json(layers), batch=self.hyper["batch_size"], optimizer=self.hyper["optimizer"]
-        )
+        s = engine.summarize(engine.to_json(layers), batch=self.hyper["batch_size"], optimizer=self.hyper["optimizer"])
         if s["memory"]["total"] > MEMORY_LIMIT:
             raise engine.SpecError(
                 "this net needs %s to train at batch %d (limit %s) — make it smaller or lower the batch size"

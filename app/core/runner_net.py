@@ -13,13 +13,34 @@ from collections import deque
 import numpy as np
 
 import engine
+from datasets import Batches, validation_split
 
 from . import paths
-from .teaching.evaluation import RollingEvaluation
-from .teaching.health import HealthMonitor
+from .evaluation import RollingEvaluation
+from .health import HealthMonitor
 
 DEFAULT_PRESET = "convnetjs-cifar10"
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
+
+
+class IndexedBatches(Batches):
+    """datasets.Batches whose batches also say which training rows they hold: `last_rows`.
+
+    Batches draws the rows (its seeded order, epochs and batch size, unchanged) as a stream of
+    row numbers, and the images are gathered here by those numbers: the same batches as
+    Batches(images, labels, ...) would give, and the static site's worker can name the images
+    its first step trained on. (Batches' own `x` holds the row numbers.)
+    """
+
+    def __init__(self, images, labels, batch_size, *, seed=0, indices=None):
+        super().__init__(np.arange(len(labels)), labels, batch_size, seed=seed, indices=indices)
+        self.images = images
+        self.last_rows = None  # (B,) int: the rows of images the last batch holds
+
+    def next_batch(self):
+        rows, yb = super().next_batch()  # (B,) row numbers, (B,) labels
+        self.last_rows = rows
+        return self.images[rows], yb  # (B, H, W, C): a gather, a copy of B images only
 
 
 class RunnerNetMixin:
@@ -33,7 +54,7 @@ class RunnerNetMixin:
         self._val_idx = self._test_order = np.zeros(0, np.int64)
         self._pub = {}
         if snapshot is not None:
-            snap = snapshot if isinstance(snapshot, engine.snapshot.Snapshot) else engine.read_snapshot(snapshot)
+            snap = snapshot if isinstance(snapshot, engine.Snapshot) else engine.read_snapshot(snapshot)
             opt = self._new_optimizer()
             net = snap.build(self.hyper["backend"], optimizer=opt)
             self._install(net, opt, snap.classes, {"source": "snapshot"})
@@ -65,11 +86,9 @@ class RunnerNetMixin:
 
     def _make_batches(self):
         """A fresh batch source and test order, seeded from the current seed."""
-        from datasets import Batches, validation_split
-
         ds = self.dataset
         train_idx, self._val_idx = validation_split(len(ds.train_y), every=10)
-        self.batches = Batches(
+        self.batches = IndexedBatches(
             ds.train_x, ds.train_y, self.hyper["batch_size"], seed=self.hyper["seed"], indices=train_idx
         )
         # The image folder is sorted by class: shuffle (seeded) before streaming test images.
@@ -115,7 +134,7 @@ class RunnerNetMixin:
     def apply_spec(self, spec):
         """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
         layers = self.check_spec(spec)
-        self._queue("spec", engine.spec.to_json(layers))
+        self._queue("spec", engine.to_json(layers))
 
     def load_snapshot(self, source, name="snapshot"):
         """Make a snapshot (bytes, path; ours or ConvNetJS's) the running net; SnapshotError if unusable."""

@@ -7,14 +7,16 @@ change; the thread applies it between two steps. Commands return at once, so a c
 immediately however long a step takes. Invalid specs and snapshots raise to the caller and never
 reach the running net.
 
-The thread publishes plain data only (stats, bounded History and Predictions, the latest
+The thread publishes plain data only (stats, bounded History and PredictionLog, the latest
 visualisation arrays from probe.py, a copy of the weights); it never touches Bokeh or Panel.
 To keep training fast it probes at most every `vis_interval` seconds, and only while a page
 shows the visualisation, and evaluates small validation/test chunks every `eval_interval` seconds.
-For tests, `Runner(..., threaded=False)` is driven synchronously with tick().
+For tests and the static site's worker, `Runner(..., threaded=False)` is driven synchronously
+with tick(); its batch source (IndexedBatches, runner_net.py) tells which training rows the last
+batch held (`runner.batches.last_rows`).
 
 This file: the commands, export (for the lecture viewers' process, app/relay.py) and the loop.
-runner_reads.py: the reading side (shared with relay.py's MirrorRunner). runner_net.py: building
+runner_reads.py: the reading side (shared with app/relay.py's MirrorRunner). runner_net.py: building
 and swapping nets. runner_stats.py: step stats, running accuracies, the visualisation probe.
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 import engine
 
 from . import paths
-from .history import History, Predictions
+from .history import History, PredictionLog
 from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
@@ -114,7 +116,7 @@ class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
         self.running = bool(running)
         self._steps_pending = 0
         self.history = History(history_capacity)
-        self.predictions = Predictions(predictions_capacity)
+        self.predictions = PredictionLog(predictions_capacity)
         self.status_message = ""
         self.error = ""
         self.dataset = None

@@ -8,7 +8,8 @@ which of its cells are padding), the filter, the elementwise products, their sum
 and the total — and the value the net itself computed, so the two can be shown side by side.
 
 Layout as in the engine: activations (N, H, W, C), conv weights (F, C, HH, WW).
-What does not live here: drawing (figures.conv_grid_figure) and widgets (views.py).
+What does not live here: drawing (app/teaching/teaching_plots.py) and widgets
+(app/teaching/explain_views.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ follow the slides: an activation that follows a conv or fc folds into that row (
 means conv + ReLU), "memory" is the activations of one image, and params are shown as weights
 and biases separately (the VGG slide counts weights only).
 
-What does not live here: drawing (figures.py) and widgets (views_casestudy.py).
+What does not live here: HTML (teaching_fragments.py) and widgets (app/teaching/explain_views.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 import re
 
-from engine import SpecError, get_preset, human_bytes, human_count, normalize, summarize
-from engine.spec import ACTIVATIONS, to_json
+from engine import ACTIVATIONS, SpecError, get_preset, human_bytes, human_count, normalize, summarize, to_json
 
 CASE_STUDIES = {"lenet5": "LeNet-5", "alexnet": "AlexNet", "vgg16": "VGG-16"}
 BYTES_PER_VALUE = 4

@@ -7,7 +7,8 @@ prediction (and top-3) of every test image, round robin, so after one full pass 
 always covers the whole test set, each image judged by a net at most one pass old.
 
 Convention: rows are the true class, columns the predicted class (cm[i, j] counts images of
-class i predicted as j). What does not live here: drawing (figures.py), widgets (views.py).
+class i predicted as j). What does not live here: drawing (app/teaching/teaching_plots.py),
+widgets (app/teaching/live_views.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parent
+APP_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = APP_DIR.parent
 PRETRAINED = APP_DIR / "pretrained" / "cifar10.npz"
 
