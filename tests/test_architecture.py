@@ -19,6 +19,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ["engine", "datasets", "app/core"]  # folders under REPO: no import cycle among their modules
 
@@ -272,19 +274,30 @@ def test_no_two_modules_share_a_name():
 
 
 # -- what the code cites ------------------------------------------------------------------------
-def test_the_benchmarks_the_code_cites_exist():
-    """A measured figure lives in docs/BENCHMARKS.md and a comment points at its entry by
-    heading ("see docs/BENCHMARKS.md, 'Conv without im2col'"): every such heading exists."""
-    headings = set(re.findall(r"^#+ (.+?)\s*$", (REPO / "docs" / "BENCHMARKS.md").read_text(), re.M))
+def _cited_headings(doc):
+    """{heading: first file citing it} of every `docs/<doc>, "Heading"` in the project's code
+    (comments joined up across lines)."""
     cited = {}
-    for path in modules_of(["engine", "datasets"]).values():
-        text = re.sub(r"\s*\n\s*(#\s*)?", " ", path.read_text(encoding="utf-8"))  # comments joined up
-        for ref in re.findall(r'docs/BENCHMARKS\.md,? "([^"]+)"(?: and "([^"]+)")?', text):
+    files = list(modules_of(["engine", "datasets", "app", "tests"]).values())
+    files += [REPO / "build.py", REPO / "static" / "cp_worker.py"] + sorted((REPO / "static").glob("*.js"))
+    for path in files:
+        text = re.sub(r"\s*\n\s*(#\s*|//\s*)?", " ", path.read_text(encoding="utf-8"))
+        for ref in re.findall(r'docs/%s,? "([^"]+)"(?: and "([^"]+)")?' % re.escape(doc), text):
             for heading in filter(None, ref):
                 cited.setdefault(heading, path.relative_to(REPO).as_posix())
-    assert len(cited) > 10  # the check sees the citations
+    return cited
+
+
+@pytest.mark.parametrize("doc, at_least", [("BENCHMARKS.md", 20), ("ARCHITECTURE.md", 3)])
+def test_the_sections_the_code_cites_exist(doc, at_least):
+    """A measured figure lives in docs/BENCHMARKS.md and a comment points at its entry by
+    heading ("see docs/BENCHMARKS.md, 'Conv without im2col'"); the house's rules are cited by
+    their section of docs/ARCHITECTURE.md: every heading cited exists."""
+    headings = set(re.findall(r"^#+ (.+?)\s*$", (REPO / "docs" / doc).read_text(), re.M))
+    cited = _cited_headings(doc)
+    assert len(cited) >= at_least  # the check sees the citations
     missing = {h: where for h, where in cited.items() if h not in headings}
-    assert not missing, "cited but not in docs/BENCHMARKS.md: %s" % missing
+    assert not missing, "cited but not in docs/%s: %s" % (doc, missing)
 
 
 def test_the_code_cites_only_files_of_the_repository():
