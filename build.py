@@ -1,7 +1,7 @@
 """Build the static site: the dashboards with the engine training in the visitor's browser.
 
-    python build.py [--out dist] [--pyodide-url URL] [--data PATH] [--train-images N]
-                    [--test-images N] [--snapshot FILE | --no-snapshot] [--seed S]
+    python build.py [--out dist] [--pyodide-url URL | --bundle-pyodide DIR] [--data PATH]
+                    [--train-images N] [--test-images N] [--snapshot FILE | --no-snapshot] [--seed S]
 
 Writes a folder that any static host serves (or `python -m http.server -d dist`):
     index.html       the dashboard: figures made here by app.plots, filled by the page
@@ -12,7 +12,9 @@ Writes a folder that any static host serves (or `python -m http.server -d dist`)
     py/bundle.json   the Python the worker runs: static/cp_worker.py and what it imports of
                      engine (the NumPy backend), datasets and app.core, found by walking the imports
     data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
-Only Pyodide itself comes from elsewhere (--pyodide-url, default its CDN). What lives where in
+    pyodide/         with --bundle-pyodide only: Pyodide's runtime and NumPy, for a site that
+                     needs no network at all (a classroom, a USB stick)
+Only Pyodide comes from elsewhere (--pyodide-url, default its CDN), unless bundled. What lives where in
 the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (the worker).
 """
 
@@ -57,11 +59,19 @@ def parse_args(argv=None):
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--out", default="dist", help="output folder (default: dist)")
-    p.add_argument(
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
         "--pyodide-url",
         default=DEFAULT_PYODIDE_URL,
         help="base URL of a Pyodide distribution with NumPy (default: %(default)s); "
         "a path relative to the site works too",
+    )
+    where.add_argument(
+        "--bundle-pyodide",
+        metavar="DIR",
+        default=None,
+        help="copy the Pyodide distribution in DIR (its runtime and NumPy) into the site, which then "
+        "works offline: a Pyodide release's full/ folder or node_modules/@pyodide/pyodide/dist",
     )
     p.add_argument(
         "--data",
@@ -226,6 +236,90 @@ def _catches_import_error(handler):
     return any(isinstance(n, ast.Name) and n.id in IMPORT_ERRORS for n in names)
 
 
+# -- Pyodide in the site (--bundle-pyodide) ------------------------------------------------------
+def bundle_pyodide(src, out=None):
+    """Check that folder src is a Pyodide distribution with NumPy; with out, copy its runtime and
+    NumPy (no other package) to out/pyodide/. Returns the site's Pyodide URL, "pyodide/".
+
+    A distribution's package index names each package's files: pyodide-lock.json (Pyodide 0.23
+    on) and repodata.json (0.21, 0.22) give a file_name; packages.json (up to 0.20) means
+    NAME.js + NAME.data. The npm package `pyodide` is the core alone (no NumPy): refused.
+    """
+    src = Path(src).expanduser().resolve()
+    use = "give a Pyodide release's full/ folder or node_modules/@pyodide/pyodide/dist"
+    if not src.is_dir():
+        raise BuildError("--bundle-pyodide %s: no such folder (%s)" % (src, use))
+    loader = [n for n in ("pyodide.mjs", "pyodide.js") if (src / n).is_file()]
+    index = [n for n in ("pyodide-lock.json", "repodata.json", "packages.json") if (src / n).is_file()]
+    if not loader or not (src / "pyodide.asm.wasm").is_file() or not index:
+        if (src / "dist" / "pyodide.asm.wasm").is_file():
+            use = "its dist/ folder, %s, is one" % (src / "dist")
+        raise BuildError(
+            "--bundle-pyodide %s holds no Pyodide runtime (pyodide.js or pyodide.mjs, pyodide.asm.wasm and a "
+            "package index such as pyodide-lock.json): %s" % (src, use)
+        )
+    try:
+        meta = json.loads((src / index[0]).read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise BuildError("--bundle-pyodide %s: %s is not JSON (%s)" % (src, index[0], e)) from None
+    if "packages" in meta:  # {name: {"file_name", "version", "depends"}}; no file_name up to 0.20
+        packages = {
+            k.lower(): (
+                p.get("version"),
+                p.get("depends", []),
+                [p["file_name"]] if p.get("file_name") else [k + ".js", k + ".data"],
+            )
+            for k, p in meta["packages"].items()
+        }
+    else:  # packages.json of Pyodide 0.17: {"versions": {name: v}, "dependencies": {name: [...]}}
+        deps, versions = meta.get("dependencies", {}), meta.get("versions", {})
+        packages = {
+            k.lower(): (versions.get(k), deps.get(k, []), [k + ".js", k + ".data"]) for k in set(deps) | set(versions)
+        }
+    if "numpy" not in packages:
+        raise BuildError("--bundle-pyodide %s has no NumPy (its %s lists no numpy package): %s" % (src, index[0], use))
+    need, todo = set(), ["numpy"]
+    while todo:
+        name = todo.pop().lower()
+        if name not in need:
+            need.add(name)
+            todo.extend(packages.get(name, (None, [], None))[1])
+    missing = sorted(f for k in need for f in packages.get(k, (None, [], [k + ".js"]))[2] if not (src / f).is_file())
+    if missing:
+        raise BuildError(
+            "--bundle-pyodide %s has no NumPy: %s lists it, but %s is not in the folder (the npm package "
+            "`pyodide` is the core alone): %s" % (src, index[0], ", ".join(missing), use)
+        )
+    info = meta.get("info") or {}
+    version, python = info.get("version"), info.get("python")
+    for pkg in (src / "package.json", src.parent / "package.json"):  # the npm packages' own record
+        if pkg.is_file():
+            npm = json.loads(pkg.read_text(encoding="utf-8"))
+            if npm.get("name") in ("pyodide", "@pyodide/pyodide"):
+                version = npm.get("version")
+                break
+    others = {f for k, (_, _, fs) in packages.items() if k not in need for f in fs}
+    # Everything but the other packages' files (and their NAME.whl.metadata, where there are such).
+    copy = sorted(f for f in src.iterdir() if f.is_file() and f.name.replace(".metadata", "") not in others)
+    if out is not None:
+        dest = out / "pyodide"
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in copy:
+            shutil.copyfile(str(f), str(dest / f.name))
+        say(
+            "Pyodide %s%s with NumPy %s from %s: %d files (%s) in pyodide/, the site works offline"
+            % (
+                version or "(version not recorded)",
+                " (Python %s)" % python if python else "",
+                packages["numpy"][0],
+                src,
+                len(copy),
+                _mb(sum(f.stat().st_size for f in copy)),
+            )
+        )
+    return "pyodide/"
+
+
 # -- the page -----------------------------------------------------------------------------------
 def figures():
     """The dashboard's Bokeh figures as json_items, their data sources named for the page."""
@@ -313,6 +407,8 @@ def write_pages(out, site):
 
 def build(args):
     t0 = time.time()
+    if args.bundle_pyodide:
+        bundle_pyodide(args.bundle_pyodide)  # refuse a folder that cannot serve before the long work
     sys.path.insert(0, str(ROOT))
     from app.core.paths import check_packages
 
@@ -339,6 +435,8 @@ def build(args):
     (out / "py").mkdir()
     (out / "py" / "bundle.json").write_text(json.dumps({"files": bundle}), encoding="utf-8")
     pyodide_url = args.pyodide_url if args.pyodide_url.endswith("/") else args.pyodide_url + "/"
+    if args.bundle_pyodide:
+        pyodide_url = bundle_pyodide(args.bundle_pyodide, out)
     site = dict(
         info,
         pyodide_url=pyodide_url,

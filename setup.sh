@@ -6,7 +6,7 @@
 #                       reference), Debian's chromium and libgomp1 (Numba's OpenMP thread pool,
 #                       which the kernel tests require; without it the engine uses its own
 #                       threads), and the npm packages for the peer and in-browser tests
-#                       (convnetjs, @pyodide/pyodide 0.17.1)
+#                       (convnetjs, @pyodide/pyodide 0.17.1, pyodide 314: the core only)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}

@@ -4,7 +4,9 @@
 // What the page shows and how it updates follows the server app's views (app/views/*.py).
 //
 // For tests and the curious: window.cp holds timings (ms since navigation: ready, firstStep),
-// the first step's report (firstStep: loss, batch indices, seed) and counters.
+// the first step's report (firstStep: loss, batch indices, seed) and counters. With
+// ?check=compile the worker also compiles the site's Python in the runtime it loaded, before
+// NumPy, and window.cp.check holds the answer (worker.js checkSources).
 
 "use strict";
 
@@ -241,7 +243,8 @@
     // Current Pyodide ships ES modules only (pyodide.mjs): that needs a module worker. Older
     // releases (0.17, as the tests use) have pyodide.js for importScripts in a classic worker.
     const esm = await fetch(pyodideURL + "pyodide.mjs", { method: "HEAD" }).then((r) => r.ok, () => false);
-    worker = cp.worker = new Worker("assets/worker.js", { type: esm ? "module" : "classic" });
+    cp.workerType = esm ? "module" : "classic";
+    worker = cp.worker = new Worker("assets/worker.js", { type: cp.workerType });
     worker.onerror = (e) => fatal(`the worker failed: ${e.message || e}`);
     worker.onmessage = (e) => {
       const m = e.data;
@@ -251,7 +254,8 @@
         cp.info = m.info;
         $("cp-loading").hidden = true;
         enableControls();
-      } else if (m.type === "update") applyUpdate(m.update);
+      } else if (m.type === "check") cp.check = m.result;
+      else if (m.type === "update") applyUpdate(m.update);
       else if (m.type === "reply") {
         const resolve = pending.get(m.id);
         pending.delete(m.id);
@@ -263,7 +267,8 @@
     for (const k of ["seed", "batch_size", "optimizer"]) if (params.has(k)) options[k] = params.get(k);
     const sizes = {};
     for (const [name, bytes] of Object.entries(site.bytes || {})) sizes[name] = bytes;
-    worker.postMessage({ type: "init", base, site, esm, options, sizes });
+    const check = params.get("check") === "compile";
+    worker.postMessage({ type: "init", base, site, esm, options, sizes, check });
   }
 
   main().catch((e) => fatal(`the page failed to start: ${e.message || e}`));

@@ -104,6 +104,77 @@ function decode(obj, buf) {
   }
 }
 
+// NumPy is a package of the Pyodide distribution beside the runtime; a core-only Pyodide (npm's
+// pyodide package) has none. Either way the page gets one line that names the URL tried: newer
+// Pyodide fetch()es the package and reports no URL, so the fetches are watched meanwhile.
+async function loadNumpy(indexURL, esm) {
+  const tried = [];
+  const onError = (m) => { if (/https?:/.test(m)) tried.push(String(m).split("\n")[0]); };
+  const realFetch = self.fetch;
+  self.fetch = async (resource, init) => {
+    const url = String(resource && resource.url || resource);
+    try {
+      const r = await realFetch(resource, init);
+      if (!r.ok) tried.push(`${url}: HTTP ${r.status}`);
+      return r;
+    } catch (e) {
+      // A 404 fetched with an integrity hash fails as "Failed to fetch": ask again for the status.
+      const status = await realFetch(url, { method: "HEAD" }).then((r) => `HTTP ${r.status}`, () => null);
+      tried.push(`${url}: ${status || e && e.message || e}`);
+      throw e;
+    }
+  };
+  try {
+    // The ES-module releases (Pyodide >= 0.24) take options; 0.17 takes positional callbacks.
+    if (esm) await pyodide.loadPackage("numpy", { errorCallback: onError });
+    else await pyodide.loadPackage("numpy", undefined, onError);
+    pyodide.runPython("import numpy");  // newer Pyodide reports a failed load instead of throwing
+  } catch (e) {
+    onError(String(e && e.message || e));
+    throw new Error(`NumPy did not load (${tried[0] || "from " + indexURL}): the Pyodide at ${indexURL} ` +
+      "has no numpy package; build the site with --pyodide-url pointing at a full Pyodide distribution, " +
+      "or with --bundle-pyodide DIR to ship one");
+  } finally {
+    self.fetch = realFetch;
+  }
+}
+
+// Python source that compiles each of the bundle's files (SyntaxWarnings count: they are the
+// next version's errors) and imports the standard-library modules they name; answers JSON.
+function checkSources(paths) {
+  return `
+import ast, importlib, json, sys, warnings
+paths = json.loads(${pyString(JSON.stringify(paths))})
+own = {p.split("/")[0].split(".")[0] for p in paths}
+errors, names = [], set()
+for p in paths:
+    with open(${pyString(HOME)} + "/" + p, encoding="utf-8") as f:
+        source = f.read()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            tree = compile(source, p, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            compile(tree, p, "exec", dont_inherit=True)
+    except (SyntaxError, SyntaxWarning, DeprecationWarning) as e:
+        errors.append("%s:%s: %s: %s" % (p, getattr(e, "lineno", "?"), type(e).__name__, getattr(e, "msg", e)))
+        continue
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add(node.module.split(".")[0])
+stdlib = getattr(sys, "stdlib_module_names", ())
+failed = []
+for n in sorted(names & set(stdlib)):
+    try:
+        importlib.import_module(n)
+    except ImportError as e:
+        failed.append("%s: %s" % (n, e))
+json.dumps({"python": sys.version.split()[0], "files": len(paths), "errors": errors, "import_errors": failed,
+            "other_imports": sorted(names - own - set(stdlib))})
+`;
+}
+
 function pyString(s) { return JSON.stringify(s); }  // a JSON string is a valid Python str literal here
 
 async function init(msg) {
@@ -128,14 +199,13 @@ async function init(msg) {
   const t0 = performance.now();
   pyodide = await loadRuntime(indexURL, esm);
   FS = pyodide.FS || pyodide._module.FS;
-  pyStage = 0.6; pyText = "loading NumPy"; report();
-  await pyodide.loadPackage("numpy");
-  try {
-    pyodide.runPython("import numpy");  // newer Pyodide logs a failed load instead of throwing
-  } catch (e) {
-    throw new Error(`NumPy did not load from ${indexURL}: the Pyodide there needs its numpy package ` +
-                    "(build.py --pyodide-url must point at a full Pyodide distribution)");
+  if (msg.check) {  // test hook (page.js ?check=compile): does this Python compile our sources?
+    const bundle = JSON.parse(new TextDecoder().decode(Object.fromEntries(await downloads).bundle)).files;
+    for (const [path, source] of Object.entries(bundle)) writeFile(`${HOME}/${path}`, source);
+    post({ type: "check", result: JSON.parse(pyodide.runPython(checkSources(Object.keys(bundle)))) });
   }
+  pyStage = 0.6; pyText = "loading NumPy"; report();
+  await loadNumpy(indexURL, esm);
   pyStage = 1; pyText = `Python and NumPy ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
   report();
   const got = Object.fromEntries(await downloads);

@@ -7,6 +7,7 @@ drives it with executable_path and never downloads a browser of its own. A missi
 data copy) fails the tests rather than skipping them, so a broken setup cannot pass unnoticed.
 """
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -91,3 +92,18 @@ def examples(page):
     """The number of examples seen in the page header of `python -m app` (-1 before it shows one)."""
     m = re.search(r"([\d,]+) examples seen", page.locator(".cp-header").first.inner_text())
     return int(m.group(1).replace(",", "")) if m else -1
+
+
+@contextlib.contextmanager
+def chromium():
+    """Headless Debian Chromium, driven by Playwright (never a browser of Playwright's own)."""
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

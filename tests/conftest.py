@@ -60,12 +60,7 @@ def runner(data):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium through Playwright (tests/browser.py says why not Playwright's)."""
-    import playwright.sync_api as sync_api
-    from browser import ARGS, ARTIFACTS, CHROMIUM, require_chromium
+    from browser import chromium
 
-    require_chromium()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()

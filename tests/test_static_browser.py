@@ -2,65 +2,34 @@
 
 The site is built with --pyodide-url pointing at the npm package @pyodide/pyodide@0.17.1
 (`npm install` at the repository root; Python 3.8, NumPy 1.17) and served from 127.0.0.1 by
-http.server in a thread; every request for another host is aborted and fails the test. Checked:
-the worker starts and trains, the loss curve gains points, the first training step's loss
-equals the CPython NumPy backend's on the same seed and batch to 1e-5 (the worker's debug hook
-reports the batch's indices into the site's data), the controls, an upload (good and bad), and
-the benchmark page. Screenshots go to tests/artifacts/ (git-ignored): look at them.
+http.server in a thread (tests/static_site.py); every request for another host is aborted and
+fails the test. Checked: the worker starts and trains, the loss curve gains points, the first
+training step's loss equals the CPython NumPy backend's on the same seed and batch to 1e-5 (the
+worker's debug hook reports the batch's indices into the site's data), the controls, an upload
+(good and bad), and the benchmark page. Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
 import json
 import os
-import posixpath
-import threading
 import time
-import urllib.parse
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, DATA, REPO, require_chromium, require_data
+from browser import ARTIFACTS, DATA, require_chromium, require_data
+from static_site import PYODIDE_017, START_TIMEOUT_MS, cp, offsite, open_page, serve
 from test_static_build import run_build
 
-PYODIDE = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
-START_TIMEOUT_MS = 240_000  # Pyodide's start on a busy 2-core box
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    """The built site, with the local Pyodide under /pyodide/ and the MIME types it needs."""
-
-    extensions_map = dict(
-        http.server.SimpleHTTPRequestHandler.extensions_map,
-        **{
-            ".wasm": "application/wasm",
-            ".js": "text/javascript",
-            ".mjs": "text/javascript",
-            ".data": "application/octet-stream",
-            ".json": "application/json",
-        },
-    )
-
-    def translate_path(self, path):
-        p = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
-        if p.startswith("/pyodide/"):
-            return str(PYODIDE / posixpath.normpath(p[len("/pyodide/") :]).lstrip("/"))
-        return super().translate_path(path)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     require_data()
-    if not (PYODIDE / "pyodide.js").is_file() or not (PYODIDE / "numpy.js").is_file():
-        pytest.fail("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE)
+    if not (PYODIDE_017 / "pyodide.js").is_file() or not (PYODIDE_017 / "numpy.js").is_file():
+        pytest.fail("no local Pyodide with NumPy at %s (run `npm install` at the repository root)" % PYODIDE_017)
     require_chromium()
     import engine
 
@@ -86,30 +55,8 @@ def site(tmp_path_factory):
         str(snap),
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield out, "http://127.0.0.1:%d/" % server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-def open_page(browser, url, log):
-    """A page that records its console and aborts (and records) any request off 127.0.0.1."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.on("console", lambda m: log.append("console: " + m.text))
-    page.on("pageerror", lambda e: log.append("pageerror: %s" % e))
-    page.on("worker", lambda w: w.on("console", lambda m: log.append("worker: " + m.text)))
-
-    def guard(route):
-        host = urllib.parse.urlsplit(route.request.url).hostname
-        if host != "127.0.0.1":
-            log.append("OFFSITE " + route.request.url)
-            return route.abort()
-        return route.continue_()
-
-    page.route("**/*", guard)
-    page.goto(url)
-    return page
+    with serve(out, {"/pyodide/": PYODIDE_017}) as url:
+        yield out, url
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +70,8 @@ def dashboard(site, browser):
         page.screenshot(path=str(ARTIFACTS / "static-dashboard-failed.png"), full_page=True)
         raise AssertionError("the worker never trained a step:\n" + "\n".join(log[-40:])) from None
     yield page, out, log
-    assert not [line for line in log if line.startswith("OFFSITE")], log
+    assert not offsite(log), log
     page.close()
-
-
-def cp(page, expr="window.cp"):
-    return page.evaluate("JSON.parse(JSON.stringify(%s))" % expr)
 
 
 def test_worker_trains_and_the_loss_curve_grows(dashboard):
@@ -257,5 +200,5 @@ def test_benchmark_page(site, browser):
     assert (
         e["images_per_s"] > 0 and c["images_per_s"] > 0 and np.isfinite(e["loss_last"]) and np.isfinite(c["loss_last"])
     )
-    assert not [line for line in log if line.startswith("OFFSITE")], log
+    assert not offsite(log), log
     page.close()

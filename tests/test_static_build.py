@@ -3,9 +3,10 @@
 Builds from the shared CIFAR-10 image folder (a small subset; the decoded-data cache goes to a
 pytest tmp dir shared with the browser tests) and checks what the worker and the page rely on:
 the packed data are a seeded random subset in the layout the engine expects, the Python bundle
-is what static/cp_worker.py imports (test_static_bundle.py: no Bokeh, Panel or Numba) and
-parses as Python 3.8 (Pyodide 0.17), nothing but Pyodide is loaded from another host, and user
-errors get a message instead of a traceback.
+is what static/cp_worker.py imports (test_static_bundle.py: no Bokeh, Panel or Numba), parses
+as Python 3.8 (Pyodide 0.17) and compiles with every CPython from 3.8 to 3.14 found on this
+machine, nothing but Pyodide is loaded from another host, and user errors get a message
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,6 +149,55 @@ def test_bundle_is_what_the_worker_imports_in_python_38(site):
         found = imports_in(source, module, filename=name)
         # a probe (in a try that catches ImportError: engine.available_backends()) is no need
         assert not [i for i in found if i.name.split(".")[0] == "numba" and not i.guarded], name
+
+
+def cpythons():
+    """{(3, minor): executable} of every CPython 3.8 .. 3.14 here: this one, those on PATH,
+    pyenv's and the system's (one per minor version; pyenv's shims that fail to run are left out)."""
+    found = {tuple(sys.version_info[:2]): sys.executable}
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for minor in range(8, 15):
+        name = "python3.%d" % minor
+        candidates = [shutil.which(name), "/usr/bin/" + name, "/usr/local/bin/" + name]
+        candidates += sorted(str(p) for p in pyenv.glob("3.%d.*/bin/%s" % (minor, name)))
+        for exe in candidates:
+            if (3, minor) in found or not exe or not Path(exe).is_file():
+                continue
+            r = subprocess.run([exe, "-c", "import sys; print(sys.version_info[1])"], capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.strip() == str(minor):
+                found[(3, minor)] = exe
+    return found
+
+
+COMPILE_ALL = """
+import json, sys, warnings
+files = json.load(open(sys.argv[1], encoding="utf-8"))["files"]
+errors = []
+for name, source in sorted(files.items()):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SyntaxWarning today is a later Python's SyntaxError
+        try:
+            compile(source, name, "exec", dont_inherit=True)
+        except (SyntaxError, SyntaxWarning, DeprecationWarning) as e:
+            errors.append("%s:%s: %s" % (name, getattr(e, "lineno", "?"), e))
+print(json.dumps({"python": sys.version.split()[0], "files": len(files), "errors": errors}))
+"""
+
+
+def test_bundle_compiles_with_every_cpython_here(site):
+    """The browser's Python runs on Pyodide 0.17 (3.8) up to today's (3.14): each CPython found
+    compiles every file the site ships. Pyodide 314's own compile: test_static_pyodide314.py."""
+    out, _ = site
+    found = cpythons()
+    ran = []
+    for _, exe in sorted(found.items()):
+        r = subprocess.run([exe, "-c", COMPILE_ALL, str(out / "py" / "bundle.json")], capture_output=True, text=True)
+        assert r.returncode == 0, "%s: %s" % (exe, r.stderr)
+        answer = json.loads(r.stdout)
+        assert answer["errors"] == [], "Python %s (%s):\n%s" % (answer["python"], exe, "\n".join(answer["errors"]))
+        ran.append(answer["python"])
+    print("\ncompiled %d files with CPython %s" % (answer["files"], ", ".join(ran)))
+    assert answer["files"] > 30
 
 
 def test_nothing_but_pyodide_comes_from_another_host(site):
