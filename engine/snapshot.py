@@ -3,19 +3,22 @@
 The file is a plain NumPy archive loaded with allow_pickle=False: every parameter under its
 state-dict name ("conv1.weight"), optimizer slots under "optim.<param>.<slot>", and one
 uint8 array "__meta__" holding UTF-8 JSON: {"format", "version", "spec", "preprocess",
-"optimizer", "classes", "info"}. ConvNetJS's `net.toJSON()` files are imported by
-convnetjs.py. Errors are SnapshotError (a ValueError) with a message fit for a user.
+"optimizer", "classes", "info"}, and "run" when `train` saved the state it resumes from
+(engine/checkpoint.py). ConvNetJS's `net.toJSON()` files are imported by convnetjs.py, and
+.safetensors weights written by a PyTorch export (whose metadata carries the spec) by
+engine/export/torch_import.py. Errors are SnapshotError (a ValueError) with a message fit for
+a user.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 
 import numpy as np
 
+from .atomic import write_atomic
 from .net import Net
 from .spec import SpecError
 
@@ -27,8 +30,11 @@ class SnapshotError(ValueError):
     """A snapshot that cannot be read; the message says what is wrong and what to do."""
 
 
-def snapshot_bytes(net, optimizer=None, classes=None, info=None):
-    """The snapshot of a net (and optionally its optimizer) as bytes of an .npz file."""
+def snapshot_bytes(net, optimizer=None, classes=None, info=None, run=None):
+    """The snapshot of a net (and optionally its optimizer) as bytes of an .npz file.
+
+    run: the training run's state, to resume it from (engine/checkpoint.py), or None.
+    """
     arrays = dict(net.params())
     opt_config = None
     if optimizer is not None:
@@ -43,19 +49,17 @@ def snapshot_bytes(net, optimizer=None, classes=None, info=None):
         "classes": list(classes) if classes is not None else None,
         "info": info or {},
     }
+    if run is not None:
+        meta["run"] = run
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
 
 
-def save_snapshot(path, net, optimizer=None, classes=None, info=None):
-    """Write the snapshot atomically (a temp file renamed into place)."""
-    data = snapshot_bytes(net, optimizer, classes, info)
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+def save_snapshot(path, net, optimizer=None, classes=None, info=None, run=None):
+    """Write the snapshot atomically: a temp file beside it, fsync, rename (engine/atomic.py)."""
+    write_atomic(path, snapshot_bytes(net, optimizer, classes, info, run))
 
 
 class Snapshot:
@@ -105,6 +109,10 @@ def read_snapshot(source):
                 data = f.read()
         except OSError as e:
             raise SnapshotError("cannot read snapshot %s: %s" % (source, e.strerror)) from None
+    if _is_safetensors(data):
+        from .export.torch_import import safetensors_to_snapshot
+
+        return safetensors_to_snapshot(data)
     if data[:1] in (b"{", b"[") or data.lstrip()[:1] == b"{":
         from .convnetjs import convnetjs_to_snapshot
 
@@ -136,6 +144,14 @@ def read_snapshot(source):
     return Snapshot(meta, arrays)
 
 
+def _is_safetensors(data):
+    """A .safetensors file: an 8-byte little-endian header length, then that many bytes of JSON."""
+    if len(data) < 10:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    return 2 <= n <= len(data) - 8 and data[8:9] == b"{" and data[8 + n - 1 : 8 + n].strip() in (b"}", b"")
+
+
 def _number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
 
@@ -158,6 +174,9 @@ def _check_meta(meta):
     classes = meta.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise SnapshotError("the snapshot's metadata is corrupt: classes must be a list of names")
+    run = meta.get("run")
+    if run is not None and not isinstance(run, dict):
+        raise SnapshotError("the snapshot's metadata is corrupt: its run state is not an object")
 
 
 def load_snapshot(source, backend="numpy", optimizer=None, dtype=np.float32):
