@@ -1,4 +1,4 @@
-"""`python -m engine summary | train | bench | eval`: the engine's command line.
+"""`python -m engine summary | train | bench | eval | export | import-torch`: the command line.
 
 The contracts (flags and JSON fields) are DESIGN.md's; other tools read them, so they stay
 stable. A user mistake ends in one line on stderr and exit status 2, never a traceback.
@@ -186,6 +186,51 @@ def cmd_eval(args):
     )
 
 
+def cmd_export(args):
+    from .export import ExportError, export_name, export_onnx, export_pytorch
+
+    to = (args.to or "").lower()
+    if to not in ("onnx", "pytorch"):
+        raise UserError("give --to onnx or --to pytorch%s" % (", not %r" % args.to if args.to else ""))
+    snap = read_snapshot(args.snapshot)
+    snap.build()  # weights that do not fit the spec are refused here, with the reason
+    name = export_name(snap, args.snapshot)
+    stem = Path(args.snapshot).stem
+    out = Path(args.out or (stem + (".onnx" if to == "onnx" else "-pytorch")))
+    try:
+        if to == "onnx":
+            if out.is_dir():
+                out = out / (stem + ".onnx")
+            written = [export_onnx(snap, out, name)]
+        else:
+            written = export_pytorch(snap, out, name)
+    except ExportError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError("cannot write %s: %s" % (e.filename or out, e.strerror or e)) from None
+    for path in written:
+        print("wrote %s" % path)
+
+
+def cmd_import_torch(args):
+    from .export.torch_import import safetensors_to_snapshot
+
+    if args.spec and args.like:
+        raise UserError("give --spec or --like, not both")
+    try:
+        with open(args.weights, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UserError("cannot read %s: %s" % (args.weights, e.strerror)) from None
+    spec = _spec_from(args.spec) if args.spec else None
+    like = read_snapshot(args.like) if args.like else None
+    snap = safetensors_to_snapshot(data, spec=spec, like=like)
+    net = snap.build()
+    out = args.out or str(Path(args.weights).with_suffix(".npz"))
+    save_snapshot(out, net, None, classes=snap.classes, info=snap.meta.get("info"))
+    print("wrote %s" % out)
+
+
 def cmd_bench(args):
     from . import bench
 
@@ -246,6 +291,19 @@ def build_parser():
     e.add_argument("--backend", choices=["numba", "numpy"], default="numba")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    x = sub.add_parser("export", help="a snapshot as ONNX, or as a PyTorch module + weights + DDP script")
+    x.add_argument("snapshot", help="ours (.npz) or a ConvNetJS toJSON() file")
+    x.add_argument("--to", help="onnx or pytorch")
+    x.add_argument("--out", help="the .onnx file, or the folder for the PyTorch files (default: beside you)")
+    x.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("import-torch", help="PyTorch .safetensors weights back into a snapshot")
+    i.add_argument("weights", help="a .safetensors file (from the PyTorch export or train_ddp.py)")
+    i.add_argument("--spec", help="the net: a preset or spec file (default: the file's own metadata)")
+    i.add_argument("--like", help="a snapshot of the same net: its spec, preprocessing and classes")
+    i.add_argument("--out", help="the snapshot to write (default: WEIGHTS with .npz)")
+    i.set_defaults(func=cmd_import_torch)
 
     b = sub.add_parser("bench", help="training and inference images/s per backend and batch size")
     from .bench import add_arguments as add_bench_arguments
