@@ -41,9 +41,9 @@ def _onnx():
 
 
 def onnx_model(snap, name="net"):
-    """The onnx.ModelProto of a Snapshot (ours or an imported ConvNetJS one), checked."""
-    onnx = _onnx()
-    from onnx import TensorProto, helper, numpy_helper
+    """The onnx.ModelProto of a Snapshot (ours or an imported ConvNetJS one); onnx_bytes checks it."""
+    _onnx()  # a clear ExportError when the package is missing
+    from onnx import TensorProto, helper
 
     spec = snap.spec
     weights = torch_arrays(spec, snap.arrays)
@@ -53,10 +53,10 @@ def onnx_model(snap, name="net"):
     classes = snap.classes
     k = plan[-1].out_shape[0]
 
-    nodes, inits = [], []
+    nodes, inits = [], {}
 
     def const(key, array):
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), key))
+        inits[key] = np.asarray(array)  # np.asarray: a 0-d array stays 0-d, an ONNX scalar
         return key
 
     # Preprocessing as the playground does it, in float32: x * scale + shift (net.prepare).
@@ -107,7 +107,6 @@ def onnx_model(snap, name="net"):
         name,
         [helper.make_tensor_value_info(INPUT, TensorProto.UINT8, ["N", h, w, c])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", k])],
-        initializer=inits,
         doc_string="%s, exported by ConvNet Playground. %s." % (name, layout),
     )
     model = helper.make_model(
@@ -118,6 +117,14 @@ def onnx_model(snap, name="net"):
         doc_string="%s: %s. Output: %s." % (name, layout, _output_doc(k)),
     )
     model.ir_version = IR_VERSION
+    # The weights go into the model itself, not through make_graph and make_model, which copy
+    # every tensor twice more: for VGG-16's 553 MB that is seconds and gigabytes.
+    for key, array in inits.items():
+        tensor = model.graph.initializer.add()
+        tensor.name = key
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.dims.extend(array.shape)
+        tensor.raw_data = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
     props = {
         "input_layout": layout,
         "preprocess": json.dumps({"scale": pre["scale"], "shift": pre["shift"]}),
@@ -128,13 +135,19 @@ def onnx_model(snap, name="net"):
     if classes:
         props["classes"] = json.dumps(list(classes))
     helper.set_model_props(model, props)
-    onnx.checker.check_model(model, full_check=True)
     return model
 
 
 def onnx_bytes(snap, name="net"):
-    """The serialized ONNX model of a Snapshot."""
-    return onnx_model(snap, name).SerializeToString()
+    """The serialized ONNX model of a Snapshot, checked with onnx.checker (shapes inferred too).
+
+    The bytes are checked rather than the model: a ModelProto is serialized for every check,
+    and for VGG-16's 553 MB that is seconds.
+    """
+    onnx = _onnx()
+    data = onnx_model(snap, name).SerializeToString()
+    onnx.checker.check_model(data, full_check=True)
+    return data
 
 
 def _output_doc(k):

@@ -217,7 +217,10 @@ def model_source(snap, name="net"):
         elif st is plan[-2] and st.kind == "fc":
             comment += " class scores"
         head, tail = _attribute(st.name)
-        out += _line(8, "%s%s(%s)%s" % (head, ctor, ", ".join(args), tail), comment)
+        code = "%s%s(%s)%s" % (head, ctor, ", ".join(args), tail)
+        if len(code) + 8 > WIDTH and not tail:  # a long name: add_module's call splits, `self.x =` cannot
+            code = "self.add_module(%s, %s(%s))" % (json.dumps(st.name), ctor, ", ".join(args))
+        out += _line(8, code, comment)
     out += [
         "",
         "",
