@@ -167,3 +167,27 @@ def test_import_torch_brings_the_weights_back_exactly(tmp_path):
                 np.testing.assert_array_equal(back.arrays[key], value, err_msg=key)
     with safe_open(str(weights), "numpy") as f:
         assert json.loads(f.metadata()["spec"]) == snap.spec  # so eval and import-torch need no --spec
+
+
+def test_the_zip_for_a_download_holds_the_same_files(tmp_path):
+    import io
+    import zipfile
+
+    from engine.export import pytorch_zip
+
+    snap = random_snapshot(ALL_LAYERS)
+    export(snap, tmp_path, "all")
+    with zipfile.ZipFile(io.BytesIO(pytorch_zip(snap, "all"))) as z:
+        assert sorted(z.namelist()) == [
+            "all-pytorch/model.py",
+            "all-pytorch/train_ddp.py",
+            "all-pytorch/weights.safetensors",
+        ]
+        for name in ("model.py", "train_ddp.py"):
+            assert z.read("all-pytorch/" + name) == (tmp_path / name).read_bytes(), name
+        # safetensors writes its metadata in a hash map's order: compare what the files hold
+        zipped = read_snapshot(z.read("all-pytorch/weights.safetensors"))
+    written = read_snapshot(str(tmp_path / "weights.safetensors"))
+    assert zipped.meta == written.meta and zipped.arrays.keys() == written.arrays.keys()
+    for key, value in written.arrays.items():
+        np.testing.assert_array_equal(zipped.arrays[key], value)

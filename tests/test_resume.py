@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO
 from PIL import Image
@@ -71,7 +72,9 @@ def assert_same_run(a, b):
     a, b = read_snapshot(str(a)), read_snapshot(str(b))
     assert sorted(a.arrays) == sorted(b.arrays)
     for key, value in a.arrays.items():
-        assert value.dtype == b.arrays[key].dtype and value.tobytes() == b.arrays[key].tobytes(), key
+        other = b.arrays[key]
+        same = value.dtype == other.dtype and value.tobytes() == other.tobytes()
+        assert same, "%s differs: max abs %g" % (key, np.abs(value - other).max())
     assert a.meta["optimizer"] == b.meta["optimizer"]
     for key in ("args", "steps", "examples", "batches", "dropout_rng"):
         assert a.meta["run"][key] == b.meta["run"][key], key

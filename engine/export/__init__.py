@@ -61,4 +61,25 @@ def export_pytorch(snap, out, name="net"):
     return paths
 
 
-__all__ = ["ExportError", "export_name", "export_onnx", "export_pytorch"]
+def onnx_bytes(snap, name="net"):
+    """The checked ONNX model of a Snapshot as bytes (for a download: the app's Export menu)."""
+    from .onnx_model import onnx_bytes as make
+
+    return make(snap, name)
+
+
+def pytorch_zip(snap, name="net"):
+    """model.py, weights.safetensors and train_ddp.py in a folder NAME-pytorch/ of a .zip, as bytes."""
+    import io
+    import zipfile
+
+    from .torch_module import pytorch_files
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for filename, data in pytorch_files(snap, name).items():
+            z.writestr("%s-pytorch/%s" % (name, filename), data)
+    return buf.getvalue()
+
+
+__all__ = ["ExportError", "export_name", "export_onnx", "export_pytorch", "onnx_bytes", "pytorch_zip"]
