@@ -417,7 +417,7 @@ def build_parser():
         "--checkpoint",
         metavar="DIR",
         help="write DIR/last.npz every epoch and DIR/best.npz on the best validation accuracy "
-        "(every 10th training image is held out to validate)",
+        "(every 10th training image is held out to validate; JSON rows gain val_acc)",
     )
     t.add_argument("--json", action="store_true", help="one JSON object per epoch")
     t.set_defaults(func=cmd_train)
