@@ -4,7 +4,7 @@
 within one file system), flushes it to disk (fsync), renames it over `path`, and fsyncs the
 folder so that the rename itself survives a power cut. On any error, Ctrl-C included, the
 temp file is removed and `path` is left as it was. Snapshots, checkpoints and exports all
-write through here. Standard library only.
+write through here. Standard library only (the browser's engine imports it too).
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import tempfile
 
 
 def _read_umask():
-    # os.umask can only be read by setting it: done once, at import, not while threads write files.
-    mask = os.umask(0o022)
-    os.umask(mask)
+    # os.umask can only be read by setting it: done once, at import, not while threads write
+    # files. Where there is none to read (a browser's file system), the usual 022.
+    try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    except (AttributeError, OSError):
+        return 0o022
     return mask
 
 
