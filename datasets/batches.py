@@ -71,6 +71,8 @@ class Batches:
     current one; both update as soon as next_batch() returns, so a loop can check
     `b.position == 0` (or a change of `b.epoch`) right after a step to detect an epoch's end.
     `batch_size` may be changed between batches; len(b) is batches per epoch at that size.
+    state_dict() / load_state_dict() save and restore where the stream is (counters and both
+    generators), so that a resumed run draws the very batches it would have drawn.
     """
 
     def __init__(
@@ -139,7 +141,33 @@ class Batches:
             self._order = self._new_order()
         return xb, yb
 
+    def state_dict(self):
+        """Where the stream is, as JSON-ready data (plain ints and dicts)."""
+        return {
+            "epoch": self.epoch,
+            "position": self.position,
+            "batch_size": self._batch_size,
+            "num_examples": self.num_examples,
+            "order_rng": self._order_rng_state,  # as it was before drawing this epoch's order
+            "augment_rng": self._augment_rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state):
+        """Continue from a state_dict() of a Batches over the same rows."""
+        if int(state["num_examples"]) != self.num_examples:
+            raise ValueError(
+                "Batches: the saved stream ran over %d examples, this one has %d"
+                % (state["num_examples"], self.num_examples)
+            )
+        self._order_rng.bit_generator.state = state["order_rng"]
+        self._order = self._new_order()  # the same draw as then: the same order, the same generator after
+        self._augment_rng.bit_generator.state = state["augment_rng"]
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+        self.batch_size = state["batch_size"]
+
     def _new_order(self):
+        self._order_rng_state = self._order_rng.bit_generator.state
         if self.shuffle:
             return self.indices[self._order_rng.permutation(len(self.indices))]
         return self.indices

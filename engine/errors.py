@@ -15,3 +15,7 @@ class SnapshotError(ValueError):
 
 class UserError(Exception):
     """A mistake in what the user asked the command line for; printed as one line."""
+
+
+class ExportError(ValueError):
+    """An export that cannot be made; the message says why and what to do."""

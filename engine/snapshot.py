@@ -1,45 +1,49 @@
 """Reading and writing snapshots: a net's spec, preprocessing, weights and optimizer state
 in one .npz file (snapshot_format.py says what is in it).
 
-Files are loaded with allow_pickle=False; ConvNetJS's `net.toJSON()` files are recognised and
-imported by convnetjs.py. Errors are SnapshotError (a ValueError) with a message fit for a user.
+Files are loaded with allow_pickle=False. ConvNetJS's `net.toJSON()` files are recognised and
+imported by convnetjs.py, and .safetensors weights written by a PyTorch export (whose metadata
+carries the spec) by engine/export/torch_import.py. A snapshot saved by `train` may carry the
+state of the run it resumes from ("run", engine/checkpoint.py). Errors are SnapshotError (a
+ValueError) with a message fit for a user.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 
 import numpy as np
 
+from .atomic import write_atomic
 from .convnetjs import convnetjs_to_snapshot
 from .errors import SnapshotError
 from .snapshot_format import Snapshot, check_meta, make_meta
 
 
-def snapshot_bytes(net, optimizer=None, classes=None, info=None):
-    """The snapshot of a net (and optionally its optimizer) as bytes of an .npz file."""
+def snapshot_bytes(net, optimizer=None, classes=None, info=None, run=None):
+    """The snapshot of a net (and optionally its optimizer) as bytes of an .npz file.
+
+    run: the training run's state, to resume it from (engine/checkpoint.py), or None.
+    """
     arrays = dict(net.params())
     opt_config = None
     if optimizer is not None:
         opt_config, opt_arrays = optimizer.state_dict()
         arrays.update(opt_arrays)
     meta = make_meta(net.spec(), net.preprocess, opt_config, classes, info)
+    if run is not None:
+        meta["run"] = run
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
 
 
-def save_snapshot(path, net, optimizer=None, classes=None, info=None):
-    """Write the snapshot atomically (a temp file renamed into place)."""
-    data = snapshot_bytes(net, optimizer, classes, info)
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+def save_snapshot(path, net, optimizer=None, classes=None, info=None, run=None):
+    """Write the snapshot atomically: a temp file beside it, fsync, rename (engine/atomic.py)."""
+    write_atomic(path, snapshot_bytes(net, optimizer, classes, info, run))
 
 
 def read_snapshot(source):
@@ -54,6 +58,10 @@ def read_snapshot(source):
                 data = f.read()
         except OSError as e:
             raise SnapshotError("cannot read snapshot %s: %s" % (source, e.strerror)) from None
+    if _is_safetensors(data):
+        from .export.torch_import import safetensors_to_snapshot
+
+        return safetensors_to_snapshot(data)
     if data[:1] in (b"{", b"[") or data.lstrip()[:1] == b"{":
         return convnetjs_to_snapshot(data)
     if not data.startswith(b"PK"):
@@ -79,6 +87,14 @@ def read_snapshot(source):
         if not np.isfinite(v).all():
             raise SnapshotError("the snapshot's array %s holds NaN or infinite values" % k)
     return Snapshot(meta, arrays)
+
+
+def _is_safetensors(data):
+    """A .safetensors file: an 8-byte little-endian header length, then that many bytes of JSON."""
+    if len(data) < 10:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    return 2 <= n <= len(data) - 8 and data[8:9] == b"{" and data[8 + n - 1 : 8 + n].strip() in (b"}", b"")
 
 
 def load_snapshot(source, backend="numpy", optimizer=None, dtype=np.float32):

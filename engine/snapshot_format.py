@@ -93,3 +93,6 @@ def check_meta(meta):
     classes = meta.get("classes")
     if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
         raise SnapshotError("the snapshot's metadata is corrupt: classes must be a list of names")
+    run = meta.get("run")
+    if run is not None and not isinstance(run, dict):
+        raise SnapshotError("the snapshot's metadata is corrupt: its run state is not an object")
