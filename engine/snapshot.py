@@ -59,8 +59,13 @@ def read_snapshot(source):
         except OSError as e:
             raise SnapshotError("cannot read snapshot %s: %s" % (source, e.strerror)) from None
     if _is_safetensors(data):
-        from .export.torch_import import safetensors_to_snapshot
-
+        try:
+            from .export.torch_import import safetensors_to_snapshot
+        except ImportError:  # optional: the static site ships no exports (build.py leaves it out)
+            raise SnapshotError(
+                "this is a .safetensors file of PyTorch weights; read it with the server app or "
+                "`python -m engine import-torch`, which turns it into a snapshot"
+            ) from None
         return safetensors_to_snapshot(data)
     if data[:1] in (b"{", b"[") or data.lstrip()[:1] == b"{":
         return convnetjs_to_snapshot(data)
