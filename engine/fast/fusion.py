@@ -1,15 +1,21 @@
-"""Conv + ReLU fusion: a conv layer and the ReLU right after it run as one, each way.
+"""Conv + ReLU fusion: a conv layer and the ReLU right after it run as one, each way, and keep
+one array.
 
-Net pairs them (`pair_conv_relu`) whenever its layers are built or replaced. The conv's
-forward then computes the ReLU's output in the same pass (the kernels' conv_relu_forward),
-and a backward without act_grads runs both layers' backward as one call
-(conv_relu_backward): on the Numba backend one pass over the data instead of two, and two
-kernel calls fewer per pair each way. Each layer still keeps its own output and cache, so
-acts, act_grads and inspection see the layers as they are, and the values are the bits of
-the two layers run apart (tests/test_net.py). Why it pays: docs/BENCHMARKS.md, "Conv and ReLU
-in one call".
+Net pairs them (`pair_conv_relu`) whenever its layers are built or replaced, and runs each
+pair as a unit. Forward, the kernels' conv_relu_forward writes the ReLU's output and nothing
+else: the conv's output (the pre-activation) is never stored, since backward needs only the
+ReLU's output (its mask, relu_backward's cache). Backward without act_grads runs both
+layers' backward as one call (conv_relu_backward): on the Numba backend one pass over the
+data instead of two, and two kernel calls fewer per pair each way. The values are the bits
+of the two layers run apart (tests/test_net.py). Why it pays: docs/BENCHMARKS.md, "Conv and
+ReLU in one call"; what a training step then holds: docs/ARCHITECTURE.md, "Memory of a
+training step".
 
-Plain Python; layers.py hands its forward to `layer.fused` when Net set one, nothing more.
+Only where a picture needs the pre-activation (the example being visualised, probe.py) does
+Net ask for it (`keep_pre`): the pair then runs as the two layers apart, one image, outside
+the training step.
+
+Plain Python; layers.py knows nothing of it.
 """
 
 
@@ -30,25 +36,17 @@ class ConvReLU:
     def __init__(self, conv, relu):
         self.conv = conv
         self.relu = relu
-        self.given = None  # (the conv's output, the ReLU's) from the last conv forward
 
-    def conv_forward(self, x):
-        """The conv layer's forward; keeps the ReLU's output for relu_forward."""
+    def forward(self, x, train, keep_pre=False):
+        """Both layers' forward: (the conv's output, or None unless keep_pre, the ReLU's)."""
+        if keep_pre:  # the two layers apart: the same bits, and the pre-activation to show
+            pre = self.conv.forward(x, train)
+            return pre, self.relu.forward(pre, train)
         conv = self.conv
         args = (x, conv.param["weight"], conv.param["bias"], conv.spec["stride"], conv.spec["padding"])
-        out, act, conv.cache = conv.k.conv_relu_forward(*args)
-        self.given = (out, act)
-        return out
-
-    def relu_forward(self, x):
-        """The ReLU layer's forward: what the conv computed, if x is the conv's output."""
-        relu = self.relu
-        given, self.given = self.given, None
-        if given is not None and given[0] is x:
-            relu.cache = given[1]
-            return given[1]
-        out, relu.cache = relu.k.relu_forward(x)
-        return out
+        act, conv.cache = conv.k.conv_relu_forward(*args)
+        self.relu.cache = act  # what relu_forward keeps: its output, whose mask backward needs
+        return None, act
 
     def backward(self, dact, need_dx=True):
         """Both layers' backward in one call: dact is the gradient at the ReLU's output; fills
