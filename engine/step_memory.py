@@ -10,8 +10,13 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   windows straight from the conv's input, keeps int32 switches and, per conv, a copy of the
   weights and their rearranged layout (twice the weights);
 - the gradients of backward, which Net frees as it goes: at most one layer's output gradient
-  twice (as given, and through a ReLU's mask) and its input gradient at once;
-- parameters, their gradients, and the optimizer's state.
+  twice (as given, and through a ReLU's mask) and its input gradient at once; and a layer's
+  weight gradient made apart before it is copied into the net's flat gradient buffer (the
+  NumPy backend builds it from per-thread parts: twice the largest layer's weights; the
+  Numba backend once);
+- parameters, their gradients, and the optimizer's state; and, after backward, while the
+  optimizer updates, its temporaries (NumPy backend) instead of the gradients of backward:
+  the total counts the larger of the two.
 Net.forward drops the last step's arrays before it makes new ones, so no step holds two
 steps' worth. Kernel scratch (a block of im2col rows per thread, padded copies) comes and goes
 inside one call and is left out: tests/test_step_memory.py holds the estimate to within 15%
@@ -25,6 +30,9 @@ from __future__ import annotations
 BYTES_PER_VALUE = 4  # float32
 # Arrays of optimizer state per parameter (velocities, running averages).
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "adadelta": 2, "adam": 2}
+# Parameter-sized temporaries alive at once in optim.py's NumPy update (NumPy reuses some in
+# place), as tracemalloc counts them; the Numba backend's one-pass update makes none.
+OPTIMIZER_SCRATCH = {"sgd": 1, "momentum": 1, "nesterov": 2, "adagrad": 2, "adadelta": 2, "adam": 4}
 BACKENDS = ("numpy", "numba")
 
 
@@ -33,6 +41,14 @@ def _prod(shape):
     for s in shape:
         n *= int(s)
     return n
+
+
+def _weights(layer):
+    if layer["type"] == "conv":
+        return layer["out_channels"] * layer["in_shape"][0] * layer["kernel_size"] ** 2
+    if layer["type"] == "fc":
+        return layer["out_features"] * _prod(layer["in_shape"])
+    return 0
 
 
 def fused_relus(layers):
@@ -63,7 +79,9 @@ def _workspace(layer, backend):
 def step_memory(layers, total_params, batch=1, optimizer="adadelta", backend="numpy"):
     """The memory of a training step, in bytes, for normalized `layers` (see the module
     docstring): {"batch", "optimizer", "backend", "activations", "activation_grads",
-    "params", "param_grads", "optimizer_state", "workspace", "total"}."""
+    "params", "param_grads", "optimizer_state", "grad_scratch", "optimizer_scratch",
+    "workspace", "total"}; total is what is held throughout plus the larger of backward's
+    transients (activation_grads + grad_scratch) and the optimizer's (optimizer_scratch)."""
     if optimizer not in OPTIMIZER_STATE:
         raise ValueError("unknown optimizer %r — choose one of %s" % (optimizer, ", ".join(OPTIMIZER_STATE)))
     if backend not in BACKENDS:
@@ -89,7 +107,11 @@ def step_memory(layers, total_params, batch=1, optimizer="adadelta", backend="nu
         "params": b * total_params,
         "param_grads": b * total_params,
         "optimizer_state": b * total_params * OPTIMIZER_STATE[optimizer],
+        "grad_scratch": b * (2 if backend == "numpy" else 1) * max(_weights(layer) for layer in layers),
+        "optimizer_scratch": b * total_params * (OPTIMIZER_SCRATCH[optimizer] if backend == "numpy" else 0),
         "workspace": batch * per_image + fixed,
     }
-    memory["total"] = sum(v for k, v in memory.items() if k not in ("batch", "optimizer", "backend"))
+    held = ("activations", "params", "param_grads", "optimizer_state", "workspace")
+    backward = memory["activation_grads"] + memory["grad_scratch"]
+    memory["total"] = sum(memory[k] for k in held) + max(backward, memory["optimizer_scratch"])
     return memory

@@ -127,7 +127,8 @@ def format_table(summary):
     lines.append("")
     lines.append(
         "training memory at batch %d with %s on the %s backend: activations %s, their gradients %s, "
-        "params %s, gradients %s, optimizer state %s, workspace %s; total %s"
+        "params %s, gradients %s, optimizer state %s, workspace %s; scratch: backward %s, optimizer %s; "
+        "total %s"
         % (
             m["batch"],
             m["optimizer"],
@@ -138,6 +139,8 @@ def format_table(summary):
             human_bytes(m["param_grads"]),
             human_bytes(m["optimizer_state"]),
             human_bytes(m["workspace"]),
+            human_bytes(m["grad_scratch"]),
+            human_bytes(m["optimizer_scratch"]),
             human_bytes(m["total"]),
         )
     )
