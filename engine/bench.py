@@ -469,7 +469,7 @@ def run(args):
             unknown = [b for b in engines if b not in BACKENDS]
             if unknown or not engines:
                 raise ValueError("--roofline times the engine's backends (numba, numpy), got %s" % args.backends)
-            result = run_roofline(engines, batches, seconds)
+            result = run_roofline(engines, batches, seconds, cpu=cpu_name())
             print(json.dumps(result) if args.json else format_roofline(result))
             return result
         if getattr(args, "cpu_time", False):

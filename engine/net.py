@@ -165,8 +165,8 @@ class Net:
 
     def forward(self, x, train=False, pre_activations=False):
         """Class probabilities (N, K) for inputs x (N, H, W, C); keeps every layer's output in
-        acts, but for a conv fused with its ReLU (engine/fast/fusion.py) only the ReLU's: that
-        conv's row is None unless pre_activations, which only a picture of one example asks
+        acts, but for a conv or fc fused with its ReLU (engine/fast/fusion.py) only the ReLU's:
+        that layer's row is None unless pre_activations, which only a picture of one example asks
         for (app/core/probe.py). See docs/ARCHITECTURE.md, "Memory of a training step".
         """
         t0 = time.perf_counter()
@@ -192,14 +192,16 @@ class Net:
         return x
 
     def pre_activation(self, i, image_index=0):
-        """The output of conv layer i for one image of the last forward, (1, Ho, Wo, F): the
-        row acts holds, or, for a conv whose ReLU kept the only array, computed again from
-        its input (acts[i - 1])."""
+        """The output of conv or fc layer i for one image of the last forward, (1, Ho, Wo, F):
+        the row acts holds, or, for a layer whose ReLU kept the only array, computed again
+        from its input (acts[i - 1])."""
         if self.acts[i] is not None:
             return self.acts[i][image_index : image_index + 1]
         layer = self.layers[i]
         x = self.acts[i - 1][image_index : image_index + 1]
         w, b = layer.param["weight"], layer.param["bias"]
+        if layer.type == "fc":
+            return self.kernels.fc_forward(x.reshape(1, -1), w, b)[0].reshape(1, 1, 1, -1)
         return self.kernels.conv_forward(x, w, b, layer.spec["stride"], layer.spec["padding"])[0]
 
     def backward(self, y, keep_act_grads=False):

@@ -10,7 +10,7 @@ ReLU is one unit, as Net runs it), the best of several passes per unit. A conv's
 dx), an fc's 2*D*M each; pooling, activations and the loss count no flops (they are bound by
 memory, not arithmetic): their rows give the time and its share of the pass only.
 
-    run_roofline(backends, batches, seconds) -> {"cpu", "peak_gflops", "probe", "results": [...]}
+    run_roofline(backends, batches, seconds, cpu=name) -> {"cpu", "peak_gflops", "probe", "results": [...]}
     format_roofline(result) -> the text table.
 """
 
@@ -132,10 +132,9 @@ def _time_passes(net, x, y, units, seconds):
     return best, passes
 
 
-def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5):
-    """The roofline table's data; see the module docstring."""
-    from .bench import cpu_name
-
+def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
+    """The roofline table's data (cpu: the machine's name, for the record); see the module
+    docstring."""
     peak = peak_probe(peak_seconds)
     results = []
     for backend in backends:
@@ -164,7 +163,7 @@ def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5):
         order += [(u, "backward", batch * f[1]) for u, f in reversed(list(zip(names, flops)))]
         case["rows"] = [_row(name, which, n, best[(name, which)], peak, total) for name, which, n in order]
     return {
-        "cpu": cpu_name(),
+        "cpu": cpu,
         "peak_gflops": peak,
         "probe": "numpy sgemm %dx%d" % (PROBE_N, PROBE_N),
         "results": results,

@@ -52,9 +52,10 @@ def _weights(layer):
 
 
 def fused_relus(layers):
-    """Indices of the ReLU layers that run fused with the conv before them (Net pairs them the
+    """Indices of the ReLU layers that run fused with the conv or fc before them (Net pairs them the
     same way: engine/fast/fusion.py): their output is the pair's one array."""
-    return {i for i in range(1, len(layers)) if layers[i]["type"] == "relu" and layers[i - 1]["type"] == "conv"}
+    fusing = ("conv", "fc")
+    return {i for i in range(1, len(layers)) if layers[i]["type"] == "relu" and layers[i - 1]["type"] in fusing}
 
 
 def _workspace(layer, backend):

@@ -2,7 +2,7 @@
 
 For every layer: output volume, weights, biases, params, activations per image and bytes;
 totals; and, for a batch size, an optimizer and a backend, the memory of a training step
-(step_memory.py). A conv and its ReLU are one row: the engine keeps one array for the pair. This is the
+(step_memory.py). A conv or fc and its ReLU are one row: the engine keeps one array for the pair. This is the
 table of the lecture's AlexNet and VGG slides, so every number is exact integer arithmetic.
 """
 
@@ -26,8 +26,8 @@ def summarize(spec, batch=1, optimizer="adadelta", net_name=None, relu_rows=Fals
     "Contracts").
 
     Per layer: `activations` counts the values of its output for one image; `bytes` is the
-    float32 memory of those activations plus the layer's parameters. A conv and the ReLU after
-    it are one row, as on the slides and as the engine keeps them (one array: the ReLU's
+    float32 memory of those activations plus the layer's parameters. A conv or fc and the ReLU
+    after it are one row, as on the slides and as the engine keeps them (one array: the ReLU's
     output; the row's `relu` names the ReLU); with relu_rows, each such ReLU also gets its own
     row, `stored` false, counted in no total. `memory`: a training step at `batch` on
     `backend` (step_memory.py).

@@ -126,11 +126,12 @@ def test_vgg16_weights_and_biases_and_activations():
     assert by_name["fc6"]["weights"] == 25088 * 4096 and by_name["fc6"]["biases"] == 4096
     assert s["input"] == [224, 224, 3]
     # Per image, what the engine keeps: the input, each conv's output through its ReLU (the
-    # pair is one array, one row), each pool, fc6/fc7 and their ReLUs apart, fc8 and the softmax.
+    # pair is one array, one row), each pool, fc6/fc7 through theirs, fc8 and the softmax's
+    # probabilities.
     convs = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
     pools = 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512
-    expected = 224 * 224 * 3 + convs + pools + 2 * 4096 + 2 * 4096 + 1000 + 1000
-    assert s["total_activations"] == expected == 15_246_800
+    expected = 224 * 224 * 3 + convs + pools + 4096 + 4096 + 1000 + 1000
+    assert s["total_activations"] == expected == 15_238_608
     assert "relu1" not in by_name and by_name["conv1_1"]["relu"] == "relu1"
     # The slide's forward-only count (no separate ReLU outputs, no softmax): ~15.2M values per image.
     slide = sum(r["activations"] for r in s["layers"] if r["type"] in ("input", "conv", "pool", "fc"))
@@ -143,10 +144,10 @@ def test_relu_rows_are_listed_apart_and_not_stored():
     by_name = rows(s)
     relu = by_name["relu1"]
     assert relu["stored"] is False and relu["activations"] == 224 * 224 * 64 and relu["bytes"] == 0
-    assert by_name["relu14"]["stored"] is True  # fc6's ReLU: not fused, its own array
+    assert by_name["relu14"]["stored"] is False and by_name["fc6"]["relu"] == "relu14"  # fc6's ReLU
     assert s["total_activations"] == summarize(get_preset("vgg16"))["total_activations"]
     table = format_table(s)
-    assert table.count("not stored") == 13 and "conv+relu" in table
+    assert table.count("not stored") == 15 and "conv+relu" in table and "fc+relu" in table
 
 
 def test_per_layer_bytes():

@@ -127,8 +127,8 @@ def case_table(net, batch=1):
         "biases": sum(r["biases"] for r in rows),
         "params": sum(r["params"] for r in rows),
         "forward_bytes": BYTES_PER_VALUE * memory,
-        # What this engine keeps per image: a conv and its ReLU once, as here; the fc layers'
-        # ReLUs and the softmax's probabilities as rows of their own (engine/summary.py).
+        # What this engine keeps per image (engine/summary.py): a conv or fc and its ReLU once,
+        # as here, and the softmax's probabilities, which the slides leave out.
         "engine_activations": summary["total_activations"],
     }
     name = net if isinstance(net, str) else None
