@@ -60,3 +60,22 @@ def test_between_steps_the_net_holds_what_the_summary_counts(measured):
     m = summarize(get_preset(NET), batch=BATCH, optimizer=OPTIMIZER, backend="numpy")["memory"]
     kept = m["total"] - m["activation_grads"]
     assert abs(held - kept) <= 0.05 * kept, "held %d bytes, the summary counts %d" % (held, kept)
+
+
+def test_the_pages_memory_line_adds_up_to_the_summarys_total():
+    """The app's and the static site's memory line (app/core/fragments.py): the parts it shows
+    and its scratch add up to the total, and the layer table shows a pair as one row."""
+    import re
+
+    from app.core.fragments import layer_table_html, memory_html
+    from engine import human_bytes
+
+    s = summarize(get_preset("vgg16"), batch=1, optimizer="sgd")
+    m = s["memory"]
+    text = memory_html(m)
+    shown = dict(re.findall(r"<span>([a-z ]+) <b>([^<]+)</b></span>", text))
+    held = m["activations"] + m["workspace"] + m["params"] + m["param_grads"] + m["optimizer_state"]
+    assert shown["scratch"] == human_bytes(m["total"] - held) and shown["total"] == human_bytes(m["total"])
+    assert shown["workspace"] == human_bytes(m["workspace"]) and "numpy backend" in text
+    table = layer_table_html(s)
+    assert table.count("conv+relu") == 13 and table.count("fc+relu") == 2 and ">relu1<" not in table
