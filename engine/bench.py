@@ -446,6 +446,11 @@ def add_arguments(parser):
         help="one thread per backend, images per CPU-second: steady on a busy machine",
     )
     parser.add_argument("--clock", choices=sorted(_CLOCK), default="wall", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--roofline",
+        action="store_true",
+        help="per layer and pass: GFLOP/s and its share of the fp32 peak measured in the same run (engine/roofline.py)",
+    )
 
 
 def run(args):
@@ -457,6 +462,16 @@ def run(args):
         seconds = getattr(args, "seconds", 2.0)
         if getattr(args, "rounds", 5) < 1:
             raise ValueError("--rounds takes a positive integer, got %r" % (args.rounds,))
+        if getattr(args, "roofline", False):
+            from .roofline import format_roofline, run_roofline
+
+            engines = [b for b in backends if b != "torch"]
+            unknown = [b for b in engines if b not in BACKENDS]
+            if unknown or not engines:
+                raise ValueError("--roofline times the engine's backends (numba, numpy), got %s" % args.backends)
+            result = run_roofline(engines, batches, seconds, cpu=cpu_name())
+            print(json.dumps(result) if args.json else format_roofline(result))
+            return result
         if getattr(args, "cpu_time", False):
             unknown = [b for b in backends if b not in BACKENDS]
             if unknown:

@@ -77,7 +77,9 @@ def cmd_summary(args):
         if "name" in spec[0]:
             first["name"] = spec[0]["name"]
         spec[0] = first
-    result = summarize(spec, batch=args.batch, optimizer=args.optimizer, net_name=args.net)
+    result = summarize(
+        spec, args.batch, args.optimizer, net_name=args.net, relu_rows=args.relu_rows, backend=args.backend
+    )
     if args.json:
         print(json.dumps(result))
     else:
@@ -385,6 +387,8 @@ def build_parser():
     s.add_argument("--input", help="override the input volume, e.g. 224x224x3")
     s.add_argument("--batch", type=_positive(int), default=1, help="batch size for the memory breakdown")
     s.add_argument("--optimizer", choices=sorted(DEFAULTS), default="adadelta")
+    s.add_argument("--backend", choices=["numpy", "numba"], default="numpy", help="whose training memory to count")
+    s.add_argument("--relu-rows", action="store_true", help="list each conv's ReLU as its own row (not stored)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_summary)
 

@@ -58,7 +58,7 @@ def conv_forward(x, w, b, stride, pad):
 def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     """conv_forward on up to T threads, into `out` (N, Ho, Wo, F) if given. b=None: no bias,
     and no cols kept (the cache's cols is None; conv_backward's dx needs no cols). act (like
-    out): also out through a ReLU, block by block while the block is in cache."""
+    out, or out itself): also out through a ReLU, block by block while the block is in cache."""
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
@@ -282,15 +282,15 @@ def _max_pool2_grad(dout, arg, x_shape):
 
 
 def conv_relu_forward(x, w, b, stride, pad):
-    """conv_forward and relu_forward of its output in one call: (out, act, cache), the ReLU
-    taken block by block as the conv's GEMMs finish (a conv followed by a ReLU calls this:
-    engine/fast/fusion.py)."""
+    """conv_forward and relu_forward of its output in one call: (act, cache), where act is the
+    ReLU's output, taken in place block by block as the conv's GEMMs finish; the conv's own
+    output is not kept (a conv followed by a ReLU calls this: engine/fast/fusion.py)."""
     N, H, W, _ = x.shape
     F, _, HH, WW = w.shape
     shape = (N, (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1, F)
     act = np.empty(shape, dtype=np.result_type(x.dtype, w.dtype))
-    out, cache = _convolve(x, w, b, stride, pad, _threads.threads(), act=act)
-    return out, act, cache
+    _, cache = _convolve(x, w, b, stride, pad, _threads.threads(), out=act, act=act)
+    return act, cache
 
 
 def conv_relu_backward(dact, act, cache, need_dx=True):

@@ -19,7 +19,7 @@ class Layer:
     """A layer without parameters; subclasses override what they need."""
 
     has_params = False
-    fused = None  # set by Net: this layer and its neighbour run as one (engine/fast/fusion.py)
+    fused = None  # set by Net, which runs this layer and its neighbour as one (engine/fast/fusion.py)
 
     def __init__(self, spec, kernels, dtype):
         self.spec = spec
@@ -64,8 +64,6 @@ class Conv(Layer):
         self.grad = {k: np.zeros_like(v) for k, v in self.param.items()}
 
     def forward(self, x, train):
-        if self.fused is not None:
-            return self.fused.conv_forward(x)
         w, b = self.param["weight"], self.param["bias"]
         out, self.cache = self.k.conv_forward(x, w, b, self.spec["stride"], self.spec["padding"])
         return out
@@ -88,8 +86,6 @@ class Pool(Layer):
 
 class Activation(Layer):
     def forward(self, x, train):
-        if self.fused is not None:
-            return self.fused.relu_forward(x)
         out, self.cache = getattr(self.k, self.type + "_forward")(x)
         return out
 

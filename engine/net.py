@@ -62,7 +62,7 @@ class Net:
         self.layers = [build_layer(s, self.kernels, self.dtype, rng) for s in self.layers_spec]
         self._bound = None  # see _bind_params
         self._bind_params()
-        self.acts = []  # outputs of every layer after the last forward
+        self.acts = []  # outputs of every layer after the last forward (see forward)
         self.act_grads = []  # gradients w.r.t. every layer's output after the last backward
         self.fwd_ms = 0.0
         self.bwd_ms = 0.0
@@ -163,16 +163,46 @@ class Net:
         x += self.dtype.type(self.preprocess["shift"])
         return x
 
-    def forward(self, x, train=False):
-        """Class probabilities (N, K) for inputs x (N, H, W, C); keeps every layer's output."""
+    def forward(self, x, train=False, pre_activations=False):
+        """Class probabilities (N, K) for inputs x (N, H, W, C); keeps every layer's output in
+        acts, but for a conv or fc fused with its ReLU (engine/fast/fusion.py) only the ReLU's:
+        that layer's row is None unless pre_activations, which only a picture of one example asks
+        for (app/core/probe.py). See docs/ARCHITECTURE.md, "Memory of a training step".
+        """
         t0 = time.perf_counter()
+        # the last pass's outputs and saved arrays go before this pass makes new ones: a
+        # step never holds two passes' worth of them
+        for layer in self.layers:
+            layer.cache = None
+        self.acts = []
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.acts = [x]
-        for layer in self.layers[1:]:
+        layers, i = self.layers, 1
+        while i < len(layers):
+            layer, pair = layers[i], layers[i].fused
+            if pair is not None and pair.conv is layer and i + 1 < len(layers) and pair.relu is layers[i + 1]:
+                pre, x = pair.forward(x, train, pre_activations)
+                self.acts += [pre, x]
+                i += 2
+                continue
             x = layer.forward(x, train)
             self.acts.append(x)
+            i += 1
         self.fwd_ms = (time.perf_counter() - t0) * 1000
         return x
+
+    def pre_activation(self, i, image_index=0):
+        """The output of conv or fc layer i for one image of the last forward, (1, Ho, Wo, F):
+        the row acts holds, or, for a layer whose ReLU kept the only array, computed again
+        from its input (acts[i - 1])."""
+        if self.acts[i] is not None:
+            return self.acts[i][image_index : image_index + 1]
+        layer = self.layers[i]
+        x = self.acts[i - 1][image_index : image_index + 1]
+        w, b = layer.param["weight"], layer.param["bias"]
+        if layer.type == "fc":
+            return self.kernels.fc_forward(x.reshape(1, -1), w, b)[0].reshape(1, 1, 1, -1)
+        return self.kernels.conv_forward(x, w, b, layer.spec["stride"], layer.spec["padding"])[0]
 
     def backward(self, y, keep_act_grads=False):
         """Loss of the last forward against labels y (N,), filling every layer's grads.

@@ -73,6 +73,11 @@ def test_summary_json_of_vgg16_has_the_contract_fields_and_the_slide_total(cache
     first = out["layers"][1]
     assert {"name", "type", "output", "weights", "biases", "params", "activations"} <= set(first)
     assert first["output"] == [224, 224, 64]
+    # a conv or fc and its ReLU are one row, one array; the softmax keeps its probabilities
+    assert first["relu"] == "relu1" and out["total_activations"] == 15_237_608 + 1000
+    r = engine("summary", "vgg16", "--relu-rows", "--backend", "numba", cache=cache)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("not stored") == 15 and "15,238,608" in r.stdout and "numba backend" in r.stdout
 
 
 def test_summary_table_and_input_override(cache):

@@ -141,7 +141,7 @@ def make(name, tmp_path):
 def test_layer_defs_give_convnetjs_shapes_and_params(name, tmp_path):
     theirs, _ = make(name, tmp_path)
     ours = normalize(LAYER_DEFS[name])
-    rows = summarize(LAYER_DEFS[name])["layers"]
+    rows = summarize(LAYER_DEFS[name], relu_rows=True)["layers"]  # one row per layer, ReLUs too
     got = [
         (l["type"], l["out_shape"][2], l["out_shape"][1], l["out_shape"][0], r["params"]) for l, r in zip(ours, rows)
     ]

@@ -80,11 +80,11 @@ def independent_loss(net, y):
     return -logp[np.arange(len(y)), y].mean()
 
 
-def forward(net, x, train):
+def forward(net, x, train, pre_activations=False):
     for layer in net.layers:
         if isinstance(layer, Dropout):
             layer.rng = np.random.RandomState(42)  # the same mask on every call
-    return net.forward(x, train=train)
+    return net.forward(x, train=train, pre_activations=pre_activations)
 
 
 def numerical_grad(f, arr):
@@ -140,7 +140,7 @@ def test_act_grads_align_with_acts(backend, case):
     rng = np.random.RandomState(0)
     x = rng.standard_normal((2,) + net.input_shape)
     y = np.array([0, 2])
-    probs = forward(net, x, True)
+    probs = forward(net, x, True, pre_activations=True)
     net.backward(y, keep_act_grads=True)
     assert len(net.act_grads) == len(net.acts) == len(net.layers)
     for i, (a, g) in enumerate(zip(net.acts, net.act_grads)):

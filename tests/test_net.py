@@ -216,6 +216,7 @@ FUSED = [
     {"type": "pool", "kernel_size": 2, "stride": 2},
     {"type": "conv", "out_channels": 5, "kernel_size": 1},  # no ReLU after it: not fused
     {"type": "conv", "out_channels": 4, "kernel_size": 1, "activation": "tanh"},  # not fused either
+    {"type": "fc", "out_features": 7, "activation": "relu"},  # fused, with the fc's own kernels
     {"type": "fc", "out_features": 10},
     {"type": "softmax", "num_classes": 10},
 ]
@@ -243,7 +244,9 @@ def test_a_conv_and_its_relu_in_one_pass_give_the_bits_of_two_layers(backend, mo
     """Net pairs each conv with the ReLU after it (engine/fast/fusion.py): one kernel call
     forward and, without act_grads, one backward. Against the same net with the pairs undone,
     every output, loss, gradient and act_grad is the same to the bit, on both backends (the
-    Numba backend's fused kernels included, dx by tiles and by convolution)."""
+    Numba backend's fused kernels included, dx by tiles and by convolution). A pair keeps one
+    array, the ReLU's; the conv's own output is there only when asked for (pre_activations),
+    and then through the two layers apart."""
     from engine import layers
     from engine.fast import config
 
@@ -260,15 +263,26 @@ def test_a_conv_and_its_relu_in_one_pass_give_the_bits_of_two_layers(backend, mo
     for layer in fused.layers:
         layer.k = counting
     images, labels = batch(n, (9, 10, 3), seed=6)
-    for keep in (False, True):
+    paired = [i for i, layer in enumerate(fused.layers) if layer.fused is not None and layer.fused.conv is layer]
+    assert len(paired) == 3 and fused.layers[paired[-1]].type == "fc"
+    for keep, pre in ((False, False), (True, False), (True, True)):
         counting.calls.clear()
-        losses = [net.loss(net.prepare(images), labels, keep_act_grads=keep)[0] for net in (fused, apart)]
+        losses = []
+        for net in (fused, apart):
+            net.forward(net.prepare(images), train=True, pre_activations=pre)
+            losses.append(net.backward(labels, keep_act_grads=keep))
         assert losses[0] == losses[1]
-        assert counting.calls.count("conv_relu_forward") == 2 and "relu_forward" not in counting.calls
+        assert counting.calls.count("conv_relu_forward") == (0 if pre else 2)
+        assert counting.calls.count("relu_forward") == (2 if pre else 0) + 1  # + the fc's ReLU
         assert counting.calls.count("conv_relu_backward") == (0 if keep else 2)
-        assert counting.calls.count("relu_backward") == (2 if keep else 0)  # act_grads: layer by layer
-        for a, b in zip(fused.acts, apart.acts):
-            np.testing.assert_array_equal(a, b)
+        assert counting.calls.count("relu_backward") == (2 if keep else 0) + 1  # act_grads: layer by layer
+        for i, (a, b) in enumerate(zip(fused.acts, apart.acts)):
+            if i in paired and not pre:  # the ReLU's output is the pair's one array
+                assert a is None and fused.acts[i + 1] is fused.layers[i + 1].cache
+                # computed again for one image: BLAS may sum one row in another order
+                np.testing.assert_allclose(fused.pre_activation(i, n - 1), b[n - 1 :], rtol=1e-5, atol=1e-6)
+            else:
+                np.testing.assert_array_equal(a, b)
         for k, g in apart.grads().items():
             np.testing.assert_array_equal(fused.grads()[k], g, err_msg=k)
         if keep:

@@ -125,16 +125,29 @@ def test_vgg16_weights_and_biases_and_activations():
     assert by_name["conv1_1"]["weights"] == 3 * 3 * 3 * 64 and by_name["conv1_1"]["biases"] == 64
     assert by_name["fc6"]["weights"] == 25088 * 4096 and by_name["fc6"]["biases"] == 4096
     assert s["input"] == [224, 224, 3]
-    # Per image: the input, each conv output and its ReLU's, each pool, fc6/fc7 and their
-    # ReLUs, fc8 and the softmax.
+    # Per image, what the engine keeps: the input, each conv's output through its ReLU (the
+    # pair is one array, one row), each pool, fc6/fc7 through theirs, fc8 and the softmax's
+    # probabilities.
     convs = 2 * 224 * 224 * 64 + 2 * 112 * 112 * 128 + 3 * 56 * 56 * 256 + 3 * 28 * 28 * 512 + 3 * 14 * 14 * 512
     pools = 112 * 112 * 64 + 56 * 56 * 128 + 28 * 28 * 256 + 14 * 14 * 512 + 7 * 7 * 512
-    expected = 224 * 224 * 3 + 2 * convs + pools + 2 * 4096 + 2 * 4096 + 1000 + 1000
-    assert s["total_activations"] == expected
-    # The slide's forward-only count (no separate ReLU outputs): ~15.2M values per image.
+    expected = 224 * 224 * 3 + convs + pools + 4096 + 4096 + 1000 + 1000
+    assert s["total_activations"] == expected == 15_238_608
+    assert "relu1" not in by_name and by_name["conv1_1"]["relu"] == "relu1"
+    # The slide's forward-only count (no separate ReLU outputs, no softmax): ~15.2M values per image.
     slide = sum(r["activations"] for r in s["layers"] if r["type"] in ("input", "conv", "pool", "fc"))
     assert slide == 224 * 224 * 3 + convs + pools + 4096 + 4096 + 1000 == 15_237_608
     assert s["bytes"] == 4 * (expected + 138_357_544)
+
+
+def test_relu_rows_are_listed_apart_and_not_stored():
+    s = summarize(get_preset("vgg16"), relu_rows=True)
+    by_name = rows(s)
+    relu = by_name["relu1"]
+    assert relu["stored"] is False and relu["activations"] == 224 * 224 * 64 and relu["bytes"] == 0
+    assert by_name["relu14"]["stored"] is False and by_name["fc6"]["relu"] == "relu14"  # fc6's ReLU
+    assert s["total_activations"] == summarize(get_preset("vgg16"))["total_activations"]
+    table = format_table(s)
+    assert table.count("not stored") == 15 and "conv+relu" in table and "fc+relu" in table
 
 
 def test_per_layer_bytes():
@@ -149,18 +162,31 @@ def test_training_memory_for_a_batch(optimizer, slots):
     params = conv_params(5, 3, 16) + conv_params(5, 16, 20) + conv_params(5, 20, 20) + fc_params(4 * 4 * 20, 10)
     assert params == 22_466
     assert s["total_params"] == params
-    block1 = 2 * 32 * 32 * 16 + 16 * 16 * 16  # conv1 and relu1, pool1
-    block2 = 2 * 16 * 16 * 20 + 8 * 8 * 20  # conv2 and relu2, pool2
-    block3 = 2 * 8 * 8 * 20 + 4 * 4 * 20  # conv3 and relu3, pool3
+    block1 = 32 * 32 * 16 + 16 * 16 * 16  # conv1 through relu1 (one array), pool1
+    block2 = 16 * 16 * 20 + 8 * 8 * 20  # conv2 through relu2, pool2
+    block3 = 8 * 8 * 20 + 4 * 4 * 20  # conv3 through relu3, pool3
     acts = 32 * 32 * 3 + block1 + block2 + block3 + 10 + 10  # input, ..., fc, softmax
     assert s["total_activations"] == acts
     m = s["memory"]
-    assert m["batch"] == 64 and m["optimizer"] == optimizer
+    assert m["batch"] == 64 and m["optimizer"] == optimizer and m["backend"] == "numpy"
     assert m["activations"] == 4 * 64 * acts
-    assert m["activation_grads"] == 4 * 64 * (acts - 32 * 32 * 3)  # the input needs no gradient
+    # backward frees as it goes: at most conv1's output gradient twice (as given and through
+    # the ReLU's mask) and its input's
+    assert m["activation_grads"] == 4 * 64 * (2 * 32 * 32 * 16 + 32 * 32 * 3)
     assert m["params"] == m["param_grads"] == 4 * params
     assert m["optimizer_state"] == 4 * params * slots
-    assert m["total"] == m["activations"] + m["activation_grads"] + (2 + slots) * 4 * params
+    # the NumPy backend keeps each conv's im2col columns (Ho*Wo rows of HH*WW*C) and 2x2
+    # pooling's switches as int8
+    cols = 32 * 32 * 5 * 5 * 3 + 16 * 16 * 5 * 5 * 16 + 8 * 8 * 5 * 5 * 20
+    assert m["workspace"] == 64 * (4 * cols + 16 * 16 * 16 + 8 * 8 * 20 + 4 * 4 * 20)
+    assert m["optimizer_scratch"] == 4 * params * {"sgd": 1, "momentum": 1, "adam": 4, "adadelta": 2}[optimizer]
+    # backward's gradients come and go before the optimizer's temporaries: the larger counts
+    assert m["grad_scratch"] == 4 * 2 * 5 * 5 * 20 * 20  # conv3's dw, from per-thread parts
+    transient = max(m["activation_grads"] + m["grad_scratch"], m["optimizer_scratch"])
+    assert m["total"] == m["activations"] + transient + (2 + slots) * 4 * params + m["workspace"]
+    numba = summarize(get_preset("convnetjs-cifar10"), batch=64, optimizer=optimizer, backend="numba")["memory"]
+    conv_weights = 5 * 5 * 3 * 16 + 5 * 5 * 16 * 20 + 5 * 5 * 20 * 20
+    assert numba["workspace"] == 64 * 4 * (16 * 16 * 16 + 8 * 8 * 20 + 4 * 4 * 20) + 2 * 4 * conv_weights
 
 
 def test_lenet5_rows():

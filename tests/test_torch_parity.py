@@ -222,7 +222,7 @@ def build(net_name, backend, dtype):
 def test_whole_net_matches_torch(backend, net_name, dtype, rel):
     net, x = build(net_name, backend, dtype)
     y = np.array([0, 3, 1, 2])
-    probs = net.forward(x, train=False)
+    probs = net.forward(x, train=False, pre_activations=True)  # every layer's output, to compare
     loss = net.backward(y, keep_act_grads=True)
 
     tdtype = torch.float64 if dtype == np.float64 else torch.float32

@@ -90,7 +90,8 @@ def case_table(net, batch=1):
     """
     spec = _spec_of(net)
     layers = normalize(spec)
-    summary = summarize(spec, batch=batch, net_name=net if isinstance(net, str) else None)
+    # one summary row per layer (the ReLU rows too) to fold here as the slides do
+    summary = summarize(spec, batch=batch, net_name=net if isinstance(net, str) else None, relu_rows=True)
     rows = []
     for layer, srow in zip(layers, summary["layers"]):
         kind = layer["type"]
@@ -126,7 +127,8 @@ def case_table(net, batch=1):
         "biases": sum(r["biases"] for r in rows),
         "params": sum(r["params"] for r in rows),
         "forward_bytes": BYTES_PER_VALUE * memory,
-        # A framework that keeps every layer's output (ReLU and softmax too) stores this many.
+        # What this engine keeps per image (engine/summary.py): a conv or fc and its ReLU once,
+        # as here, and the softmax's probabilities, which the slides leave out.
         "engine_activations": summary["total_activations"],
     }
     name = net if isinstance(net, str) else None

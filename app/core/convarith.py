@@ -42,7 +42,8 @@ def conv_arithmetic(net, name, row, col, channel, x=None, image_index=0):
     """Every term of one conv output value. See the module docstring.
 
     x is one image's input to the layer (H, W, C); by default net.acts[i-1][image_index]
-    from the net's last forward, whose result net.acts[i] is then the reference. With an
+    from the net's last forward, whose result (net.pre_activation: acts[i], or computed again
+    for a conv fused with its ReLU) is then the reference. With an
     explicit x, the reference is the net's own conv kernel run on x.
 
     Returns a dict: layer, row, col, channel, stride, padding, in_shape (H, W, C),
@@ -68,7 +69,7 @@ def conv_arithmetic(net, name, row, col, channel, x=None, image_index=0):
         if len(net.acts) <= i:
             raise ValueError("run a forward pass first: the net holds no activations for layer %s" % name)
         x = net.acts[i - 1][image_index]
-        net_value = float(net.acts[i][image_index, row, col, channel])
+        net_value = float(net.pre_activation(i, image_index)[0, row, col, channel])
     else:
         x = np.asarray(x, dtype=net.dtype)
         out, _ = net.kernels.conv_forward(x[None], w, b, spec["stride"], spec["padding"])

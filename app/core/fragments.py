@@ -100,7 +100,7 @@ def layer_table_html(summary, compact=False):
             "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
             % (
                 escape(r["name"]),
-                escape(r["type"]),
+                escape(r["type"] + ("+relu" if r.get("relu") else "")),
                 r["output_text"],
                 "{:,}".format(r["weights"]),
                 "{:,}".format(r["biases"]),
@@ -128,20 +128,30 @@ def layer_table_html(summary, compact=False):
 
 
 def memory_html(memory):
-    """The training memory of one step at a batch size: activations, their gradients, params,
-    gradients and optimizer state, as engine.summarize()["memory"] gives them."""
+    """The training memory of one step at a batch size, as engine.summarize()["memory"] gives
+    it: what the step holds throughout (activations, the backend's workspace, params,
+    gradients, optimizer state) and the peak of what comes and goes (scratch), which add up
+    to the total (docs/ARCHITECTURE.md, "Memory of a training step")."""
     parts = [
         ("activations", "activations"),
-        ("their gradients", "activation_grads"),
+        ("workspace", "workspace"),
         ("params", "params"),
         ("gradients", "param_grads"),
         ("optimizer state", "optimizer_state"),
     ]
     items = "".join("<span>%s <b>%s</b></span>" % (k, human_bytes(memory[key])) for k, key in parts)
+    scratch = memory["total"] - sum(memory[key] for _, key in parts)
     return (
-        '<div class="cp-mem"><span><b>memory</b> for a training step at batch %d with %s:</span>%s'
-        "<span>total <b>%s</b></span></div>"
-        % (memory["batch"], escape(memory["optimizer"]), items, human_bytes(memory["total"]))
+        '<div class="cp-mem"><span><b>memory</b> for a training step at batch %d with %s (%s backend):</span>%s'
+        "<span>scratch <b>%s</b></span><span>total <b>%s</b></span></div>"
+        % (
+            memory["batch"],
+            escape(memory["optimizer"]),
+            escape(memory["backend"]),
+            items,
+            human_bytes(scratch),
+            human_bytes(memory["total"]),
+        )
     )
 
 

@@ -37,7 +37,9 @@ def probe(net, image, label=None, batch_grads=None):
     layers weight (F', C', K, K), dweight and their min and max.
     """
     x = net.prepare(image)  # (1, H, W, C)
-    probs = net.forward(x, train=False)[0]
+    # the one example asks for what a training step never keeps: each fused conv's output
+    # before its ReLU (engine/fast/fusion.py)
+    probs = net.forward(x, train=False, pre_activations=True)[0]
     target = int(np.argmax(probs)) if label is None else int(label)
     net.backward(np.array([target]), keep_act_grads=True)
     params = net.params()

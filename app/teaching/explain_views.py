@@ -216,7 +216,7 @@ class ConvArithmeticView(pn.viewable.Viewer):
         image = self.get_image() if self.get_image is not None else None
         if image is None:
             image = np.random.RandomState(0).randint(0, 256, self.net.input_shape).astype(np.uint8)
-        self.net.forward(self.net.prepare(image))
+        self.net.forward(self.net.prepare(image), pre_activations=True)
         names = conv_layers(self.net)
         if not names:
             self.text.object = "<p>This net has no conv layer.</p>"

@@ -178,7 +178,8 @@ def _runs4(xpf, a0, a1, a2, a3, o, seg):
 def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
     """Filters f0..f0+15 of 4 output pixels whose windows start at a0..a3: out2[q + t, f0:
     f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), and
-    act2's the same values through a ReLU (act2 with no rows: no ReLU).
+    act2's the same values through a ReLU (act2 with no rows: no ReLU; act2 may be out2
+    itself: the ReLU in place, as conv_relu_forward keeps one array).
     w (K, 16): the slice of 16 filters.
 
     The 64 sums live in a stack array that LLVM keeps in eight vector registers (float32):
@@ -332,7 +333,7 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
     bias b (F,); weights as arrange_weights lays them out (w16, wr). act2: out2 through a
-    ReLU, fused (or an array with no rows: none)."""
+    ReLU, fused (or an array with no rows: none); out2 itself for the ReLU in place."""
     N, H, WC = xf.shape
     G = w16.shape[0]
     F = out2.shape[1]

@@ -123,30 +123,29 @@ _NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.floa
 
 
 def _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu=False):
-    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,);
-    with relu, also its output through a ReLU: (out, act), else (out, None)."""
+    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,),
+    (N, Ho, Wo, F); with relu, through a ReLU: the chunk kernel writes each value and then
+    passes it through the ReLU in place (act2 is out2), so one array is ever written."""
     N, H, W, C = x.shape
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
-    act = np.empty((N, Ho, Wo, F), dtype=x.dtype) if relu else None
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
-    act2 = act.reshape(N * Ho * Wo, F) if relu else _NO_ROWS[x.dtype]
+    act2 = out2 if relu else _NO_ROWS[x.dtype]
     T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
     bounds, taken = parallel.chunks(_split(N * nblk, chunks))
     args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2)
     parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
-    return out, act
+    return out
 
 
 def conv_forward(x, w, b, stride, pad):
     """Convolution. x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F), cache."""
-    out, _, cache = _conv_forward(x, w, b, stride, pad, False)
-    return out, cache
+    return _conv_forward(x, w, b, stride, pad, False)
 
 
 def conv_relu_forward(x, w, b, stride, pad):
-    """conv_forward and relu_forward of its output in one pass: (out, act, cache), the same
-    values as the two calls."""
+    """conv_forward and relu_forward of its output in one pass: (act, cache), act the ReLU's
+    output, the same values as the two calls; the conv's own output is never stored."""
     return _conv_forward(x, w, b, stride, pad, True)
 
 
@@ -174,8 +173,8 @@ def _conv_forward(x, w, b, stride, pad, relu):
             "— use more padding or a smaller kernel" % (HH, WW, H, W, pad)
         )
     w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
-    out, act = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
-    return out, act, (x, w.copy(), wsc, stride, pad)
+    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
+    return out, (x, w.copy(), wsc, stride, pad)
 
 
 def conv_relu_backward(dact, act, cache, need_dx=True):
@@ -213,7 +212,7 @@ def _conv_backward(dout, cache, need_dx, act):
         if act is not None:  # dx needs the gradient at the convolution's output itself
             dout = relu_backward(dout, act)
         w16, wr, _ = _weights(w, True, x.dtype, False)
-        dx, _ = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
+        dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
         return (dx,) + _conv_backward(dout, cache, False, None)[1:]
     need_dx = bool(need_dx)
     Fp, S = wsc.shape[0], (WW * C + 15) // 16 * 16

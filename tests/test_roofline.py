@@ -1,0 +1,65 @@
+"""`python -m engine bench --roofline`: the table's shape on a tiny run, never its numbers
+(speed lives in benchmarks; docs/BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.roofline import format_roofline, run_roofline
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The convnetjs-cifar10 net as the roofline times it: a conv and its ReLU are one unit.
+UNITS = ["conv1+relu1", "pool1", "conv2+relu2", "pool2", "conv3+relu3", "pool3", "fc1"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return run_roofline(["numpy"], [2], seconds=0.01, peak_seconds=0.01)
+
+
+def test_rows_per_layer_and_pass_in_the_order_they_run(tiny):
+    assert tiny["peak_gflops"] > 0 and "sgemm" in tiny["probe"]
+    (case,) = tiny["results"]
+    assert case["backend"] == "numpy" and case["batch"] == 2 and case["passes"] >= 3
+    order = [(r["layer"], r["pass"]) for r in case["rows"]]
+    expected = [(u, "forward") for u in UNITS] + [("softmax+loss", "forward")]
+    assert order == expected + [(u, "backward") for u in reversed(UNITS)]
+    for r in case["rows"]:
+        arithmetic = r["layer"].startswith(("conv", "fc"))
+        assert (r["gflops"] is not None) == arithmetic and (r["peak_fraction"] is not None) == arithmetic
+        assert r["ms"] > 0 and 0 <= r["time_fraction"] <= 1
+    assert sum(r["time_fraction"] for r in case["rows"]) == pytest.approx(1.0)
+    # flops from the spec: conv1 forward is 2*32*32*16*5*5*3 per image; its backward has no dx
+    conv1 = {r["pass"]: r["mflop"] for r in case["rows"] if r["layer"] == "conv1+relu1"}
+    assert conv1["forward"] == conv1["backward"] == pytest.approx(2 * 2 * 32 * 32 * 16 * 5 * 5 * 3 / 1e6)
+    conv2 = {r["pass"]: r["mflop"] for r in case["rows"] if r["layer"] == "conv2+relu2"}
+    assert conv2["backward"] == pytest.approx(2 * conv2["forward"])
+
+
+def test_table_names_the_peak_and_every_row(tiny):
+    table = format_roofline(tiny)
+    assert "fp32 peak" in table and "numpy, batch 2" in table
+    assert "GFLOP/s" in table and "of peak" in table
+    assert sum(line.startswith(tuple(UNITS + ["softmax+loss"])) for line in table.splitlines()) == 15
+
+
+def engine(*args):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "engine"] + list(args)
+    return subprocess.run(cmd, cwd=str(REPO), env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_cli_prints_json_and_refuses_torch_alone():
+    r = engine("bench", "--roofline", "--backends", "numpy", "--batches", "1", "--seconds", "0.01", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {"cpu", "peak_gflops", "probe", "results"} <= set(out) and len(out["results"][0]["rows"]) == 15
+    r = engine("bench", "--roofline", "--backends", "torch")
+    assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
