@@ -147,6 +147,10 @@ def test_layer_table_and_memory(dash):
     assert "batch 64" not in m and "batch 16" in m and "optimizer state" in m
     dash.controls.widgets["batch_size"].value = 64
     assert "batch 64" in dash.layers.memory.object
+    # the memory is the running backend's (the NumPy backend keeps im2col columns, Numba does not)
+    for backend in dash.state.param.backend.objects:
+        dash.state.backend = backend
+        assert "(%s backend)" % backend in dash.layers.memory.object
 
 
 def test_upload_predicts_and_feeds_the_visualisation(runner, dash):

@@ -60,7 +60,7 @@ class NetworkEditor(Viewer):
         self._text = self.text.value  # the latest of value (on blur) and value_input (as typed)
         self.text.param.watch(self._typed, ["value_input", "value"])
         state.param.watch(self._on_running_spec, "spec_version")
-        state.param.watch(lambda e: self._preview(), ["batch_size", "optimizer"])
+        state.param.watch(lambda e: self._preview(), ["batch_size", "optimizer", "backend"])
         self._shown = self.text.value  # the running net's text, until the user edits it
         self._preview()
         self._layout = pn.Row(
@@ -111,7 +111,10 @@ class NetworkEditor(Viewer):
         try:
             layers = engine.normalize(self._current())
             summary = engine.summarize(
-                engine.to_json(layers), batch=self.state.batch_size, optimizer=self.state.optimizer
+                engine.to_json(layers),
+                batch=self.state.batch_size,
+                optimizer=self.state.optimizer,
+                backend=self.state.backend,
             )
         except engine.SpecError as e:
             show(self.error, str(e))

@@ -21,7 +21,7 @@ class LayerTable(Viewer):
         self.state = state
         self.table = html(css_classes=["cp-layer-table"])
         self.memory = html(css_classes=["cp-memory"])
-        state.param.watch(self._update, ["spec", "batch_size", "optimizer"])
+        state.param.watch(self._update, ["spec", "batch_size", "optimizer", "backend"])
         self._update()
         self._layout = pn.Column(self.table, self.memory, sizing_mode="stretch_width")
 
@@ -31,6 +31,8 @@ class LayerTable(Viewer):
     def _update(self, *events):
         if not self.state.spec:
             return
-        s = engine.summarize(self.state.spec, batch=self.state.batch_size, optimizer=self.state.optimizer)
+        s = engine.summarize(
+            self.state.spec, batch=self.state.batch_size, optimizer=self.state.optimizer, backend=self.state.backend
+        )
         self.table.object = layer_table_html(s)
         self.memory.object = memory_html(s["memory"])
