@@ -7,12 +7,12 @@ never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from .cli_checks import ArgumentParser, check_args, fraction, non_negative, positive, seed
 from .errors import SnapshotError, SpecError, UserError
 from .net import Net
 from .optim import DEFAULTS, Optimizer
@@ -64,6 +64,8 @@ def _parse_input(text):
         h, w, c = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise UserError("--input must look like 224x224x3 (height x width x channels), got %r" % text) from None
+    if min(h, w, c) < 1:
+        raise UserError("--input %s: height, width and channels must each be at least 1" % text)
     return [h, w, c]
 
 
@@ -91,8 +93,8 @@ def _load_data(path):
 
 
 def cmd_train(args):
+    spec = _spec_from(args.net)  # a mistake in the net is found before the data loads
     datasets, ds = _load_data(args.data)
-    spec = _spec_from(args.net)
     net = Net(spec, backend=args.backend, seed=args.seed)
     h, w, c = net.input_shape
     if ds.train_x.shape[1:] != (h, w, c):
@@ -188,27 +190,14 @@ def cmd_bench(args):
     bench.run(args)
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a number, got %r" % text) from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError("must be > 0, got %r" % text)
-        return v
-
-    return parse
-
-
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m engine", description="ConvNet Playground's engine.")
+    p = ArgumentParser(prog="python -m engine", description="ConvNet Playground's engine.")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("summary", help="per-layer output volume, params and memory of a net")
     s.add_argument("net", help="a preset (%s) or a spec file" % ", ".join(sorted(PRESETS)))
     s.add_argument("--input", help="override the input volume, e.g. 224x224x3")
-    s.add_argument("--batch", type=_positive(int), default=1, help="batch size for the memory breakdown")
+    s.add_argument("--batch", type=positive(int), default=1, help="batch size for the memory breakdown")
     s.add_argument("--optimizer", choices=sorted(DEFAULTS), default="adadelta")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_summary)
@@ -216,21 +205,21 @@ def build_parser():
     t = sub.add_parser("train", help="train a net on CIFAR-10 (or an image folder)")
     t.add_argument("--data", help="CIFAR-10 archive, its folder, or an image folder (default: $CONVNET_DATA, cache)")
     t.add_argument("--net", default=TRAIN_DEFAULTS["net"], help="preset or spec file")
-    t.add_argument("--epochs", type=_positive(int), default=TRAIN_DEFAULTS["epochs"])
-    t.add_argument("--batch", type=_positive(int), default=TRAIN_DEFAULTS["batch"])
+    t.add_argument("--epochs", type=positive(int), default=TRAIN_DEFAULTS["epochs"])
+    t.add_argument("--batch", type=positive(int), default=TRAIN_DEFAULTS["batch"])
     t.add_argument("--optimizer", choices=sorted(DEFAULTS), default=TRAIN_DEFAULTS["optimizer"])
     t.add_argument(
         "--lr",
-        type=_positive(float),
+        type=positive(float),
         help="learning rate (default: %g for %s, else the optimizer's own)"
         % (TRAIN_DEFAULTS["lr"], TRAIN_DEFAULTS["optimizer"]),
     )
-    t.add_argument("--momentum", type=float, default=None)
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--momentum", type=fraction, default=None)
+    t.add_argument("--weight-decay", type=non_negative, default=0.0)
     t.add_argument("--lr-decay", choices=["linear", "none"], default="linear", help="learning-rate schedule")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=seed, default=0)
     t.add_argument("--backend", choices=["numba", "numpy"], default="numba")
-    t.add_argument("--train-images", type=_positive(int), help="train on a seeded random subset of this size")
+    t.add_argument("--train-images", type=positive(int), help="train on a seeded random subset of this size")
     t.add_argument("--no-augment", action="store_true", help="no random flips and shifts")
     t.add_argument("--save", help="write a snapshot (.npz) after training")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch")
@@ -254,6 +243,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         args.func(args)
     except (UserError, SpecError, SnapshotError) as e:
         print("error: %s" % e, file=sys.stderr)
