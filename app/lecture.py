@@ -75,6 +75,7 @@ def _what(command):
         "pause": "pause the training",
         "step": "step the training",
         "reset": "reset the weights",
+        "undo": "undo a change of the net",
         "set_hyper": "change the settings",
         "apply_spec": "change the network",
         "load_snapshot": "load a snapshot",
