@@ -246,7 +246,8 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
             return viewers_elsewhere(lecture.viewer_port)  # this process trains: no viewers here
         layout = (args.get("layout") or [b""])[0].decode("utf-8", "replace")
         if layout not in ("present", "full"):
-            layout = "present" if viewers or (lecture is not None and role == "presenter") else "full"
+            lecture_mode = lecture is not None and not lecture.guard
+            layout = "present" if viewers or (lecture_mode and role == "presenter") else "full"
         dash = Dashboard(runner, role=role)
         if layout == "present":
             from .presenter import Presenter

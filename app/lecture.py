@@ -95,12 +95,15 @@ class Lecture:
     """The presenter's secret and the roles of pages; see the module docstring.
 
     viewer_port: the port of the viewers' own server (app/relay.py), None when this server
-    serves them too. slide: the section the presenter shows, which viewers follow."""
+    serves them too. guard: see __init__. slide: the section the presenter shows, which viewers follow."""
 
-    def __init__(self, token=None, viewer_port=None):
+    def __init__(self, token=None, viewer_port=None, guard=False):
         self.token = token or secrets.token_urlsafe(16)
         self.viewer_port = viewer_port
         self.slide = 0
+        # guard: no lecture, only a server reachable from the network (`--host 0.0.0.0`
+        # without --lecture): the same roles, the full dashboard for everyone
+        self.guard = guard
 
     def set_slide(self, index):
         self.slide = int(index)
