@@ -52,7 +52,26 @@ def parse_args(argv=None):
         metavar="HOST:PORT",
         help="another host:port browsers may use to reach the page (e.g. behind a proxy)",
     )
+    p.add_argument(
+        "--new-token",
+        action="store_true",
+        help="a new presenter token: the old presenter link and the pages and cookies holding it change nothing",
+    )
     return p.parse_args(argv)
+
+
+def presenter_token(new):
+    """The presenter's token, kept in the cache directory across restarts (app/lecture.py)."""
+    from datasets import default_cache_dir
+
+    from .lecture import load_token
+
+    return load_token(default_cache_dir() / "presenter-token", new=new), default_cache_dir() / "presenter-token"
+
+
+def print_presenter_link(lecture):
+    presenter_url, _ = lecture.urls(lecture.host, lecture.port)
+    print("New presenter link (the old one is revoked): %s" % presenter_url, flush=True)
 
 
 def main(argv=None):
@@ -97,6 +116,7 @@ def main(argv=None):
     from . import sockets
     from .core import Runner
     from .dashboard import TITLE, create_app
+    from .presenter_auth import route as login_route
     from .status import route as status_route
 
     runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
@@ -119,7 +139,8 @@ def main(argv=None):
         from .relay import RelayError, start_relay
 
         viewer_port = args.viewer_port or args.port + 1
-        lecture = Lecture(viewer_port=viewer_port)
+        token, token_file = presenter_token(args.new_token)
+        lecture = Lecture(token, viewer_port=viewer_port, token_file=token_file)
         try:
             relay = start_relay(
                 runner, lecture, args.host, viewer_port, origins(args.host, viewer_port, args.allow_origin)
@@ -138,7 +159,8 @@ def main(argv=None):
         # the run, every other page watches it read-only (served here: there is no relay).
         from .lecture import Lecture
 
-        lecture = Lecture(guard=True)
+        token, token_file = presenter_token(args.new_token)
+        lecture = Lecture(token, guard=True, token_file=token_file)
         presenter_url, viewer_url = lecture.urls(args.host, args.port)
         print(
             "Listening on %s: only the page with the token changes the run.\n"
@@ -146,6 +168,10 @@ def main(argv=None):
             % (args.host, presenter_url, viewer_url)
         )
         sys.stdout.flush()
+    if lecture is not None:
+        lecture.host, lecture.port = args.host, args.port
+        lecture.viewer_url = lecture.urls(args.host, args.port)[1]
+        lecture.on_revoke = print_presenter_link
     if args.show and lecture is not None:  # the presenter's page, on this machine
         import threading
         import webbrowser
@@ -168,7 +194,7 @@ def main(argv=None):
             websocket_origin=page_origins,
             # uploads arrive in chunks (app/views/upload.py: 10 MB, 13.4 MB base64-encoded), within
             # Bokeh's default limit of 20 MiB per websocket message
-            extra_patterns=[status_route(runner)],
+            extra_patterns=[status_route(runner)] + ([login_route(lecture)] if lecture is not None else []),
         )
     except KeyboardInterrupt:
         pass

@@ -239,7 +239,8 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
 
     def app():
         args = pn.state.session_args or {}
-        role = "viewer" if viewers else role_of(lecture, args)
+        cookies = pn.state.cookies or {}  # a presenter's reload: the token in its cookie
+        role = "viewer" if viewers else role_of(lecture, args, cookies)
         if role == "viewer" and lecture is not None and lecture.viewer_port:
             from .views.goto import viewers_elsewhere
 
@@ -248,7 +249,12 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
         if layout not in ("present", "full"):
             lecture_mode = lecture is not None and not lecture.guard
             layout = "present" if viewers or (lecture_mode and role == "presenter") else "full"
-        dash = Dashboard(runner, role=role)
+        guarded = None
+        if lecture is not None and role == "presenter":  # off when the token is revoked
+            from .presenter_auth import GuardedRunner
+
+            guarded = GuardedRunner(runner, lecture, lecture.token)
+        dash = Dashboard(guarded if guarded is not None else runner, role=role)
         if layout == "present":
             from .presenter import Presenter
 
@@ -258,6 +264,10 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
             page = presenter.layout()
         else:
             page = dash.layout()
+        if guarded is not None:
+            from .presenter_auth import presenter_bar
+
+            page.insert(1, presenter_bar(lecture, guarded, traded=lecture.role(args) == "presenter"))
         period = refresh_ms if role == "presenter" else max(refresh_ms, VIEWER_REFRESH_MS)
         pn.state.add_periodic_callback(dash.refresh, period=period)
         page.dashboard = dash  # reachable for debugging
