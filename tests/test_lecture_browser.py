@@ -178,6 +178,30 @@ def test_a_wrong_token_is_a_viewer(lecture, browser):
     page.context.close()
 
 
+def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
+    """390x844, a phone's viewport (meta viewport honoured): every section the presenter
+    shows fits the screen's width; screenshots tests/artifacts/lecture_phone_NN.png."""
+    presenter = open_page(browser, lecture["presenter"], width=1280, height=800)
+    assert presenting(presenter)
+    nav = presenter.locator(".cp-nav").first
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    phone.goto(lecture["viewer"], wait_until="load", timeout=120_000)
+    phone_nav = phone.locator(".cp-nav").first
+    phone_nav.wait_for(timeout=60_000)
+    for k in range(1, 11):
+        if k > 1:
+            presenter.keyboard.press("ArrowRight")
+            wait_for(lambda k=k: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
+        wait_for(lambda k=k: "%d / 10" % k in phone_nav.inner_text(), 15, "the phone at section %d" % k, phone, "phone")
+        time.sleep(2.5)  # the section's figures drawn
+        width, inner = phone.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        phone.screenshot(path=str(ARTIFACTS / ("lecture_phone_%02d.png" % k)))
+        assert inner == 390 and width <= inner, "section %d is %d px wide on a %d px screen" % (k, width, inner)
+    presenter.keyboard.press("ArrowRight")  # back to the first section for the tests after this one
+    phone.context.close()
+    presenter.context.close()
+
+
 def test_a_revoked_token_changes_nothing(lecture, browser):
     old = open_page(browser, lecture["presenter"], width=1280, height=800)
     assert presenting(old)
