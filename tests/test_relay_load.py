@@ -10,6 +10,7 @@ Polled with short timeouts, so a slow answer is a failed bound, not a hung test.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -28,6 +29,21 @@ BURN = "import time\nend = time.monotonic() + %f\nwhile time.monotonic() < end:\
 pytestmark = pytest.mark.slow
 
 
+def busy_cores(seconds=1.0):
+    """Cores' worth of CPU time other programs used over `seconds` (Linux /proc/stat)."""
+
+    def sample():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    cores = os.cpu_count() or 1
+    return cores * (1 - (idle1 - idle0) / max(1, total1 - total0))
+
+
 def answers(url, timeout):
     try:
         return urllib.request.urlopen(url, timeout=timeout).read().decode("utf-8", "replace")
@@ -36,6 +52,13 @@ def answers(url, timeout):
 
 
 def test_the_viewers_server_answers_beside_two_cpu_burners(runner):
+    # The issue's setting is the app and two burners on a machine otherwise idle; a machine
+    # already busy with other work (a shared CI box) would time that work, not the relay.
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs Linux's /proc/stat to see whether the machine is idle")
+    other = busy_cores()
+    if other > 0.5:
+        pytest.skip("the machine is already busy (%.1f cores of other work): the bound would time that" % other)
     port = free_port()
     url = "http://127.0.0.1:%d/" % port
     # Burners that stop by themselves, long enough to cover the start and the page.
@@ -45,11 +68,12 @@ def test_the_viewers_server_answers_beside_two_cpu_burners(runner):
         time.sleep(1.0)  # the burners have the cores before the relay starts
         t0 = time.monotonic()
         relay = start_relay(runner, Lecture(viewer_port=port), "127.0.0.1", port, ["127.0.0.1:%d" % port])
+        ready = time.monotonic() - t0
         page = None
         while page is None and time.monotonic() - t0 < START_BOUND_S:
             page = answers(url, timeout=0.5)
         started = time.monotonic() - t0
-        assert page is not None, "no answer within %.0f s of the start" % START_BOUND_S
+        assert page is not None, "no answer within %.0f s of the start (ready after %.1f s)" % (START_BOUND_S, ready)
         t1 = time.monotonic()
         page = answers(url, timeout=PAGE_BOUND_S)
         assert page is not None and "ConvNet Playground" in page, (
