@@ -2,7 +2,9 @@
 the live training dashboard. Checks that `engine` and `datasets` are this repository's packages, builds the
 Runner (the default net, or --snapshot), loads the data in the runner's thread while the page is
 already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
-With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
+On an address other machines reach (--host 0.0.0.0), only pages of this machine's own names
+accept a session (app/origins.py), and, without --lecture, only the page holding the printed
+token changes the run; the others watch read-only. With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
 watch the same run, read-only (app/lecture.py), served by a second process on --viewer-port
 (default: --port + 1; app/relay.py) so that a room of them does not slow the training.
 """
@@ -50,21 +52,38 @@ def parse_args(argv=None):
         metavar="HOST:PORT",
         help="another host:port browsers may use to reach the page (e.g. behind a proxy)",
     )
+    p.add_argument(
+        "--new-token",
+        action="store_true",
+        help="a new presenter token: the old presenter link and the pages and cookies holding it change nothing",
+    )
     return p.parse_args(argv)
 
 
-def origins(host, port, extra=()):
-    allowed = ["127.0.0.1:%d" % port, "localhost:%d" % port]
-    if host in ("0.0.0.0", "::"):
-        return "*"  # every interface: viewers come by whatever name the room uses
-    if host not in LOOPBACK:
-        allowed.append("%s:%d" % (host, port))
-    return allowed + list(extra)
+def presenter_token(new):
+    """The presenter's token, kept in the cache directory across restarts (app/lecture.py)."""
+    from datasets import default_cache_dir
+
+    from .lecture import load_token
+
+    return load_token(default_cache_dir() / "presenter-token", new=new), default_cache_dir() / "presenter-token"
+
+
+def print_presenter_link(lecture):
+    presenter_url, _ = lecture.urls(lecture.host, lecture.port)
+    print("New presenter link (the old one is revoked): %s" % presenter_url, flush=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from .core import paths
+    from .origins import OriginError, origins
+
+    try:  # this machine's names and addresses only, never "*" (app/origins.py)
+        page_origins = origins(args.host, args.port, args.allow_origin)
+    except OriginError as e:
+        print("python -m app: %s" % e, file=sys.stderr)
+        return 2
 
     problem = paths.check_packages()
     if problem:
@@ -97,6 +116,7 @@ def main(argv=None):
     from . import sockets
     from .core import Runner
     from .dashboard import TITLE, create_app
+    from .presenter_auth import route as login_route
     from .status import route as status_route
 
     runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
@@ -119,7 +139,8 @@ def main(argv=None):
         from .relay import RelayError, start_relay
 
         viewer_port = args.viewer_port or args.port + 1
-        lecture = Lecture(viewer_port=viewer_port)
+        token, token_file = presenter_token(args.new_token)
+        lecture = Lecture(token, viewer_port=viewer_port, token_file=token_file)
         try:
             relay = start_relay(
                 runner, lecture, args.host, viewer_port, origins(args.host, viewer_port, args.allow_origin)
@@ -133,12 +154,30 @@ def main(argv=None):
         if args.host in LOOPBACK:
             print("  (only this machine can connect: add --host 0.0.0.0 for the room)")
         sys.stdout.flush()
-        if args.show:  # the presenter's page, on this machine
-            import threading
-            import webbrowser
+    elif args.host not in LOOPBACK:
+        # Reachable from the network without a lecture: the page that holds the token drives
+        # the run, every other page watches it read-only (served here: there is no relay).
+        from .lecture import Lecture
 
-            local = "http://localhost:%d/?presenter=%s" % (args.port, lecture.token)
-            threading.Timer(1.5, webbrowser.open, [local]).start()
+        token, token_file = presenter_token(args.new_token)
+        lecture = Lecture(token, guard=True, token_file=token_file)
+        presenter_url, viewer_url = lecture.urls(args.host, args.port)
+        print(
+            "Listening on %s: only the page with the token changes the run.\n"
+            "  Presenter (keep this one to yourself): %s\n  Others watch, read-only: %s"
+            % (args.host, presenter_url, viewer_url)
+        )
+        sys.stdout.flush()
+    if lecture is not None:
+        lecture.host, lecture.port = args.host, args.port
+        lecture.viewer_url = lecture.urls(args.host, args.port)[1]
+        lecture.on_revoke = print_presenter_link
+    if args.show and lecture is not None:  # the presenter's page, on this machine
+        import threading
+        import webbrowser
+
+        local = "http://localhost:%d/?presenter=%s" % (args.port, lecture.token)
+        threading.Timer(1.5, webbrowser.open, [local]).start()
     # What exists now (modules, the runner, the nets) lives as long as the process: out of the
     # garbage collector's sight, the full collection Panel runs a few seconds after a page
     # closes walks only the sessions' objects, and holds the GIL (and training) for about half as
@@ -152,10 +191,10 @@ def main(argv=None):
             port=args.port,
             show=args.show and lecture is None,
             title=TITLE,
-            websocket_origin=origins(args.host, args.port, args.allow_origin),
+            websocket_origin=page_origins,
             # uploads arrive in chunks (app/views/upload.py: 10 MB, 13.4 MB base64-encoded), within
             # Bokeh's default limit of 20 MiB per websocket message
-            extra_patterns=[status_route(runner)],
+            extra_patterns=[status_route(runner)] + ([login_route(lecture)] if lecture is not None else []),
         )
     except KeyboardInterrupt:
         pass

@@ -64,6 +64,18 @@ body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", R
 .cp-header .ex { font-size: 16px; opacity: .9; font-variant-numeric: tabular-nums; }
 .cp-header h1, .cp-header .ex, .cp-header .cp-role { white-space: nowrap; }
 .cp-header .cp-role { font-size: 14px; border: 1px solid rgba(255,255,255,.6); border-radius: 999px; padding: 2px 10px; }
+/* A phone (app/views/viewport.py): the header wraps instead of widening the page past the screen. */
+@media (max-width: 600px) {
+  .cp-header { flex-wrap: wrap; gap: 4px 12px; padding: 10px 12px; }
+  .cp-header h1 { font-size: 20px; }
+  .cp-header .sub, .cp-header .grow { display: none; }
+  .cp-header .ex { font-size: 14px; }
+  /* (raw_css reaches every component's shadow root: :host is each component) rows of
+     fixed-width widgets and figures wrap into one column; what is still wider than the
+     screen (the network visualisation's mosaics) scrolls inside its section, not the page */
+  :host(.bk-panel-models-layout-Row) { flex-wrap: wrap; }
+  :host(.cp-slide), :host(.cp-page) { max-width: 100vw; overflow-x: auto; }
+}
 """
 # content-visibility: a section far off screen is not styled, laid out or painted (the browser
 # skips it until it comes near the window), which saves the browser's CPU (docs/BENCHMARKS.md,
@@ -239,15 +251,22 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
 
     def app():
         args = pn.state.session_args or {}
-        role = "viewer" if viewers else role_of(lecture, args)
+        cookies = pn.state.cookies or {}  # a presenter's reload: the token in its cookie
+        role = "viewer" if viewers else role_of(lecture, args, cookies)
         if role == "viewer" and lecture is not None and lecture.viewer_port:
             from .views.goto import viewers_elsewhere
 
             return viewers_elsewhere(lecture.viewer_port)  # this process trains: no viewers here
         layout = (args.get("layout") or [b""])[0].decode("utf-8", "replace")
         if layout not in ("present", "full"):
-            layout = "present" if viewers or (lecture is not None and role == "presenter") else "full"
-        dash = Dashboard(runner, role=role)
+            lecture_mode = lecture is not None and not lecture.guard
+            layout = "present" if viewers or (lecture_mode and role == "presenter") else "full"
+        guarded = None
+        if lecture is not None and role == "presenter":  # off when the token is revoked
+            from .presenter_auth import GuardedRunner
+
+            guarded = GuardedRunner(runner, lecture, lecture.token)
+        dash = Dashboard(guarded if guarded is not None else runner, role=role)
         if layout == "present":
             from .presenter import Presenter
 
@@ -257,6 +276,13 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
             page = presenter.layout()
         else:
             page = dash.layout()
+        from .views.viewport import Viewport
+
+        page.insert(0, Viewport(height=0, margin=0))  # a phone: the page at the phone's width
+        if guarded is not None:
+            from .presenter_auth import presenter_bar
+
+            page.insert(1, presenter_bar(lecture, guarded, traded=lecture.role(args) == "presenter"))
         period = refresh_ms if role == "presenter" else max(refresh_ms, VIEWER_REFRESH_MS)
         pn.state.add_periodic_callback(dash.refresh, period=period)
         page.dashboard = dash  # reachable for debugging

@@ -1,8 +1,11 @@
 """Lecture mode: one presenter changes the run, a room of viewers watches it, read-only.
 
     Lecture()                    a secret presenter token (or the one given)
-    lecture.role(session_args)   "presenter" when the page's URL carries ?presenter=<token>,
-                                 else "viewer"; without lecture mode every page presents
+    lecture.role(session_args, cookies)
+                                 "presenter" when the page's URL carries ?presenter=<token>
+                                 or its cookie holds the token (app/presenter_auth.py), else
+                                 "viewer"; without lecture mode every page presents
+    lecture.revoke()             a new token: old links, cookies and pages change nothing
     lecture.urls(host, port)     (presenter URL, viewer URL) to print at start; the viewers'
                                  URL is the viewers' own server's (app/relay.py) when there is one
     ReadOnlyRunner(runner)       what a viewer's page gets instead of the Runner: the reading
@@ -20,6 +23,7 @@ import secrets
 import socket
 
 PRESENTER_ARG = "presenter"
+COOKIE = "cp_presenter"  # the cookie a presenter's page trades its token for (app/presenter_auth.py)
 
 # What a viewer's page may call on the Runner: reading the published state, and inference on a
 # copy of the published weights (a viewer may try their own image without changing the run).
@@ -75,6 +79,7 @@ def _what(command):
         "pause": "pause the training",
         "step": "step the training",
         "reset": "reset the weights",
+        "undo": "undo a change of the net",
         "set_hyper": "change the settings",
         "apply_spec": "change the network",
         "load_snapshot": "load a snapshot",
@@ -94,20 +99,42 @@ class Lecture:
     """The presenter's secret and the roles of pages; see the module docstring.
 
     viewer_port: the port of the viewers' own server (app/relay.py), None when this server
-    serves them too. slide: the section the presenter shows, which viewers follow."""
+    serves them too. guard: see __init__. slide: the section the presenter shows, which viewers follow."""
 
-    def __init__(self, token=None, viewer_port=None):
+    def __init__(self, token=None, viewer_port=None, guard=False, token_file=None):
         self.token = token or secrets.token_urlsafe(16)
+        self.token_file = token_file  # where revoke() saves a new token
+        self.on_revoke = None  # called with the lecture after a revoke (the terminal prints it)
+        self.viewer_url = None  # set by whoever serves: shown to the presenter as a QR code
         self.viewer_port = viewer_port
         self.slide = 0
+        # guard: no lecture, only a server reachable from the network (`--host 0.0.0.0`
+        # without --lecture): the same roles, the full dashboard for everyone
+        self.guard = guard
 
     def set_slide(self, index):
         self.slide = int(index)
 
-    def role(self, session_args):
+    def valid(self, token):
+        """Is `token` the presenter's current token? (constant time)"""
+        return bool(token) and hmac.compare_digest(str(token).encode(), self.token.encode())
+
+    def role(self, session_args, cookies=None):
+        """ "presenter" for ?presenter=<token> or the cookie a presenter's page was given
+        (app/presenter_auth.py), else "viewer"."""
         given = _arg(session_args, PRESENTER_ARG)
-        ok = bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
-        return "presenter" if ok else "viewer"
+        cookie = (cookies or {}).get(COOKIE, "")
+        return "presenter" if self.valid(given) or self.valid(cookie) else "viewer"
+
+    def revoke(self):
+        """A new token: the old one, the cookies holding it and the pages opened with it
+        change nothing any more. Returns the new token (and saves it, see token_file)."""
+        self.token = secrets.token_urlsafe(16)
+        if self.token_file is not None:
+            save_token(self.token_file, self.token)
+        if self.on_revoke is not None:
+            self.on_revoke(self)
+        return self.token
 
     def urls(self, host, port):
         """(presenter URL, viewer URL). On every interface (0.0.0.0, ::) the address is this
@@ -120,9 +147,43 @@ class Lecture:
         return "%s?%s=%s" % (base, PRESENTER_ARG, self.token), viewers
 
 
-def role_of(lecture, session_args):
+def role_of(lecture, session_args, cookies=None):
     """The role of a page: every page presents when there is no lecture."""
-    return "presenter" if lecture is None else lecture.role(session_args)
+    return "presenter" if lecture is None else lecture.role(session_args, cookies)
+
+
+def load_token(path, new=False):
+    """The presenter's token kept at `path` (a restart keeps the presenter's cookie valid), or a
+    new one saved there when there is none or `new` (`--new-token`). Readable by the user only."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not new:
+        try:
+            token = path.read_text().strip()
+            if len(token) >= 16:
+                return token
+        except OSError:
+            pass
+    token = secrets.token_urlsafe(16)
+    save_token(path, token)
+    return token
+
+
+def save_token(path, token):
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: the token lives as long as the process
+        pass
 
 
 def lan_address():

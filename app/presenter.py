@@ -24,13 +24,18 @@ from .views.keys import Keys, key_of
 from .views.prediction_grid import PredictionGrid
 
 ZOOM = 1.3  # large type: text at 130%, figures (and their text) too
-BIG_HTML = ":host { zoom: %s; }" % ZOOM
+# Large type for a projector, not for a phone in a viewer's hand (app/views/viewport.py).
+BIG_HTML = ":host { zoom: %s; } @media (max-width: 600px) { :host { zoom: 1; } }" % ZOOM
 PRESENT_CSS = """
 .cp-nav { display: flex; align-items: baseline; gap: 14px; font-size: 20px; color: #101828; padding: 0 10px; }
 .cp-nav .n { white-space: nowrap; }
 .cp-nav .n { color: #667085; font-variant-numeric: tabular-nums; }
 .cp-nav h2 { font-size: 30px; margin: 0; font-weight: 650; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .cp-keyhelp { font-size: 15px; color: #475467; }
+@media (max-width: 600px) {
+  .cp-nav { flex-wrap: wrap; gap: 4px 10px; font-size: 15px; }
+  .cp-nav h2 { font-size: 20px; white-space: normal; }
+}
 .cp-keyhelp kbd { border: 1px solid #d0d5dd; border-bottom-width: 2px; border-radius: 5px; padding: 0 6px; background: #fff; }
 """
 # The sections that the presenter steps through, and what each shows (Dashboard.sections names).

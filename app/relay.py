@@ -7,7 +7,8 @@ training process, a room of viewer pages cuts training to a fraction (docs/BENCH
 another process:
 
     start_relay(runner, lecture, host, port, origins)
-        spawns the viewers' process (at a low CPU priority: training comes first) and, once its
+        spawns the viewers' process (above the training's CPU priority, so the room always gets
+        in, see RELAY_NICE) and, once its
         server listens, starts the Publisher; returns the Relay, or raises RelayError saying why
     Publisher(runner, conn, lecture)
         a thread of the training process: every PUBLISH_S it sends what changed of the runner's
@@ -42,7 +43,12 @@ from .core.history import History, PredictionLog
 from .core.runner_reads import RunnerReadsMixin
 
 PUBLISH_S = 0.5
-RELAY_NICE = 19  # the viewers' process: below the training threads (app/core/runner.py: TRAINING_NICE = 10)
+# The viewers' process runs at the niceness of the app's own server thread (0), above the
+# training threads (app/core/runner.py: TRAINING_NICE = 10), which keep the lower priority.
+# At 19 it starved: beside two nice-0 programs on two cores, CFS gave it about 1.5% of the
+# CPU (weight 15 against 2 x 1024) and it took minutes to import Panel and answer a first
+# request. A room of viewers costs the training a little more now; it never locks the room out.
+RELAY_NICE = 0
 WATCH_S = 3.0  # a viewer page that showed the visualisation keeps the runner probing this long
 
 
@@ -251,10 +257,10 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
 
 
 def below_training(nice=RELAY_NICE):
-    """Run this process (and the threads it starts from now on) below the training: niceness 19,
-    so the viewers' pages get a small share of the CPU when the training wants it all (they lag
-    rather than starve: SCHED_IDLE, tried, left them no time at all while the NumPy backend's
-    BLAS threads kept both cores busy). Returns whether it was set."""
+    """Lower this process's priority by `nice` (and the threads it starts from now on). Not
+    used at the default RELAY_NICE of 0; kept for measurements of other settings (SCHED_IDLE,
+    tried, left the pages no time at all while the NumPy backend's BLAS threads kept both
+    cores busy; nice 19 starved them beside other programs). Returns whether it was set."""
     try:
         os.nice(nice)
         return True

@@ -43,6 +43,8 @@ class DashboardState(param.Parameterized):
     has_data = param.Boolean(default=False)
     pretrained = param.String(default="", doc="path of the shipped pretrained snapshot, '' if none")
     n_test = param.Integer(default=0)
+    can_undo = param.Boolean(default=False, doc="a reset, snapshot or spec replaced a net Undo can bring back")
+    undo_what = param.String(default="", doc="what replaced it: reset, snapshot, new spec, undo")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -67,6 +69,8 @@ class DashboardState(param.Parameterized):
             has_data=bool(snap.get("has_data")),
             pretrained=snap.get("pretrained") or "",
             n_test=snap.get("n_test", 0),
+            can_undo=bool(snap.get("can_undo")),
+            undo_what=snap.get("undo_what") or "",
         )
         if snap.get("spec_version", 0) != self.spec_version:
             new["spec"] = snap.get("spec", [])

@@ -7,7 +7,6 @@ never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli_checks import ArgumentParser, check_args, fraction, non_negative, positive, seed
 from .errors import SnapshotError, SpecError, UserError
 from .net import Net
 from .optim import DEFAULTS, Optimizer
@@ -66,6 +66,8 @@ def _parse_input(text):
         h, w, c = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise UserError("--input must look like 224x224x3 (height x width x channels), got %r" % text) from None
+    if min(h, w, c) < 1:
+        raise UserError("--input %s: height, width and channels must each be at least 1" % text)
     return [h, w, c]
 
 
@@ -145,8 +147,7 @@ def cmd_train(args):
     from . import checkpoint as ckpt
     from .atomic import write_atomic
 
-    datasets, ds = _load_data(args.data)
-    snap = saved = None
+    snap = saved = spec = None
     if args.resume:
         snap = read_snapshot(args.resume)
         try:
@@ -156,12 +157,14 @@ def cmd_train(args):
         run = _resumed_run(args, saved["args"], args.resume)
     else:
         run = _new_run(args)
+        spec = _spec_from(run["net"])  # a mistake in the net is found before the data loads
+    datasets, ds = _load_data(args.data)
     try:
         opt = Optimizer(run["optimizer"], lr=run["lr"], momentum=run["momentum"], weight_decay=run["weight_decay"])
     except ValueError as e:
         raise UserError(str(e)) from None
     if snap is None:
-        net = Net(_spec_from(run["net"]), backend=args.backend, seed=run["seed"])
+        net = Net(spec, backend=args.backend, seed=run["seed"])
         run["lr"], run["momentum"] = opt.lr, opt.momentum  # the optimizer's defaults, if no flag gave them
     else:
         if (snap.meta.get("optimizer") or {}).get("name") != run["optimizer"]:
@@ -365,27 +368,14 @@ def cmd_bench(args):
     bench.run(args)
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a number, got %r" % text) from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError("must be > 0, got %r" % text)
-        return v
-
-    return parse
-
-
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m engine", description="ConvNet Playground's engine.")
+    p = ArgumentParser(prog="python -m engine", description="ConvNet Playground's engine.")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("summary", help="per-layer output volume, params and memory of a net")
     s.add_argument("net", help="a preset (%s) or a spec file" % ", ".join(sorted(PRESETS)))
     s.add_argument("--input", help="override the input volume, e.g. 224x224x3")
-    s.add_argument("--batch", type=_positive(int), default=1, help="batch size for the memory breakdown")
+    s.add_argument("--batch", type=positive(int), default=1, help="batch size for the memory breakdown")
     s.add_argument("--optimizer", choices=sorted(DEFAULTS), default="adadelta")
     s.add_argument("--backend", choices=["numpy", "numba"], default="numpy", help="whose training memory to count")
     s.add_argument("--relu-rows", action="store_true", help="list each conv's ReLU as its own row (not stored)")
@@ -395,21 +385,21 @@ def build_parser():
     t = sub.add_parser("train", help="train a net on CIFAR-10 (or an image folder)")
     t.add_argument("--data", help="CIFAR-10 archive, its folder, or an image folder (default: $CONVNET_DATA, cache)")
     t.add_argument("--net", help="preset or spec file (default: %s)" % TRAIN_DEFAULTS["net"])
-    t.add_argument("--epochs", type=_positive(int), help="default: %d" % TRAIN_DEFAULTS["epochs"])
-    t.add_argument("--batch", type=_positive(int), help="default: %d" % TRAIN_DEFAULTS["batch"])
+    t.add_argument("--epochs", type=positive(int), help="default: %d" % TRAIN_DEFAULTS["epochs"])
+    t.add_argument("--batch", type=positive(int), help="default: %d" % TRAIN_DEFAULTS["batch"])
     t.add_argument("--optimizer", choices=sorted(DEFAULTS), help="default: %s" % TRAIN_DEFAULTS["optimizer"])
     t.add_argument(
         "--lr",
-        type=_positive(float),
+        type=positive(float),
         help="learning rate (default: %g for %s, else the optimizer's own)"
         % (TRAIN_DEFAULTS["lr"], TRAIN_DEFAULTS["optimizer"]),
     )
-    t.add_argument("--momentum", type=float, default=None)
-    t.add_argument("--weight-decay", type=float, help="L2 weight decay (default: 0)")
+    t.add_argument("--momentum", type=fraction, default=None)
+    t.add_argument("--weight-decay", type=non_negative, help="L2 weight decay (default: 0)")
     t.add_argument("--lr-decay", choices=["linear", "none"], help="learning-rate schedule (default: linear)")
-    t.add_argument("--seed", type=int, help="default: 0")
+    t.add_argument("--seed", type=seed, help="default: 0")
     t.add_argument("--backend", choices=["numba", "numpy"], default="numba")
-    t.add_argument("--train-images", type=_positive(int), help="train on a seeded random subset of this size")
+    t.add_argument("--train-images", type=positive(int), help="train on a seeded random subset of this size")
     t.add_argument("--no-augment", action="store_true", default=None, help="no random flips and shifts")
     t.add_argument("--save", help="write a snapshot (.npz) after training (it resumes, too)")
     t.add_argument("--resume", metavar="SNAPSHOT", help="continue the run a snapshot of `train` was saved from")
@@ -453,6 +443,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         args.func(args)
     except (UserError, SpecError, SnapshotError) as e:
         print("error: %s" % e, file=sys.stderr)

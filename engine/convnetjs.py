@@ -68,6 +68,8 @@ def convnetjs_to_snapshot(data):
         if not isinstance(L, dict):
             raise SnapshotError("ConvNetJS layer %d is not an object" % i)
         kind = L.get("layer_type")
+        if not isinstance(kind, str):
+            raise SnapshotError("ConvNetJS layer %d has no layer_type" % i)
         where = "ConvNetJS layer %d (%s)" % (i, kind)
         counts[kind] = counts.get(kind, 0) + 1
         name = "%s%d" % (kind, counts[kind])
@@ -122,7 +124,10 @@ def convnetjs_to_snapshot(data):
                     "%s: this layer type is not supported (supported: input, conv, pool, "
                     "relu, tanh, sigmoid, fc, dropout, softmax)" % where
                 )
-        except (KeyError, TypeError) as e:
+        except SnapshotError:
+            raise
+        # ValueError: a count that is negative, fractional or not a number (reshape, float())
+        except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError("%s: missing or malformed field %s" % (where, e)) from None
     meta = make_meta(spec, dict(CONVNETJS_PREPROCESS), info={"imported_from": "ConvNetJS toJSON()"})
     return Snapshot(meta, arrays)

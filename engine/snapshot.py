@@ -19,6 +19,7 @@ import numpy as np
 from .atomic import write_atomic
 from .convnetjs import convnetjs_to_snapshot
 from .errors import SnapshotError
+from .npz_limits import check_npz
 from .snapshot_format import Snapshot, check_meta, make_meta
 
 
@@ -73,6 +74,7 @@ def read_snapshot(source):
         raise SnapshotError(
             "not a snapshot: expected a .npz file saved by ConvNet Playground or a ConvNetJS toJSON() file"
         )
+    check_npz(data)  # forged headers and zip bombs are refused before numpy allocates
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: np.array(z[k]) for k in z.files}

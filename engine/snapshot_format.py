@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import SnapshotError, SpecError
 from .net import Net
+from .spec import normalize, param_shapes
 
 FORMAT = "convnet-playground-snapshot"
 VERSION = 1
@@ -49,8 +50,12 @@ class Snapshot:
     def classes(self):
         return self.meta.get("classes")
 
+    def check_shapes(self):
+        _check_shapes(self.spec, self.arrays)
+
     def build(self, backend="numpy", optimizer=None, dtype=np.float32):
         """A Net with these weights (and, if given and matching, the optimizer's state)."""
+        self.check_shapes()
         try:
             net = Net(self.spec, backend=backend, dtype=dtype, preprocess=self.meta.get("preprocess"))
         except SpecError as e:
@@ -67,6 +72,31 @@ class Snapshot:
             except (ValueError, TypeError) as e:
                 raise SnapshotError("the snapshot's optimizer state is unusable: %s" % e) from None
         return net
+
+
+def _check_shapes(spec, arrays):
+    """Every parameter the spec declares is there, in its shape: checked before Net allocates
+    them, so a spec of a huge net beside small arrays costs nothing."""
+    try:
+        layers = normalize(spec)
+    except SpecError as e:
+        raise SnapshotError("the snapshot's spec is invalid: %s" % e) from None
+    wanted = {}
+    for layer in layers:
+        for kind, shape in param_shapes(layer).items():
+            wanted["%s.%s" % (layer["name"], kind)] = tuple(shape)
+    for key, shape in wanted.items():
+        have = arrays.get(key)
+        if have is None:
+            raise SnapshotError("the snapshot's weights do not fit its spec: %s is missing" % key)
+        if tuple(have.shape) != shape:
+            raise SnapshotError(
+                "the snapshot's weights do not fit its spec: %s has shape %s, the spec needs %s"
+                % (key, tuple(have.shape), shape)
+            )
+    extra = sorted(k for k in arrays if k not in wanted and not k.startswith("optim."))
+    if extra:
+        raise SnapshotError("the snapshot's weights do not fit its spec: unexpected arrays %s" % ", ".join(extra))
 
 
 def _number(v):

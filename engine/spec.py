@@ -68,7 +68,14 @@ def _int(layer, key, where, default=None, minimum=1):
     value = layer.get(key, default)
     if value is None:
         raise SpecError("%s: missing '%s'" % (where, key))
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    # value != value: NaN; the float check before int() keeps infinity from raising OverflowError
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value != value
+        or abs(value) == float("inf")
+        or int(value) != value
+    ):
         raise SpecError("%s: '%s' must be a whole number, got %r" % (where, key, value))
     value = int(value)
     if value < minimum:

@@ -1,7 +1,7 @@
 """Lecture load: how much do N viewers slow the training? A measurement, not a test.
 
     python tests/bench_lecture.py [--viewers 30] [--clients protocol|browser] [--window 40]
-                                  [--rounds 2] [--backend numba] [--viewer-nice 19]
+                                  [--rounds 2] [--backend numba] [--viewer-nice 0]
 
 Starts `python -m app --lecture` on the shared CIFAR-10 copy, opens the presenter's page in
 headless Chromium, and once training runs steadily alternates windows with 0 and N viewers
@@ -16,7 +16,7 @@ images/s with N viewers to images/s with none.
 server sends, as a browser does, without drawing) — in a lecture the drawing happens on the
 students' own devices, so this is the room's cost to the presenter's laptop.
 --clients browser: N pages of one headless Chromium, drawing too, on the same 2 cores: the worst
-case. Either runs in a child process at --viewer-nice (19: below the training).
+case. Either runs in a child process at --viewer-nice (default 0, as app/relay.py's RELAY_NICE).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main(argv=None):
     p.add_argument("--section", type=int, default=2, help="the presenter's section (1: curves, 2: visualisation)")
     p.add_argument("--backend", default="numba")
     p.add_argument("--data", default=str(DATA))
-    p.add_argument("--viewer-nice", type=int, default=19, help="CPU niceness of the viewers")
+    p.add_argument("--viewer-nice", type=int, default=0, help="CPU niceness of the viewers (app/relay.py: RELAY_NICE)")
     p.add_argument("--viewer-worker", metavar="URL", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.viewer_worker:

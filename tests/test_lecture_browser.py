@@ -147,3 +147,84 @@ def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
     wait_for(lambda: "paused" in status(viewer), 10, "the viewer to see the pause", viewer, "viewer")
     viewer.context.close()
     presenter.context.close()
+
+
+def presenting(page):
+    """A presenter's page: the navigation and no read-only badge."""
+    page.locator(".cp-nav").first.wait_for(timeout=60_000)
+    return page.get_by_text("watching: read-only").count() == 0
+
+
+def test_the_token_leaves_the_address_bar_and_a_reload_keeps_the_role(lecture, browser):
+    page = open_page(browser, lecture["presenter"], width=1280, height=800)
+    assert presenting(page)
+    wait_for(lambda: "presenter=" not in page.url, 30, "the token to leave the address bar", page, "token")
+    assert page.url == lecture["url"]
+    cookie = [c for c in page.context.cookies() if c["name"] == "cp_presenter"]
+    assert cookie and cookie[0]["httpOnly"] and cookie[0]["sameSite"] == "Strict"
+    assert "cp_presenter" not in page.evaluate("document.cookie")  # page scripts cannot read it
+    page.locator(".cp-join svg").first.wait_for(timeout=30_000)  # the viewers' URL as a QR code
+    assert lecture["viewer"] in page.locator(".cp-join-url").first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "lecture_presenter_bar.png"))
+    page.reload(wait_until="load")
+    assert presenting(page) and page.url == lecture["url"]
+    page.context.close()
+
+
+def test_a_wrong_token_is_a_viewer(lecture, browser):
+    page = open_page(browser, lecture["url"] + "?presenter=not-the-token")
+    page.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    assert page.url.startswith(lecture["viewer"])  # sent on to the viewers' server
+    page.context.close()
+
+
+def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
+    """390x844, a phone's viewport (meta viewport honoured): every section the presenter
+    shows fits the screen's width; screenshots tests/artifacts/lecture_phone_NN.png."""
+    presenter = open_page(browser, lecture["presenter"], width=1280, height=800)
+    assert presenting(presenter)
+    nav = presenter.locator(".cp-nav").first
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    phone.goto(lecture["viewer"], wait_until="load", timeout=120_000)
+    phone_nav = phone.locator(".cp-nav").first
+    phone_nav.wait_for(timeout=60_000)
+    for k in range(1, 11):
+        if k > 1:
+            presenter.keyboard.press("ArrowRight")
+            wait_for(lambda k=k: "%d / 10" % k in nav.inner_text(), 10, "section %d" % k, presenter)
+        wait_for(lambda k=k: "%d / 10" % k in phone_nav.inner_text(), 15, "the phone at section %d" % k, phone, "phone")
+        time.sleep(2.5)  # the section's figures drawn
+        width, inner = phone.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        phone.screenshot(path=str(ARTIFACTS / ("lecture_phone_%02d.png" % k)))
+        assert inner == 390 and width <= inner, "section %d is %d px wide on a %d px screen" % (k, width, inner)
+    presenter.keyboard.press("ArrowRight")  # back to the first section for the tests after this one
+    phone.context.close()
+    presenter.context.close()
+
+
+def test_a_revoked_token_changes_nothing(lecture, browser):
+    old = open_page(browser, lecture["presenter"], width=1280, height=800)
+    assert presenting(old)
+    wait_for(lambda: "paused" in status(old), 300, "the data to load", old, "revoke")
+    wait_for(lambda: "presenter=" not in old.url, 30, "the token to leave the address bar", old, "revoke")
+    other = open_page(browser, lecture["presenter"], width=1280, height=800)
+    assert presenting(other)
+    other.locator("button", has_text="Revoke presenter link").first.click()
+    other.get_by_text("revoked: the new presenter link is in the terminal").first.wait_for(timeout=15_000)
+    wait_for(lambda: "New presenter link" in lecture["log"].read_text(), 10, "the new link in the terminal")
+    new = re.search(r"New presenter link \(the old one is revoked\): (\S+)", lecture["log"].read_text()).group(1)
+    assert new != lecture["presenter"]
+    n0 = examples(old)
+    old.keyboard.press("s")  # the old page still shows its buttons, the server refuses
+    old.get_by_text("presenter link was revoked").first.wait_for(timeout=15_000)
+    time.sleep(2)
+    assert examples(old) == n0
+    old.reload(wait_until="load")  # its cookie holds the old token: a viewer now
+    old.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    stale = open_page(browser, lecture["presenter"])  # the old link, in a fresh browser
+    stale.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    other.keyboard.press("s")  # the page that revoked keeps presenting
+    wait_for(lambda: examples(other) > n0, 60, "a step from the revoking page", other, "revoke")
+    lecture["presenter"] = new
+    for p in (old, stale, other):
+        p.context.close()

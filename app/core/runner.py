@@ -2,7 +2,7 @@
 
 It holds the net, the optimizer, the engine.Trainer and the batch source, and trains batch after
 batch. Views never touch those: they call the Runner's commands (start, pause, step, reset,
-apply_spec, set_hyper, load_snapshot, ...), which validate in the caller's thread and queue the
+apply_spec, set_hyper, load_snapshot, undo, ...), which validate in the caller's thread and queue the
 change; the thread applies it between two steps. Commands return at once, so a control reacts
 immediately however long a step takes. Invalid specs and snapshots raise to the caller and never
 reach the running net.
@@ -17,7 +17,7 @@ batch held (`runner.batches.last_rows`).
 
 This file: the commands, export (for the lecture viewers' process, app/relay.py) and the loop.
 runner_reads.py: the reading side (shared with app/relay.py's MirrorRunner). runner_net.py: building
-and swapping nets. runner_stats.py: step stats, running accuracies, the visualisation probe.
+and swapping nets. runner_stats.py: step stats, running accuracies, the visualisation probe. runner_undo.py: Undo.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .history import History, PredictionLog
 from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
+from .runner_undo import RunnerUndoMixin
 
 TRAINING_NICE = 10
 
@@ -70,7 +71,7 @@ def lower_priority(nice=TRAINING_NICE):
 HYPER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")
 
 
-class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
+class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin):
     """Owns the training thread; see the module docstring."""
 
     def __init__(
@@ -135,6 +136,7 @@ class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
         if dataset is not None:
             self._set_dataset(dataset)
         self._publish()
+        self._publish_undo()
 
     # -- commands (any thread) ------------------------------------------------------------
     def _queue(self, *cmd):
@@ -212,13 +214,20 @@ class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
         self._queue("load", loader)
 
     def call(self, fn, timeout=30.0):
-        """Run fn(self) in the training thread between two steps and return its result."""
+        """Run fn(self) in the training thread between two steps and return its result.
+
+        On a timeout the job is cancelled: it never runs later, when its caller has given up
+        (a snapshot taken minutes after the click, or a change nobody waits for any more)."""
         if not self.threaded or threading.current_thread() is self._thread:
             return fn(self)
         done = threading.Event()
-        box = {}
+        box = {"state": "queued"}  # -> "running", or "cancelled"; changed under the lock
 
         def job(r):
+            with self._lock:
+                if box["state"] == "cancelled":
+                    return
+                box["state"] = "running"
             try:
                 box["value"] = fn(r)
             except BaseException as e:  # handed back to the caller below
@@ -228,7 +237,16 @@ class Runner(RunnerNetMixin, RunnerStatsMixin, RunnerReadsMixin):
 
         self._queue("call", job)
         if not done.wait(timeout):
-            raise TimeoutError("the training thread did not answer within %.0f s" % timeout)
+            with self._lock:
+                if box["state"] == "queued":
+                    box["state"] = "cancelled"
+                    try:
+                        self._commands.remove(("call", job))
+                    except ValueError:  # popped, not yet started: the state stops it
+                        pass
+                    raise TimeoutError("the training thread did not answer within %.0f s; cancelled" % timeout)
+            if not done.is_set():  # it had started (it finishes now, not later); nobody waits
+                raise TimeoutError("the training thread did not answer within %.0f s" % timeout)
         if "error" in box:
             raise box["error"]
         return box["value"]

@@ -176,16 +176,19 @@ class RunnerNetMixin:
         )
         if self.dataset is not None:
             self._make_batches()  # a fresh, seeded batch order too
+        self._keep_for_undo("reset")
         self._install(net, None, self.classes, {"source": "new"})
 
     def _do_spec(self, spec):
         net = engine.Net(spec, backend=self.hyper["backend"], seed=self.hyper["seed"])
+        self._keep_for_undo("new spec")
         self._install(net, None, self.classes, {"source": "edited spec"})
         with self._lock:
             self.running = True
             self._publish_status()
 
     def _do_net(self, net, optimizer, classes, info):
+        self._keep_for_undo("snapshot")
         self._install(net, optimizer, classes, info)
 
     def _do_hyper(self, changed):

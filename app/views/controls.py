@@ -1,4 +1,7 @@
-"""Controls: start / pause / single step / reset, and the training settings.
+"""Controls: start / pause / single step / reset / undo, and the training settings.
+
+Undo brings back the net a reset, a snapshot or a new spec replaced (app/core/runner_undo.py);
+a viewer's page has no Undo button at all (and the server refuses the command anyway).
 
 The setting widgets are made from DashboardState's parameters; edits go to the runner at once
 (runner.set_hyper), which applies them between two steps while training runs. Choosing an
@@ -35,6 +38,10 @@ class Controls(Viewer):
         self.pause_button.on_click(lambda e: self._command(runner.pause))
         self.step_button.on_click(lambda e: self._command(runner.step))
         self.reset_button.on_click(lambda e: self._command(runner.reset))
+        self.undo_button = button(
+            label="Undo", variant="outline", sizing_mode="stretch_width", visible=not read_only, disabled=True
+        )
+        self.undo_button.on_click(lambda e: self._command(runner.undo))
         self.status = html("", css_classes=["cp-status"])
         self.error = alert("danger")
         self.data_note = alert("warning")
@@ -53,12 +60,16 @@ class Controls(Viewer):
             "backend": w.Select.from_param(p.backend, sizing_mode="stretch_width"),
         }
         state.param.watch(self._push, list(SETTINGS))
-        state.param.watch(self._on_status, ["status", "running", "error", "message", "data_error", "has_data"])
+        state.param.watch(
+            self._on_status,
+            ["status", "running", "error", "message", "data_error", "has_data", "can_undo", "undo_what"],
+        )
         self._on_status()
         self._layout = pn.Column(
             self.status,
             pn.Row(self.start_button, self.pause_button, sizing_mode="stretch_width"),
             pn.Row(self.step_button, self.reset_button, sizing_mode="stretch_width"),
+            self.undo_button,
             self.error,
             self.data_note,
             *self.widgets.values(),
@@ -76,7 +87,9 @@ class Controls(Viewer):
         with pn.io.hold():
             try:
                 fn()
-            except PermissionError as e:  # a viewer's page (the server refuses, whatever the page sent)
+            # PermissionError: a viewer's page (the server refuses, whatever the page sent);
+            # ValueError: nothing to undo (a second click before the page caught up)
+            except (PermissionError, ValueError) as e:
                 show(self.error, str(e))
                 return
             self.state.sync(self.runner.snapshot(), stats=False)  # the new status now, not at the next poll
@@ -115,12 +128,15 @@ class Controls(Viewer):
         dim(self.pause_button, not s.running)
         no_data = not s.has_data
         self.step_button.disabled = no_data
+        self.undo_button.disabled = not s.can_undo
+        self.undo_button.label = "Undo %s" % s.undo_what if s.can_undo else "Undo"
         if self.read_only:
             for w in [
                 self.start_button,
                 self.pause_button,
                 self.step_button,
                 self.reset_button,
+                self.undo_button,
                 *self.widgets.values(),
             ]:
                 w.disabled = True
