@@ -23,6 +23,7 @@ and a SHA-256 of its parameters, to see that all replicas hold the same weights.
 """
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -288,6 +289,11 @@ def main():
             break
     if rank == 0:
         print(f"saved {args.out}", flush=True)
+    # DDP's reducer holds Gloo work with tensors in it: free them while the interpreter is whole,
+    # or a rank can abort at exit ("terminate called without an active exception").
+    del model, opt
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
