@@ -26,6 +26,12 @@ def parse_args(argv=None):
         help="CIFAR-10 archive, its extracted folder, or an image folder "
         "(default: $CONVNET_DATA, else the cache directory, else download)",
     )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=32,
+        help="train on SxS images, 16..128 (an image folder only; default 32)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--snapshot", help="start from this snapshot (.npz, or a ConvNetJS toJSON() .json)")
@@ -105,7 +111,7 @@ def main(argv=None):
         from datasets import load_dataset
 
         try:
-            return load_dataset(args.data, download=True, progress=True)
+            return load_dataset(args.data, download=True, progress=True, image_size=args.image_size)
         except Exception:
             if snapshot is None and paths.pretrained_path() is not None:
                 runner.load_pretrained()  # no data: the pretrained net is there to inspect
