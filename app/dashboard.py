@@ -108,6 +108,7 @@ class Dashboard:
         classes = self.state.classes
         self.evaluation = EvaluationView(runner.evaluation, classes)
         self.saliency = SaliencyView(runner.inference_net, self._vis_image, classes)
+        self.state.param.watch(lambda e: self.saliency.set_class_names(e.new), "classes")
         self.health = HealthView(runner.health_history)
         self.markers = {name: InView() for name in ("evaluation", "saliency", "health")}
         self._saliency_vis = None
