@@ -26,6 +26,7 @@ from .teaching.live_views import EvaluationView, HealthView, SaliencyView
 from .views.common import InView, html, section
 from .views.controls import Controls
 from .views.curves import Curves
+from .views.data import DataCard
 from .views.editor import NetworkEditor
 from .views.layer_table import LayerTable
 from .views.predictions import PredictionsView
@@ -101,6 +102,7 @@ class Dashboard:
         self.predictions = PredictionsView(self.state)
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner)
+        self.data = DataCard(self.state, runner, read_only=self.read_only, source=self.source)
         # The views that explain (app/teaching): the slides' case studies and, on the live
         # net, the arithmetic of one activation.
         self.case_studies = CaseStudyView()
@@ -139,6 +141,8 @@ class Dashboard:
             # the probe also gives the saliency view its example
             snap = self.source.snapshot(watch_vis=self._watching("vis") or self._watching("saliency"))
             self.state.sync(snap, stats="stats" in due)
+            if "stats" in due:
+                self.data.refresh()  # an identity check until the data change
             if "curves" in due and self._watching("curves"):
                 n = self.curves.refresh(self.source, snap)
             if "predictions" in due and self._watching("predictions"):
@@ -209,6 +213,7 @@ class Dashboard:
         sidebar = pn.Column(
             section("Training", self.controls, **card),
             section("Snapshots", self.snapshots, **card),
+            section("Data", self.data, **card),
             width=340,
             css_classes=["cp-sidebar"],
         )

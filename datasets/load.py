@@ -157,7 +157,7 @@ def _from_cache(root, key, cache_dir, label):
     for note in meta.get("notes", []):
         # The decode warned once; later loads repeat it so a resized image is never a secret.
         warnings.warn(note + " (decoded earlier; cached)", stacklevel=4)
-    return Dataset(classes=meta["classes"], source=label, **arrays)
+    return Dataset(classes=meta["classes"], source=label, root=str(root), **arrays)
 
 
 def _decoded(kind, root, files, decode, cache_dir, label) -> Dataset:
@@ -178,4 +178,4 @@ def _decoded(kind, root, files, decode, cache_dir, label) -> Dataset:
             a.setflags(write=False)
         hit = arrays, meta
     arrays, meta = hit
-    return Dataset(classes=meta["classes"], source=label, **arrays)
+    return Dataset(classes=meta["classes"], source=label, root=str(root), **arrays)
