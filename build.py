@@ -11,7 +11,8 @@ Writes a folder that any static host serves (or `python -m http.server -d dist`)
                      (benchmark page only)
     py/bundle.json   the Python the worker runs: static/cp_worker.py and what it imports of
                      engine (the NumPy backend), datasets and app.core, found by walking the imports
-    data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
+    data/            a seeded random subset of the data (CIFAR-10, or --data FOLDER's classes,
+                     named everywhere) as raw uint8, and the pretrained snapshot when it fits
 Only Pyodide itself comes from elsewhere (--pyodide-url, default its CDN). What lives where in
 the browser: static/page.js (the page), static/worker.js + static/cp_worker.py (the worker).
 """
@@ -24,6 +25,7 @@ import json
 import shutil
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +125,11 @@ def pack_data(out, data_path, n_train, n_test, seed):
     }, files
 
 
-def pack_snapshot(out, path, classes):
-    """Copy the pretrained snapshot after checking it builds a net for this data; None if absent."""
+def pack_snapshot(out, path, classes, explicit=True):
+    """Copy the pretrained snapshot after checking it builds a net for this data; None if absent.
+
+    explicit: the user named it (--snapshot), so a snapshot of other classes is an error; the
+    default (CIFAR-10's) is left out, with a note, for data of other classes."""
     import engine
 
     if path is None or not Path(path).is_file():
@@ -134,6 +139,12 @@ def pack_snapshot(out, path, classes):
         net, snap = engine.load_snapshot(str(path))
     except engine.SnapshotError as e:
         raise BuildError("%s: %s" % (path, e)) from None
+    names = snap.classes or []
+    if not explicit and (net.num_classes != len(classes) or (names and list(names) != list(classes))):
+        say("no pretrained snapshot: %s classifies other classes than these data's" % path)
+        return None
+    if explicit and net.num_classes != len(classes):
+        raise BuildError(engine.class_mismatch("--snapshot %s" % path, net.num_classes, len(classes)))
     if tuple(net.input_shape) != (32, 32, 3) or net.num_classes != len(classes):
         raise BuildError(
             "%s: the snapshot's net takes %s images into %d classes, but the data are 32x32x3 in %d"
@@ -143,6 +154,28 @@ def pack_snapshot(out, path, classes):
     shutil.copyfile(str(path), str(dest))
     say("pretrained snapshot: %s (%s)" % (path, _mb(dest.stat().st_size)))
     return "data/pretrained.npz"
+
+
+def sized_layer_defs(n_classes):
+    """The default net's layer_defs (ConvNetJS's spelling, which the benchmark page feeds
+    ConvNetJS too) with a softmax of the data's classes: the worker's Runner sizes its own net
+    the same way (app/core/data_fit.py)."""
+    import engine
+
+    defs = engine.get_preset(DEFAULTS["net"])
+    defs[-1] = dict(defs[-1], num_classes=int(n_classes))
+    return defs
+
+
+def data_title(site):
+    """What the page's header says the net learns: CIFAR-10, or the folder's classes."""
+    from app.core.paths import CIFAR10_CLASSES
+
+    classes = site["classes"]
+    if list(classes) == CIFAR10_CLASSES:
+        return "CIFAR-10"
+    shown = ", ".join(classes[:5]) + (", …" if len(classes) > 5 else "")
+    return "%d classes (%s)" % (len(classes), shown)
 
 
 # -- Python for the worker ----------------------------------------------------------------------
@@ -276,9 +309,7 @@ def write_pages(out, site):
     from app.core import fragments
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
-    summary = engine.summarize(
-        engine.get_preset(DEFAULTS["net"]), batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"]
-    )
+    summary = engine.summarize(site["layer_defs"], batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"])
     common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": fragments.CSS, "VERSION": bokeh.__version__}
     page = render_page(
         (STATIC / "index.html").read_text(encoding="utf-8"),
@@ -289,6 +320,7 @@ def write_pages(out, site):
             LAYER_TABLE=fragments.layer_table_html(summary),
             MEMORY=fragments.memory_html(summary["memory"]),
             STATS=fragments.stats_html({}),
+            LEARNING=html_escape(data_title(site)),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
                 for k in engine.OPTIMIZER_DEFAULTS
@@ -335,7 +367,7 @@ def build(args):
     out.mkdir(parents=True, exist_ok=True)
     info, files = pack_data(out, args.data, args.train_images, args.test_images, args.seed)
     snap_src = None if args.no_snapshot else (args.snapshot or str(ROOT / "app" / "pretrained" / "cifar10.npz"))
-    snapshot = pack_snapshot(out, snap_src, info["classes"])
+    snapshot = pack_snapshot(out, snap_src, info["classes"], explicit=bool(args.snapshot))
     (out / "py").mkdir()
     (out / "py" / "bundle.json").write_text(json.dumps({"files": bundle}), encoding="utf-8")
     pyodide_url = args.pyodide_url if args.pyodide_url.endswith("/") else args.pyodide_url + "/"
@@ -345,7 +377,7 @@ def build(args):
         snapshot=snapshot,
         defaults=DEFAULTS,
         optimizers=engine.OPTIMIZER_DEFAULTS,
-        layer_defs=engine.get_preset(DEFAULTS["net"]),
+        layer_defs=sized_layer_defs(len(info["classes"])),
         data={name: "data/" + name for name in files},
         convnetjs=CONVNETJS.is_file(),
         bytes=dict(
