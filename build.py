@@ -167,17 +167,6 @@ def sized_layer_defs(n_classes):
     return defs
 
 
-def data_title(site):
-    """What the page's header says the net learns: CIFAR-10, or the folder's classes."""
-    from app.core.paths import CIFAR10_CLASSES
-
-    classes = site["classes"]
-    if list(classes) == CIFAR10_CLASSES:
-        return "CIFAR-10"
-    shown = ", ".join(classes[:5]) + (", …" if len(classes) > 5 else "")
-    return "%d classes (%s)" % (len(classes), shown)
-
-
 # -- Python for the worker ----------------------------------------------------------------------
 def python_bundle(root=ROOT, entry=WORKER):
     """{path in Pyodide's file system: source} of the worker and every module of ours it imports.
@@ -307,6 +296,7 @@ def write_pages(out, site):
 
     import engine
     from app.core import fragments
+    from app.core.data_card import learning_title
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
     summary = engine.summarize(site["layer_defs"], batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"])
@@ -320,7 +310,7 @@ def write_pages(out, site):
             LAYER_TABLE=fragments.layer_table_html(summary),
             MEMORY=fragments.memory_html(summary["memory"]),
             STATS=fragments.stats_html({}),
-            LEARNING=html_escape(data_title(site)),
+            LEARNING=html_escape(learning_title(site["classes"])),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
                 for k in engine.OPTIMIZER_DEFAULTS

@@ -15,9 +15,11 @@ section at a time, keyboard). A lecture's presenter gets "present"; ?layout= cho
 from __future__ import annotations
 
 import time
+from html import escape
 
 import panel as pn
 
+from .core.data_card import learning_title
 from .core.fragments import status_html
 from .lecture import ReadOnlyRunner, role_of
 from .state import DashboardState
@@ -199,8 +201,9 @@ class Dashboard:
     def _header(self, *events):
         s = self.state.stats
         self.header.object = (
-            '<div class="cp-header"><h1>ConvNet Playground</h1><span class="sub">a ConvNet learning CIFAR-10, '
+            '<div class="cp-header"><h1>ConvNet Playground</h1><span class="sub">a ConvNet learning {}, '
             'live</span><span class="grow"></span>{}<span class="ex">{:,} examples seen</span>{}</div>'.format(
+                escape(learning_title(self.state.classes)),
                 '<span class="cp-role">watching: read-only</span>' if self.read_only else "",
                 int(s.get("examples") or 0),
                 status_html(self.state.status),

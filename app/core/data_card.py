@@ -73,6 +73,16 @@ def data_summary(ds, samples=SAMPLES_PER_CLASS, seed=0):
     }
 
 
+def learning_title(classes):
+    """What a page's header says the net learns: CIFAR-10, or the data's own classes."""
+    from .paths import CIFAR10_CLASSES
+
+    classes = [str(c) for c in classes or []]
+    if not classes or classes == CIFAR10_CLASSES:
+        return "CIFAR-10"
+    return "%d classes (%s)" % (len(classes), ", ".join(classes[:5]) + (", …" if len(classes) > 5 else ""))
+
+
 def data_card_html(s):
     """The card's body: name, path, one bar per class (train + test counts), sample grid."""
     most = max([t + u for t, u in zip(s["train"], s["test"])] or [1]) or 1
