@@ -17,6 +17,17 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SWITCH_INTERVAL_S = 0.0005
 
 
+def image_size(text):
+    """--image-size: a whole number from 16 to 128 (argparse turns the error into one line, exit 2)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
+    if not 16 <= v <= 128:
+        raise argparse.ArgumentTypeError("must be from 16 to 128, got %r" % text)
+    return v
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m app", description="ConvNet Playground: watch a ConvNet learn CIFAR-10, live."
@@ -28,7 +39,7 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--image-size",
-        type=int,
+        type=image_size,
         default=32,
         help="train on SxS images, 16..128 (an image folder only; default 32)",
     )

@@ -134,3 +134,17 @@ def test_cli_trains_at_another_image_size(folders, cache):
     assert "resized to 48x48" in r.stderr
     r = engine("train", "--data", folders["c2"][0], "--image-size", 200, cache=cache)
     assert r.returncode == 2 and "16 to 128" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_app_refuses_an_image_size_out_of_range_in_one_line():
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "--image-size", "300", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith("--image-size: must be from 16 to 128, got '300'")
