@@ -11,7 +11,8 @@ Writes a folder that any static host serves (or `python -m http.server -d dist`)
                      (benchmark page only)
     py/bundle.json   the Python the worker runs: static/cp_worker.py and what it imports of
                      engine (the NumPy backend), datasets and app.core, found by walking the imports
-    data/            a seeded random CIFAR-10 subset as raw uint8, and the pretrained snapshot
+    data/            a seeded random subset of the data (CIFAR-10, or --data FOLDER's classes,
+                     named everywhere) as raw uint8, and the pretrained snapshot when it fits
     pyodide/         with --bundle-pyodide only: Pyodide's runtime and NumPy, for a site that
                      needs no network at all (a classroom, a USB stick)
 Only Pyodide comes from elsewhere (--pyodide-url, default its CDN), unless bundled. What lives where in
@@ -26,6 +27,7 @@ import json
 import shutil
 import sys
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -133,8 +135,11 @@ def pack_data(out, data_path, n_train, n_test, seed):
     }, files
 
 
-def pack_snapshot(out, path, classes):
-    """Copy the pretrained snapshot after checking it builds a net for this data; None if absent."""
+def pack_snapshot(out, path, classes, explicit=True):
+    """Copy the pretrained snapshot after checking it builds a net for this data; None if absent.
+
+    explicit: the user named it (--snapshot), so a snapshot of other classes is an error; the
+    default (CIFAR-10's) is left out, with a note, for data of other classes."""
     import engine
 
     if path is None or not Path(path).is_file():
@@ -144,6 +149,12 @@ def pack_snapshot(out, path, classes):
         net, snap = engine.load_snapshot(str(path))
     except engine.SnapshotError as e:
         raise BuildError("%s: %s" % (path, e)) from None
+    names = snap.classes or []
+    if not explicit and (net.num_classes != len(classes) or (names and list(names) != list(classes))):
+        say("no pretrained snapshot: %s classifies other classes than these data's" % path)
+        return None
+    if explicit and net.num_classes != len(classes):
+        raise BuildError(engine.class_mismatch("--snapshot %s" % path, net.num_classes, len(classes)))
     if tuple(net.input_shape) != (32, 32, 3) or net.num_classes != len(classes):
         raise BuildError(
             "%s: the snapshot's net takes %s images into %d classes, but the data are 32x32x3 in %d"
@@ -153,6 +164,17 @@ def pack_snapshot(out, path, classes):
     shutil.copyfile(str(path), str(dest))
     say("pretrained snapshot: %s (%s)" % (path, _mb(dest.stat().st_size)))
     return "data/pretrained.npz"
+
+
+def sized_layer_defs(n_classes):
+    """The default net's layer_defs (ConvNetJS's spelling, which the benchmark page feeds
+    ConvNetJS too) with a softmax of the data's classes: the worker's Runner sizes its own net
+    the same way (app/core/data_fit.py)."""
+    import engine
+
+    defs = engine.get_preset(DEFAULTS["net"])
+    defs[-1] = dict(defs[-1], num_classes=int(n_classes))
+    return defs
 
 
 # -- Python for the worker ----------------------------------------------------------------------
@@ -368,11 +390,10 @@ def write_pages(out, site):
 
     import engine
     from app.core import fragments
+    from app.core.data_card import learning_title
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
-    summary = engine.summarize(
-        engine.get_preset(DEFAULTS["net"]), batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"]
-    )
+    summary = engine.summarize(site["layer_defs"], batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"])
     common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": fragments.CSS, "VERSION": bokeh.__version__}
     page = render_page(
         (STATIC / "index.html").read_text(encoding="utf-8"),
@@ -383,6 +404,7 @@ def write_pages(out, site):
             LAYER_TABLE=fragments.layer_table_html(summary),
             MEMORY=fragments.memory_html(summary["memory"]),
             STATS=fragments.stats_html({}),
+            LEARNING=html_escape(learning_title(site["classes"])),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)
                 for k in engine.OPTIMIZER_DEFAULTS
@@ -431,7 +453,7 @@ def build(args):
     out.mkdir(parents=True, exist_ok=True)
     info, files = pack_data(out, args.data, args.train_images, args.test_images, args.seed)
     snap_src = None if args.no_snapshot else (args.snapshot or str(ROOT / "app" / "pretrained" / "cifar10.npz"))
-    snapshot = pack_snapshot(out, snap_src, info["classes"])
+    snapshot = pack_snapshot(out, snap_src, info["classes"], explicit=bool(args.snapshot))
     (out / "py").mkdir()
     (out / "py" / "bundle.json").write_text(json.dumps({"files": bundle}), encoding="utf-8")
     pyodide_url = args.pyodide_url if args.pyodide_url.endswith("/") else args.pyodide_url + "/"
@@ -443,7 +465,7 @@ def build(args):
         snapshot=snapshot,
         defaults=DEFAULTS,
         optimizers=engine.OPTIMIZER_DEFAULTS,
-        layer_defs=engine.get_preset(DEFAULTS["net"]),
+        layer_defs=sized_layer_defs(len(info["classes"])),
         data={name: "data/" + name for name in files},
         convnetjs=CONVNETJS.is_file(),
         bytes=dict(

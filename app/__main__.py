@@ -19,6 +19,17 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SWITCH_INTERVAL_S = 0.0005
 
 
+def image_size(text):
+    """--image-size: a whole number from 16 to 128 (argparse turns the error into one line, exit 2)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
+    if not 16 <= v <= 128:
+        raise argparse.ArgumentTypeError("must be from 16 to 128, got %r" % text)
+    return v
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m app", description="ConvNet Playground: watch a ConvNet learn CIFAR-10, live."
@@ -27,6 +38,12 @@ def parse_args(argv=None):
         "--data",
         help="CIFAR-10 archive, its extracted folder, or an image folder "
         "(default: $CONVNET_DATA, else the cache directory, else download)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=image_size,
+        default=32,
+        help="train on SxS images, 16..128 (an image folder only; default 32)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=5006)
@@ -125,7 +142,7 @@ def main(argv=None):
         from datasets import load_dataset
 
         try:
-            return load_dataset(args.data, download=True, progress=True)
+            return load_dataset(args.data, download=True, progress=True, image_size=args.image_size)
         except Exception:
             if snapshot is None and paths.pretrained_path() is not None:
                 runner.load_pretrained()  # no data: the pretrained net is there to inspect

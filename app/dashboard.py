@@ -15,9 +15,11 @@ section at a time, keyboard). A lecture's presenter gets "present"; ?layout= cho
 from __future__ import annotations
 
 import time
+from html import escape
 
 import panel as pn
 
+from .core.data_card import learning_title
 from .core.fragments import status_html
 from .lecture import ReadOnlyRunner, role_of
 from .state import DashboardState
@@ -26,6 +28,7 @@ from .teaching.live_views import EvaluationView, HealthView, SaliencyView
 from .views.common import InView, html, section
 from .views.controls import Controls
 from .views.curves import Curves
+from .views.data import DataCard
 from .views.editor import NetworkEditor
 from .views.layer_table import LayerTable
 from .views.predictions import PredictionsView
@@ -113,6 +116,7 @@ class Dashboard:
         self.predictions = PredictionsView(self.state)
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner)
+        self.data = DataCard(self.state, runner, read_only=self.read_only, source=self.source)
         # The views that explain (app/teaching): the slides' case studies and, on the live
         # net, the arithmetic of one activation.
         self.case_studies = CaseStudyView()
@@ -120,6 +124,7 @@ class Dashboard:
         classes = self.state.classes
         self.evaluation = EvaluationView(runner.evaluation, classes)
         self.saliency = SaliencyView(runner.inference_net, self._vis_image, classes)
+        self.state.param.watch(lambda e: self.saliency.set_class_names(e.new), "classes")
         self.health = HealthView(runner.health_history)
         self.markers = {name: InView() for name in ("evaluation", "saliency", "health")}
         self._saliency_vis = None
@@ -150,6 +155,8 @@ class Dashboard:
             # the probe also gives the saliency view its example
             snap = self.source.snapshot(watch_vis=self._watching("vis") or self._watching("saliency"))
             self.state.sync(snap, stats="stats" in due)
+            if "stats" in due:
+                self.data.refresh()  # an identity check until the data change
             if "curves" in due and self._watching("curves"):
                 n = self.curves.refresh(self.source, snap)
             if "predictions" in due and self._watching("predictions"):
@@ -206,8 +213,9 @@ class Dashboard:
     def _header(self, *events):
         s = self.state.stats
         self.header.object = (
-            '<div class="cp-header"><h1>ConvNet Playground</h1><span class="sub">a ConvNet learning CIFAR-10, '
+            '<div class="cp-header"><h1>ConvNet Playground</h1><span class="sub">a ConvNet learning {}, '
             'live</span><span class="grow"></span>{}<span class="ex">{:,} examples seen</span>{}</div>'.format(
+                escape(learning_title(self.state.classes)),
                 '<span class="cp-role">watching: read-only</span>' if self.read_only else "",
                 int(s.get("examples") or 0),
                 status_html(self.state.status),
@@ -220,6 +228,7 @@ class Dashboard:
         sidebar = pn.Column(
             section("Training", self.controls, **card),
             section("Snapshots", self.snapshots, **card),
+            section("Data", self.data, **card),
             width=340,
             css_classes=["cp-sidebar"],
         )

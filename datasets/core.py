@@ -61,6 +61,7 @@ class Dataset:
     test_y: np.ndarray  # int64 (M,)
     classes: list  # list[str]; label i is classes[i]
     source: str = ""  # human-readable: where the data came from
+    root: str = ""  # the folder or archive read ("" for data made in memory)
 
     def __post_init__(self):
         self.classes = [str(c) for c in self.classes]

@@ -6,14 +6,17 @@ sorted; label i is classes[i]. Images are ordered by class, then by file name (s
 before taking any subset).
 
 What happens to unusual input (the README says the same):
+- No test/ folder: a seeded 20% of each class of train/ (HOLDOUT) is held out as the test
+  split, and a note says so (the CLI and the page show it).
 - A class folder present in only one split, an empty class folder (no .png/.jpg/.jpeg), a
-  missing train/ or test/, or fewer than two classes: DataError.
+  missing train/, fewer than two classes or more than MAX_CLASSES: DataError.
 - A file ending in .png/.jpg/.jpeg that Pillow cannot read (truncated, or not an image at
   all): DataError naming the file. Other files (README.txt, Thumbs.db, subfolders) are skipped
   with one warning; hidden files (".DS_Store") are skipped silently.
 - Grayscale, palette, RGBA or CMYK images are converted to RGB (alpha is dropped), silently.
-- An image that is not 32x32 is resized, with one warning per load giving the count: its
-  largest centred square is cropped (so nothing is stretched), then scaled to 32x32 with
+- An image that is not SxS (S = 32 unless `size` says otherwise, 16..128) is resized, with
+  one warning per load giving the count: its
+  largest centred square is cropped (so nothing is stretched), then scaled to SxS with
   bicubic filtering, after applying any EXIF rotation (phone photos).
 
 Speed: Image.open parses a JPEG's header in Python, which costs more than decoding 32x32
@@ -45,7 +48,13 @@ SIZE = 32
 POOL_MIN_IMAGES = 4000  # below this, one thread: nothing to gain
 DEFAULT_WORKERS = 2
 CHUNK = 1000  # images per task: small enough for a live progress bar
-_LAYOUT = "An image folder needs train/<class>/ and test/<class>/ folders holding .png/.jpg/.jpeg files."
+MAX_CLASSES = 100  # more would make the page's confusion matrix and class lists unreadable
+HOLDOUT = 0.2  # share of each class held out as test when a folder has no test/
+MIN_SIZE, MAX_SIZE = 16, 128  # image sizes a run may use (--image-size)
+_LAYOUT = (
+    "An image folder needs train/<class>/ folders holding .png/.jpg/.jpeg files, and test/<class>/ "
+    "folders too unless a share of train/ is to be held out as test."
+)
 
 
 def is_image_folder(path: Path) -> bool:
@@ -61,20 +70,27 @@ class Scan:
     files: dict  # split -> list[str] of paths, by class then name
     labels: dict  # split -> int64 (n,)
     skipped: list  # list[str]: non-image files, relative to root
+    held_out: bool = False  # no test/ folder: the test split is HOLDOUT of each class of train/
 
     def all_files(self):
         return self.files["train"] + self.files["test"]
 
 
-def scan(root: Path) -> Scan:
-    """List the folder and check its layout; DataError says what is wrong and where."""
-    missing = [s for s in SPLITS if not (root / s).is_dir()]
-    if missing:
-        raise DataError("%s: no %s folder. %s" % (root, " or ".join(m + "/" for m in missing), _LAYOUT))
+def scan(root: Path, *, seed: int = 0) -> Scan:
+    """List the folder and check its layout; DataError says what is wrong and where.
+
+    No test/ folder: a seeded HOLDOUT share of each class's images (sorted by name, then
+    shuffled with `seed`) becomes the test split, and Scan.held_out says so."""
+    if not (root / "train").is_dir():
+        raise DataError("%s: no train/ folder. %s" % (root, _LAYOUT))
+    held_out = not (root / "test").is_dir()
+    splits = ("train",) if held_out else SPLITS
     found = {}
-    for s in SPLITS:
+    for s in splits:
         with os.scandir(root / s) as it:
             found[s] = sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
+    if held_out:
+        found["test"] = found["train"]
     if not found["train"]:
         raise DataError("%s: train/ has no class folders. %s" % (root, _LAYOUT))
     only_train = sorted(set(found["train"]) - set(found["test"]))
@@ -93,10 +109,17 @@ def scan(root: Path) -> Scan:
     if len(classes) < 2:
         raise DataError("%s: found only the class %r; a classifier needs at least two classes." % (root, classes[0]))
 
+    if len(classes) > MAX_CLASSES:
+        raise DataError(
+            "%s: %d class folders; the playground trains up to %d classes. Merge or remove some."
+            % (root, len(classes), MAX_CLASSES)
+        )
+
     files = {s: [] for s in SPLITS}
     labels = {s: [] for s in SPLITS}
     skipped = []
-    for s in SPLITS:
+    rng = np.random.RandomState(seed)
+    for s in splits:
         for label, c in enumerate(classes):
             d = root / s / c
             images = []
@@ -105,22 +128,42 @@ def scan(root: Path) -> Scan:
                     images.append(n)
                 elif not n.startswith("."):
                     skipped.append("%s/%s/%s" % (s, c, n))
-            if not images:
+            where = "%s/%s" % (s, c) if not held_out else "train/%s" % c
+            if not images or (held_out and len(images) < 2):
                 raise DataError(
-                    "%s: class folder %s/%s has no images (.png/.jpg/.jpeg). Add images, or remove "
-                    "the class from both train/ and test/." % (root, s, c)
+                    "%s: class folder %s has %s. Add images, or remove the class%s."
+                    % (
+                        root,
+                        where,
+                        "no images (.png/.jpg/.jpeg)"
+                        if not images
+                        else "only one image (with no test/ "
+                        "folder, each class needs two: one to train on, one held out to test)",
+                        "" if held_out else " from both train/ and test/",
+                    )
                 )
             prefix = os.path.join(str(d), "")
-            files[s] += [prefix + n for n in images]
-            labels[s] += [label] * len(images)
+            paths = [prefix + n for n in images]
+            if held_out:
+                # A seeded share per class, so every class is tested and a rerun holds out the same.
+                order = rng.permutation(len(paths))
+                k = min(len(paths) - 1, max(1, int(round(HOLDOUT * len(paths)))))
+                test = set(order[:k].tolist())
+                for split, keep in (("test", True), ("train", False)):
+                    chosen = [p for i, p in enumerate(paths) if (i in test) == keep]
+                    files[split] += chosen
+                    labels[split] += [label] * len(chosen)
+            else:
+                files[s] += paths
+                labels[s] += [label] * len(paths)
     labels = {s: np.asarray(v, dtype=np.int64) for s, v in labels.items()}
-    return Scan(root, classes, files, labels, skipped)
+    return Scan(root, classes, files, labels, skipped, held_out)
 
 
-def decode(sc: Scan, *, progress: bool = True, workers=None):
-    """Decode every image of a scanned folder -> (arrays dict, notes: list of warnings given)."""
+def decode(sc: Scan, *, progress: bool = True, workers=None, size: int = SIZE):
+    """Decode every image of a scanned folder to size x size -> (arrays dict, notes: warnings given)."""
     paths = sc.all_files()
-    x, resized = _decode_all(paths, progress, workers)
+    x, resized = _decode_all(paths, progress, workers, size)
     n_train = len(sc.files["train"])
     arrays = {"train_x": x[:n_train], "train_y": sc.labels["train"], "test_x": x[n_train:], "test_y": sc.labels["test"]}
     notes = []
@@ -133,22 +176,22 @@ def decode(sc: Scan, *, progress: bool = True, workers=None):
         path, w, h = resized[0]
         notes.append(
             "%s: %d of %d images are not %dx%d (e.g. %s is %dx%d); they were centre-cropped to a "
-            "square and resized to %dx%d." % (sc.root, len(resized), len(paths), SIZE, SIZE, path, w, h, SIZE, SIZE)
+            "square and resized to %dx%d." % (sc.root, len(resized), len(paths), size, size, path, w, h, size, size)
         )
     for note in notes:
         warnings.warn(note, stacklevel=3)
     return arrays, notes
 
 
-def _decode_all(paths, progress, workers):
-    out = np.empty((len(paths), SIZE, SIZE, 3), np.uint8)  # (N, 32, 32, 3)
+def _decode_all(paths, progress, workers, size):
+    out = np.empty((len(paths), size, size, 3), np.uint8)  # (N, S, S, 3)
     resized = []
     bar = _bar(len(paths), progress)
     starts = range(0, len(paths), CHUNK)
     if workers is None:
         workers = DEFAULT_WORKERS if len(paths) >= POOL_MIN_IMAGES else 1
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        futures = [ex.submit(decode_paths, paths[s : s + CHUNK]) for s in starts]
+        futures = [ex.submit(decode_paths, paths[s : s + CHUNK], size) for s in starts]
         try:
             for s, f in zip(starts, futures):
                 x, r = f.result()
@@ -164,20 +207,20 @@ def _decode_all(paths, progress, workers):
     return out, resized
 
 
-def decode_paths(paths):
-    """Decode images to uint8 (n, 32, 32, 3) -> (array, [(path, w, h) of resized ones]).
+def decode_paths(paths, size=SIZE):
+    """Decode images to uint8 (n, size, size, 3) -> (array, [(path, w, h) of resized ones]).
 
     Module-level so worker processes can run it.
     """
     from PIL import Image
 
-    out = np.empty((len(paths), SIZE, SIZE, 3), np.uint8)
+    out = np.empty((len(paths), size, size, 3), np.uint8)
     resized = []
     for i, path in enumerate(paths):
         try:
             with open(path, "rb") as f:
                 data = f.read()
-            if _is_plain_rgb_jpeg(data):
+            if size == SIZE and _is_plain_rgb_jpeg(data):
                 try:
                     # Straight to libjpeg, skipping Image.open's Python header parsing (see the
                     # module docstring), same pixels. Any doubt: the general path decides.
@@ -185,9 +228,9 @@ def decode_paths(paths):
                     continue
                 except (ValueError, OSError):
                     pass
-            out[i], size = _decode_general(data)
-            if size is not None:
-                resized.append((path,) + size)
+            out[i], original = _decode_general(data, size)
+            if original is not None:
+                resized.append((path,) + original)
         except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
             raise DataError(
                 "%s: not a readable PNG/JPEG image (%s: %s). Remove or replace this file." % (path, type(e).__name__, e)
@@ -195,8 +238,8 @@ def decode_paths(paths):
     return out, resized
 
 
-def _decode_general(data: bytes):
-    """Any PNG/JPEG -> (uint8 (32, 32, 3), original (w, h) if it was resized, else None)."""
+def _decode_general(data: bytes, size: int = SIZE):
+    """Any PNG/JPEG -> (uint8 (size, size, 3), original (w, h) if it was resized, else None)."""
     from PIL import Image, ImageOps
 
     # Naming the formats skips probing every plugin Pillow knows (docs/BENCHMARKS.md,
@@ -206,7 +249,7 @@ def _decode_general(data: bytes):
             im = im.convert("RGBA")  # palette transparency needs RGBA first
         if im.mode != "RGB":
             im = im.convert("RGB")  # grayscale, RGBA (alpha dropped), CMYK, ...
-        if im.size == (SIZE, SIZE):
+        if im.size == (size, size):
             return np.asarray(im), None
         original = im.size
         im = ImageOps.exif_transpose(im)
@@ -214,7 +257,7 @@ def _decode_general(data: bytes):
         s = min(w, h)
         box = ((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s)
         # crop() first: resize(box=...) would let the filter see pixels outside the box.
-        return np.asarray(im.crop(box).resize((SIZE, SIZE), Image.Resampling.BICUBIC)), original
+        return np.asarray(im.crop(box).resize((size, size), Image.Resampling.BICUBIC)), original
 
 
 _SOF = {0xC0, 0xC1}  # baseline and extended sequential; progressive and others go the general way

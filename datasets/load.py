@@ -31,21 +31,26 @@ def load_dataset(
     cache_dir=None,
     url: str = CIFAR10_URL,
     md5: str = CIFAR10_MD5,
+    image_size: int = 32,
 ) -> Dataset:
     """Load CIFAR-10 (or an image folder) as uint8 arrays; see the module docstring for where from.
 
     path: str or Path or None (`--data`). download: fetch the official archive when nothing is
     found (False: raise DataError instead). progress: show progress bars on stderr.
     cache_dir: defaults to default_cache_dir(). url, md5: the archive to download.
+    image_size: an image folder's images are decoded to image_size x image_size (16..128);
+    CIFAR-10 is 32x32 only.
     The first load of a source decodes it and writes the cache; later loads map the cached
     arrays read-only, in well under a second. Raises DataError saying what to do.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    size = _check_size(image_size)
     if path is not None and str(path) != "":
-        return _load_path(Path(path).expanduser(), "--data", cache_dir, progress)
+        return _load_path(Path(path).expanduser(), "--data", cache_dir, progress, size)
     env = os.environ.get(DATA_ENV, "")
     if env:
-        return _load_path(Path(env).expanduser(), DATA_ENV, cache_dir, progress)
+        return _load_path(Path(env).expanduser(), DATA_ENV, cache_dir, progress, size)
+    _cifar_size(size, "CIFAR-10")
 
     archive = cache_dir / ARCHIVE_NAME
     if archive.is_file():
@@ -74,7 +79,23 @@ def load_dataset(
     return _load_archive(archive, cache_dir, progress, "downloaded")
 
 
-def _load_path(p: Path, origin: str, cache_dir: Path, progress: bool) -> Dataset:
+def _check_size(size) -> int:
+    from .folder import MAX_SIZE, MIN_SIZE
+
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise DataError("image size must be a whole number from %d to %d, got %r" % (MIN_SIZE, MAX_SIZE, size))
+    return size
+
+
+def _cifar_size(size, what):
+    if size != 32:
+        raise DataError(
+            "%s is 32x32: an image size of %d applies to image folders only — drop it, or use an "
+            "image folder (train/<class>/...)" % (what, size)
+        )
+
+
+def _load_path(p: Path, origin: str, cache_dir: Path, progress: bool, size: int = 32) -> Dataset:
     from . import folder  # it imports multiprocessing: not at `import datasets` time
 
     given = "%s=%s" % (origin, p) if origin == DATA_ENV else "%s %s" % (origin, p)
@@ -84,22 +105,29 @@ def _load_path(p: Path, origin: str, cache_dir: Path, progress: bool) -> Dataset
             "cifar-10-batches-py/ folder, or an image folder with train/<class>/ and test/<class>/." % given
         )
     if p.is_file():
+        _cifar_size(size, str(p))
         return _load_archive(p, cache_dir, progress, origin)
     batches = cifar.find_batches_dir(p)
     if batches is not None:
+        _cifar_size(size, str(batches))
         files = cifar.folder_files(batches)
         label = _label("CIFAR-10 folder", batches, origin)
         return _decoded("cifar-folder", batches, files, lambda: cifar.read_folder(batches), cache_dir, label)
     if folder.is_image_folder(p):
         sc = folder.scan(p)
         label = _label("image folder", p, origin) + ", %d classes" % len(sc.classes)
+        if sc.held_out:
+            label += ", no test/ folder: %d%% of each class held out as test" % round(100 * folder.HOLDOUT)
 
         def decode():
-            arrays, notes = folder.decode(sc, progress=progress)
+            arrays, notes = folder.decode(sc, progress=progress, size=size)
             return arrays, sc.classes, notes
 
-        return _decoded("image-folder", p, sc.all_files(), decode, cache_dir, label)
+        # The key names the size and the split: a 64x64 decode or a held-out split is its own entry.
+        kind = "image-folder" + ("-%d" % size if size != 32 else "") + ("-heldout" if sc.held_out else "")
+        return _decoded(kind, p, sc.all_files(), decode, cache_dir, label)
     if (p / ARCHIVE_NAME).is_file():
+        _cifar_size(size, str(p / ARCHIVE_NAME))
         return _load_archive(p / ARCHIVE_NAME, cache_dir, progress, origin)
     listing = sorted(x.name for x in p.iterdir())
     raise DataError(
@@ -129,7 +157,7 @@ def _from_cache(root, key, cache_dir, label):
     for note in meta.get("notes", []):
         # The decode warned once; later loads repeat it so a resized image is never a secret.
         warnings.warn(note + " (decoded earlier; cached)", stacklevel=4)
-    return Dataset(classes=meta["classes"], source=label, **arrays)
+    return Dataset(classes=meta["classes"], source=label, root=str(root), **arrays)
 
 
 def _decoded(kind, root, files, decode, cache_dir, label) -> Dataset:
@@ -150,4 +178,4 @@ def _decoded(kind, root, files, decode, cache_dir, label) -> Dataset:
             a.setflags(write=False)
         hit = arrays, meta
     arrays, meta = hit
-    return Dataset(classes=meta["classes"], source=label, **arrays)
+    return Dataset(classes=meta["classes"], source=label, root=str(root), **arrays)

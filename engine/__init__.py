@@ -11,6 +11,7 @@ engine.fast.share_cores_with_a_server(). This file names the public API and does
 """
 
 from .errors import SnapshotError, SpecError
+from .fit import check_classes, class_mismatch, fit_spec
 from .net import DEFAULT_PREPROCESS, Net, available_backends, get_kernels
 from .optim import DEFAULTS as OPTIMIZER_DEFAULTS
 from .optim import Optimizer, make_optimizer
@@ -38,6 +39,9 @@ __all__ = [
     "save_snapshot",
     "snapshot_bytes",
     "SpecError",
+    "check_classes",
+    "class_mismatch",
+    "fit_spec",
     "format_shape",
     "load_spec",
     "normalize",

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_checks import ArgumentParser, check_args, fraction, non_negative, positive, seed
+from .cli_checks import ArgumentParser, check_args, fraction, image_size, non_negative, positive, seed
 from .errors import SnapshotError, SpecError, UserError
+from .fit import check_classes, fit_spec
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import PRESETS, get_preset
 from .snapshot import read_snapshot, save_snapshot, snapshot_bytes
-from .spec import load_spec
+from .spec import load_spec, normalize
 from .summary import format_table, summarize
 from .train import Trainer
 
@@ -88,12 +89,20 @@ def cmd_summary(args):
         print(format_table(result))
 
 
-def _load_data(path):
+def _load_data(path, image_size=32):
     datasets = import_datasets()
     try:
-        return datasets, datasets.load_dataset(path)
+        ds = datasets.load_dataset(path, image_size=image_size)
     except datasets.DataError as e:
         raise UserError(str(e)) from None
+    return datasets, ds
+
+
+def _say_data(ds, args):
+    """Which data, how many classes, whether the test set was held out of train/ (not with
+    --json: stdout is then JSON only; and only once the checks passed: an error is one line)."""
+    if not args.json:
+        print("data: %s" % ds.source, flush=True)
 
 
 def _new_run(args):
@@ -158,7 +167,18 @@ def cmd_train(args):
     else:
         run = _new_run(args)
         spec = _spec_from(run["net"])  # a mistake in the net is found before the data loads
-    datasets, ds = _load_data(args.data)
+    # The image size is the run's: a resumed run keeps its net's, a new one takes the flag's.
+    size = normalize(snap.spec)[0]["shape"][0] if snap is not None else (args.image_size or 32)
+    if snap is not None and args.image_size and args.image_size != size:
+        raise UserError("--resume continues %s at its %dx%d images: leave out --image-size" % (args.resume, size, size))
+    datasets, ds = _load_data(args.data, size)
+    if snap is None and run["net"] in PRESETS:
+        # A preset is sized to the data (docs/ARCHITECTURE.md, "Data layout"); a spec file
+        # says what the user means, so it is checked instead.
+        spec = fit_spec(spec, len(ds.classes), ds.train_x.shape[1:])
+    else:
+        what = "the net %s" % run["net"] if snap is None else "the run in %s" % args.resume
+        check_classes(what, normalize(spec if snap is None else snap.spec)[-1]["num_classes"], len(ds.classes))
     try:
         opt = Optimizer(run["optimizer"], lr=run["lr"], momentum=run["momentum"], weight_decay=run["weight_decay"])
     except ValueError as e:
@@ -179,6 +199,7 @@ def cmd_train(args):
         raise UserError(
             "the net takes %dx%dx%d images but the data has %s" % (h, w, c, "x".join(map(str, ds.train_x.shape[1:])))
         )
+    _say_data(ds, args)
     train_idx = val_idx = None
     if run["train_images"]:
         rng = np.random.RandomState(run["seed"])
@@ -302,19 +323,28 @@ def cmd_eval(args):
         net = snap.build(backend=args.backend)
     except SnapshotError as e:
         raise UserError(str(e)) from None
-    _, ds = _load_data(args.data)
+    h, w, _ = net.input_shape
+    _, ds = _load_data(args.data, h if h == w and 16 <= h <= 128 else 32)
+    check_classes("the snapshot %s" % args.snapshot, net.num_classes, len(ds.classes))
     if ds.test_x.shape[1:] != net.input_shape:
         raise UserError(
             "the snapshot's net takes %s images but the data has %s" % (net.input_shape, ds.test_x.shape[1:])
         )
+    _say_data(ds, args)
     t0 = time.perf_counter()
-    acc = net.accuracy(ds.test_x, ds.test_y)
-    row = {"test_acc": acc, "n": int(len(ds.test_y)), "seconds": time.perf_counter() - t0}
-    print(
-        json.dumps(row)
-        if args.json
-        else "test accuracy %.2f%% on %d images (%.1f s)" % (100 * acc, row["n"], row["seconds"])
-    )
+    pred = net.predict(ds.test_x).argmax(axis=1)
+    acc = float((pred == ds.test_y).mean()) if len(pred) else 0.0
+    names = snap.classes if snap.classes and len(snap.classes) == len(ds.classes) else ds.classes
+    per_class = {
+        name: float((pred[ds.test_y == k] == k).mean()) for k, name in enumerate(names) if (ds.test_y == k).any()
+    }
+    row = {"test_acc": acc, "n": int(len(ds.test_y)), "seconds": time.perf_counter() - t0, "per_class": per_class}
+    if args.json:
+        print(json.dumps(row))
+        return
+    print("test accuracy %.2f%% on %d images (%.1f s)" % (100 * acc, row["n"], row["seconds"]))
+    for name, a in per_class.items():
+        print("  %-16s %5.1f%%" % (name, 100 * a))
 
 
 def cmd_export(args):
@@ -401,6 +431,9 @@ def build_parser():
     t.add_argument("--backend", choices=["numba", "numpy"], default="numba")
     t.add_argument("--train-images", type=positive(int), help="train on a seeded random subset of this size")
     t.add_argument("--no-augment", action="store_true", default=None, help="no random flips and shifts")
+    t.add_argument(
+        "--image-size", type=image_size, help="train on SxS images (16..128; an image folder only; default 32)"
+    )
     t.add_argument("--save", help="write a snapshot (.npz) after training (it resumes, too)")
     t.add_argument("--resume", metavar="SNAPSHOT", help="continue the run a snapshot of `train` was saved from")
     t.add_argument(

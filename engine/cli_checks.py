@@ -76,6 +76,14 @@ def seed(text):
     return v
 
 
+def image_size(text):
+    """The side S of the SxS images a run trains on."""
+    v = _number(int, text)
+    if not 16 <= v <= 128:
+        raise argparse.ArgumentTypeError("must be from 16 to 128, got %r" % text)
+    return v
+
+
 def _check_save(path):
     """The snapshot's folder must exist and take a file: found now, not after an hour of training."""
     p = Path(path)

@@ -110,7 +110,10 @@ def test_set_hyper_applies_between_steps(runner):
             "does not fit",
         ),
         ('[{"type": "input", "shape": [28, 28, 1]}, {"type": "softmax", "num_classes": 10}]', "28x28x1"),
-        ('[{"type": "input", "shape": [32, 32, 3]}, {"type": "softmax", "num_classes": 7}]', "num_classes to 10"),
+        (
+            '[{"type": "input", "shape": [32, 32, 3]}, {"type": "softmax", "num_classes": 7}]',
+            "7 classes but the data have 10",
+        ),
         (
             '[{"type": "input", "shape": [32, 32, 3]}, {"type": "fc", "out_features": 100000}, '
             '{"type": "softmax", "num_classes": 10}]',

@@ -6,6 +6,12 @@ before a byte is sent, with a message that names the limit; the page stays conne
 image, several chunks, still gets its prediction; Start still starts training) and the running
 net's weights are what they were (a snapshot saved before equals one saved after). The big files
 are sparse files in a pytest tmp dir. Screenshots: tests/artifacts/app_huge_uploads*.png.
+
+Then, on the same server and page, your own images (issue 16): the Data card refuses bad folder
+paths and a bad zip with a message (the run untouched, the server serving), switches to a
+generated 3-class folder (the confusion matrix's classes, an upload's predictions and the saved
+snapshot's 3-way head carry the folder's names) and to an uploaded 4-class zip.
+Screenshot: tests/artifacts/app_own_images_three_classes.png.
 """
 
 from __future__ import annotations
@@ -113,3 +119,72 @@ def test_huge_uploads_are_refused_and_the_page_lives_on(page, server, files, tmp
     log = server["log"].read_text()
     assert "WebSocket connection closed" not in log, log[-2000:]
     assert page.external == []
+
+
+# -- your own images (issue 16): the same server and page, switched to other data -----------------
+def status_json(server):
+    import json
+    import urllib.request
+
+    return json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())
+
+
+def test_own_images_a_folder_and_a_zip_through_the_data_card(page, server, tmp_path):
+    from folders import folder_zip, image_folder, zip_bytes
+
+    three, names = image_folder(tmp_path / "three", 3)
+    four, four_names = image_folder(tmp_path / "four", 4, per_class=10, test_per_class=3)
+    card = page.locator(".cp-data")
+    card.get_by_text("Train on this folder").wait_for(timeout=60_000)
+    path = card.locator(".cp-data-path input")
+    before = status_json(server)["run_id"]
+
+    # Bad paths: a message, the run as it was, the server serving.
+    for bad, words in (("/no/such/folder", "no such folder"), ("/etc", "not an image folder")):
+        path.fill(bad)
+        card.get_by_text("Train on this folder").click()
+        message = card.get_by_text(words).first
+        message.wait_for(timeout=30_000)
+        assert "unchanged" in message.inner_text()
+    assert status_json(server)["run_id"] == before and server["proc"].poll() is None
+
+    # A 3-class folder: loaded (paused), then trained, named everywhere.
+    path.fill(str(three))
+    card.get_by_text("Train on this folder").click()
+    card.get_by_text("%s: 40 train, 10 test" % names[2]).wait_for(timeout=120_000)
+    assert page.evaluate(app_browser.CLICK_TO_STATUS_MS, ["Start", "running"]) >= 0, "the status never showed 'running'"
+    app_browser.wait_for(lambda: status_json(server)["examples"] > 300, 180, "training on the 3 classes", page)
+    app_browser.scroll_to(page, "Evaluation: confusion matrix and per-class accuracy")
+    evaluation = page.locator(".cp-section").filter(has_text="Evaluation: confusion matrix").first
+    seen = []
+
+    def matrix_classes():  # the pickers of the matrix's cells list its rows' (and columns') names
+        seen[:] = [t.strip() for t in evaluation.locator("select").first.locator("option").all_text_contents()]
+        return seen == names
+
+    app_browser.wait_for(matrix_classes, 60, "a 3x3 confusion matrix's classes", page)
+    evaluation.get_by_text("test accuracy").wait_for(timeout=60_000)
+    # An uploaded image is predicted among the folder's names.
+    image = sorted((three / "test" / names[1]).iterdir())[0]
+    app_browser.scroll_to(page, "Upload an image")  # off-screen sections are not rendered
+    page.locator(".cp-upload-input input[type=file]").set_input_files(str(image))
+    result = page.locator(".cp-upload-result .cp-pred").first
+    result.get_by_text(image.name).wait_for(timeout=60_000)
+    # The first prediction is the live net's (the shipped CIFAR-10 snapshot's keeps its own names).
+    bars = " ".join(result.locator(".cp-bar").all_text_contents())
+    assert sum(n in bars for n in names) == 3 and "airplane" not in bars, bars
+    app_browser.shot(page, "own_images_three_classes")
+    spec, _ = saved_weights(page, tmp_path, "three.npz")  # the page's own download: a 3-way head
+    assert spec[-1]["num_classes"] == 3 and engine.read_snapshot(str(tmp_path / "three.npz")).classes == names
+
+    # Zips through the page: a refused one, then a good one of 4 classes.
+    zips = {"bad.zip": zip_bytes({"../evil.png": b"x"}), "four.zip": folder_zip(four)}
+    for name, data in zips.items():
+        (tmp_path / name).write_bytes(data)
+    zone = card.locator(".cp-data-zip input[type=file]")
+    zone.set_input_files(str(tmp_path / "bad.zip"))
+    card.get_by_text("leading out").wait_for(timeout=60_000)
+    assert status_json(server)["status"] == "running" and server["proc"].poll() is None
+    zone.set_input_files(str(tmp_path / "four.zip"))
+    card.get_by_text("%s: 10 train, 3 test" % four_names[3]).wait_for(timeout=120_000)
+    assert status_json(server)["status"] == "paused" and not (tmp_path / "evil.png").exists()

@@ -130,7 +130,7 @@ def test_train_then_eval_a_snapshot_on_an_image_folder(cache, folder, tmp_path):
     r = engine("eval", snap, "--data", folder, "--json", cache=cache)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert set(out) == {"test_acc", "n", "seconds"} and out["n"] == 12
+    assert set(out) == {"test_acc", "n", "seconds", "per_class"} and out["n"] == 12
     assert out["test_acc"] == pytest.approx(rows[-1]["test_acc"])  # the snapshot is the trained net
 
 

@@ -175,9 +175,10 @@ def test_missing_or_empty_classes_are_clear_errors(tmp_path, damage, message):
 
 
 def test_missing_split_and_single_class(tmp_path):
-    (tmp_path / "only_train" / "train" / "a").mkdir(parents=True)
-    with pytest.raises(DataError, match=r"no test/ folder.*train/<class>/ and test/<class>/"):
-        load_dataset(tmp_path / "only_train")
+    # No test/ is fine (a share of train/ is held out: test_own_images.py); no train/ is not.
+    (tmp_path / "only_test" / "test" / "a").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"no train/ folder.*train/<class>/"):
+        load_dataset(tmp_path / "only_test")
     make_folder(tmp_path / "one", classes=("solo",))
     with pytest.raises(DataError, match="at least two classes"):
         load_dataset(tmp_path / "one")

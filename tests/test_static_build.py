@@ -255,3 +255,47 @@ def test_user_errors_get_a_message(tmp_path_factory):
         assert r.returncode == 2 and "bad.npz" in r.stderr and "Traceback" not in r.stderr
     r = run_build(tmp_path_factory, REPO, "--data", str(DATA))
     assert r.returncode == 2 and "overwrite the project" in r.stderr
+
+
+def test_a_site_built_on_a_3_class_folder_trains_and_names_its_classes(tmp_path_factory):
+    """`build.py --data FOLDER` (issue 16): the folder's classes in site.json, a 3-way default
+    net (layer_defs, the layer table), the header naming them, CIFAR-10's pretrained snapshot
+    left out (not refused), a --snapshot of 10 classes refused naming both counts; and the
+    built site's worker (run here in CPython, on the built data) trains a 3-way net whose
+    predictions carry the folder's names."""
+    from folders import image_folder
+
+    import engine
+
+    tmp = tmp_path_factory.mktemp("own-site")
+    root, names = image_folder(tmp / "three", 3, per_class=20, test_per_class=5)
+    out = tmp / "dist"
+    r = run_build(tmp_path_factory, out, "--data", str(root), "--train-images", "45", "--test-images", "12")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "no pretrained snapshot" in r.stdout
+    site = json.loads((out / "site.json").read_text())
+    assert site["classes"] == names and site["snapshot"] is None and site["n_train"] == 45
+    assert site["layer_defs"][-1]["num_classes"] == 3
+    page = (out / "index.html").read_text()
+    assert "a ConvNet learning 3 classes (apple, brick, cloud)" in page
+
+    ten = tmp / "ten.npz"
+    engine.save_snapshot(str(ten), engine.Net(engine.get_preset("convnetjs-cifar10"), backend="numpy"))
+    r = run_build(tmp_path_factory, tmp / "dist2", "--data", str(root), "--snapshot", str(ten))
+    assert r.returncode == 2 and "classifies 10 classes but the data have 3" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+    sys.path.insert(0, str(REPO / "static"))
+    try:
+        import cp_worker
+    finally:
+        sys.path.remove(str(REPO / "static"))
+    session = cp_worker.Session(str(out), site, {"autostart": True})
+    for _ in range(5):
+        session.tick(200)
+    runner = session.runner
+    assert runner.net.num_classes == 3 and runner.snapshot()["classes"] == names
+    assert runner.snapshot()["examples"] > 0
+    image, label = runner.test_image(0)
+    bars = session._predictions(image, label, cp_worker.Blob())["live"]
+    assert sum(n in bars for n in names) == 3 and "airplane" not in bars

@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 
+TOP_K = 3  # classes shown per image: min(TOP_K, number of classes)
+
 
 def confusion_matrix(labels, preds, num_classes):
     """(K, K) int64 counts: cm[true, predicted]."""
@@ -75,8 +77,9 @@ class RollingEvaluation:
         self.class_names = list(class_names) if class_names is not None else [str(k) for k in range(num_classes)]
         n = len(self.labels)
         self.preds = np.full(n, -1, dtype=np.int64)  # -1: not evaluated yet
-        self.top_classes = np.zeros((n, 3), dtype=np.int64)
-        self.top_probs = np.zeros((n, 3), dtype=np.float32)
+        self.k = min(TOP_K, self.num_classes)  # a 2-class net has a top-2, not a top-3
+        self.top_classes = np.zeros((n, self.k), dtype=np.int64)
+        self.top_probs = np.zeros((n, self.k), dtype=np.float32)
         self.cursor = 0
         self.passes = 0  # full passes over the test set completed
         self.step = None  # the training step of the latest update
@@ -94,7 +97,7 @@ class RollingEvaluation:
         count = min(int(count), n)
         idx = self.order[(self.cursor + np.arange(count)) % n]
         probs = net.predict(self.images[idx])  # (count, K)
-        classes, p = top_k(probs, 3)
+        classes, p = top_k(probs, self.k)
         with self._lock:
             self.preds[idx] = probs.argmax(axis=1)
             self.top_classes[idx, : classes.shape[1]] = classes
@@ -139,7 +142,7 @@ class RollingEvaluation:
         }
 
     def cell(self, true_class, pred_class, limit=24):
-        """The images of one cell: [{"index", "label", "top": [(class, prob) x3]}], at most
+        """The images of one cell: [{"index", "label", "top": [(class, prob) x k]}], at most
         `limit`, in test-set order."""
         with self._lock:
             idx = cell_indices(self.labels, self.preds, true_class, pred_class)[:limit]

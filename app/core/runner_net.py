@@ -16,10 +16,10 @@ import engine
 from datasets import Batches, validation_split
 
 from . import paths
+from .data_fit import DEFAULT_PRESET, fitted_net
 from .evaluation import RollingEvaluation
 from .health import HealthMonitor
 
-DEFAULT_PRESET = "convnetjs-cifar10"
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
 
 
@@ -80,9 +80,9 @@ class RunnerNetMixin:
             self._compatible(self.net.layers_spec, "the current net")
             self._install(self.net, self.optimizer, ds.classes, self.net_info)
         except engine.SpecError as e:
-            net = engine.Net(engine.get_preset(DEFAULT_PRESET), backend=self.hyper["backend"], seed=self.hyper["seed"])
+            net, note = fitted_net(self.net, ds, self.hyper, e, self.net_info.get("source") == "new")
             self._install(net, None, ds.classes, {"source": "new"})
-            self.status_message = "%s; training the %s net instead" % (e, DEFAULT_PRESET)
+            self.status_message = note
 
     def _make_batches(self):
         """A fresh batch source and test order, seeded from the current seed."""

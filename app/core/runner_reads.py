@@ -64,11 +64,7 @@ class RunnerReadsMixin:
                 '%s takes %s images but the data are %s — use {"type": "input", "shape": [%d, %d, %d]}'
                 % (what, "x".join(map(str, shape)), "x".join(map(str, data_shape)), *data_shape)
             )
-        k, n = layers[-1]["num_classes"], len(ds.classes)
-        if k != n:
-            raise engine.SpecError(
-                "%s ends in %d classes but the data have %d — set num_classes to %d" % (what, k, n, n)
-            )
+        engine.check_classes(what, layers[-1]["num_classes"], len(ds.classes))
 
     def check_spec(self, spec):
         """Canonical layers of a spec fit to train here, or engine.SpecError saying why not."""

@@ -57,10 +57,28 @@ class EvaluationView(pn.viewable.Viewer):
     def _evaluation(self):
         return self.get_evaluation() if callable(self.get_evaluation) else self.get_evaluation
 
+    def set_class_names(self, class_names):
+        """Show another set of classes (data loaded or switched after the page opened): the
+        matrix's axes, the bars and the pickers follow the evaluation's own names."""
+        names = [str(c) for c in class_names]
+        if names == self.class_names or not names:
+            return
+        self.class_names = names
+        self.cm_fig.x_range.factors = names
+        self.cm_fig.y_range.factors = names[::-1]
+        self.acc_fig.y_range.factors = names[::-1]
+        self.cm_source.data = F.confusion_data(np.zeros((len(names), len(names)), int), names)
+        self.acc_source.data = F.per_class_data(np.full(len(names), np.nan), names)
+        options = {name: i for i, name in enumerate(names)}
+        self.true_select.param.update(options=options, value=0)
+        self.pred_select.param.update(options=options, value=1 % len(options))
+        self._version = None
+
     def refresh(self):
         ev = self._evaluation()
         if ev is None:
             return False
+        self.set_class_names(ev.class_names)
         snap = ev.snapshot()
         if snap["version"] == self._version or not snap["evaluated"]:
             return False
@@ -135,6 +153,16 @@ class SaliencyView(pn.viewable.Viewer):
         self.class_select.param.watch(lambda e: self.refresh(), "value")
         self.button.on_click(lambda e: self.refresh())
         self.refresh()
+
+    def set_class_names(self, class_names):
+        """The picker's classes follow the running net's (data loaded or switched)."""
+        names = [str(c) for c in class_names]
+        if names == self.class_names or not names:
+            return
+        self.class_names = names
+        options = {"the net's top guess": -1}
+        options.update({name: i for i, name in enumerate(names)})
+        self.class_select.param.update(options=options, value=-1)
 
     def refresh(self):
         net = self.get_net()
