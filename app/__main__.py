@@ -1,7 +1,8 @@
 """`python -m app [--data PATH] [--host 127.0.0.1] [--port 5006] [--snapshot FILE] [--show] [--lecture]`:
 the live training dashboard. Checks that `engine` and `datasets` are this repository's packages, builds the
 Runner (the default net, or --snapshot), loads the data in the runner's thread while the page is
-already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
+already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise. The run is
+autosaved to the cache directory every few minutes (app/core/autosave.py) unless --no-autosave.
 With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
 watch the same run, read-only (app/lecture.py), served by a second process on --viewer-port
 (default: --port + 1; app/relay.py) so that a room of them does not slow the training.
@@ -32,6 +33,12 @@ def parse_args(argv=None):
     p.add_argument("--show", action="store_true", help="open the page in a browser")
     p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend (default: numba when available)")
     p.add_argument("--paused", action="store_true", help="do not start training until Start is pressed")
+    p.add_argument(
+        "--no-autosave",
+        action="store_true",
+        help="do not save the run to the cache directory every few minutes (the page still offers "
+        "to restore the last autosave)",
+    )
     p.add_argument(
         "--lecture",
         action="store_true",
@@ -139,6 +146,11 @@ def main(argv=None):
 
             local = "http://localhost:%d/?presenter=%s" % (args.port, lecture.token)
             threading.Timer(1.5, webbrowser.open, [local]).start()
+    from .core.autosave import Autosaver
+
+    autosaver = Autosaver(runner)
+    if not args.no_autosave:
+        autosaver.start()
     # What exists now (modules, the runner, the nets) lives as long as the process: out of the
     # garbage collector's sight, the full collection Panel runs a few seconds after a page
     # closes walks only the sessions' objects, and holds the GIL (and training) for about half as
@@ -147,7 +159,7 @@ def main(argv=None):
     sockets.install()  # no tracebacks in the terminal when a tab closes mid-message
     try:
         pn.serve(
-            create_app(runner, lecture=lecture),
+            create_app(runner, lecture=lecture, autosaver=autosaver),
             address=args.host,
             port=args.port,
             show=args.show and lecture is None,
@@ -162,6 +174,9 @@ def main(argv=None):
     finally:
         if relay is not None:
             relay.stop()
+        autosaver.stop()
+        if not args.no_autosave:
+            autosaver.save()  # what trained since the last autosave: Ctrl-C loses nothing
         runner.stop()
     return 0
 
