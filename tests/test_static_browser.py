@@ -187,8 +187,9 @@ def test_snapshot_downloads_for_the_export_command(dashboard, tmp_path):
     import subprocess
     import sys
 
-    import engine
     from conftest import REPO
+
+    import engine
 
     page, _, _ = dashboard
     command = page.inner_text("#cp-export-note code >> nth=0")
