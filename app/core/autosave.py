@@ -63,6 +63,7 @@ class Autosaver:
         self.clock = clock
         found = autosaves(self.folder)
         self.offer = found[0] if found else None
+        self.offer_text = describe(self.offer) if self.offer else ""  # once, not per page
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         self.path = self.folder / ("autosave-%s-%d.npz" % (stamp, os.getpid()))
         self.saves = 0
@@ -147,11 +148,17 @@ class Autosaver:
 
 
 def describe(path):
-    """One line about an autosave for the page: when, how far it trained, or why it is unreadable."""
+    """One line about an autosave for the page: when, how far it trained, or why it is unreadable.
+    Reads the metadata only (an .npz opens lazily): a VGG-16's weights are not loaded for it."""
+    import json
+
+    import numpy as np
+
     try:
-        info = engine.read_snapshot(str(path)).meta.get("info") or {}
-    except engine.SnapshotError as e:
-        return "the last run's autosave is unreadable: %s" % e
+        with np.load(str(path), allow_pickle=False) as z:
+            info = json.loads(z["__meta__"].tobytes().decode("utf-8")).get("info") or {}
+    except Exception as e:  # not a zip, no metadata, bad JSON: Restore will say more
+        return "the last run's autosave is unreadable (%s)" % type(e).__name__
     run = info.get("autosave") or {}
     acc = info.get("test_acc")
     return "last run: %s examples%s, autosaved %s" % (

@@ -59,7 +59,7 @@ class Snapshots(Viewer):
             css_classes=["cp-restore"],
         )
         self.restore_note = html(
-            "<span class='cp-dim'>%s</span>" % escape(autosave.describe(self.offer)) if self.offer else "",
+            "<span class='cp-dim'>%s</span>" % escape(autosaver.offer_text) if self.offer else "",
             visible=self.offer is not None,
         )
         self.restore_button.on_click(self._on_restore)
