@@ -208,3 +208,9 @@ def test_no_autosave_no_offer_and_a_bad_one_is_a_message(data, runner, tmp_path)
     params_equal(runner.net.params(), before)
     viewer = Dashboard(runner, cadence=EVERY_TICK, role="viewer", autosaver=autosave.Autosaver(runner, folder=tmp_path))
     assert viewer.snapshots.restore_button.disabled
+
+
+def test_no_autosave_is_an_app_option():
+    from app.__main__ import parse_args
+
+    assert parse_args(["--no-autosave"]).no_autosave and not parse_args([]).no_autosave
