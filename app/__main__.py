@@ -4,7 +4,9 @@ Runner (the default net, or --snapshot), loads the data in the runner's thread w
 already served, and starts training. Binds to 127.0.0.1 unless --host says otherwise.
 On an address other machines reach (--host 0.0.0.0), only pages of this machine's own names
 accept a session (app/origins.py), and, without --lecture, only the page holding the printed
-token changes the run; the others watch read-only. With --lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
+token changes the run; the others watch read-only. The run is autosaved to
+the cache directory every few minutes (app/core/autosave.py) unless --no-autosave. With
+--lecture, prints the presenter's URL (with its secret token) and the viewers' URL: viewers
 watch the same run, read-only (app/lecture.py), served by a second process on --viewer-port
 (default: --port + 1; app/relay.py) so that a room of them does not slow the training.
 """
@@ -51,6 +53,12 @@ def parse_args(argv=None):
     p.add_argument("--show", action="store_true", help="open the page in a browser")
     p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend (default: numba when available)")
     p.add_argument("--paused", action="store_true", help="do not start training until Start is pressed")
+    p.add_argument(
+        "--no-autosave",
+        action="store_true",
+        help="do not save the run to the cache directory every few minutes (the page still offers "
+        "to restore the last autosave)",
+    )
     p.add_argument(
         "--lecture",
         action="store_true",
@@ -195,6 +203,11 @@ def main(argv=None):
 
         local = "http://localhost:%d/?presenter=%s" % (args.port, lecture.token)
         threading.Timer(1.5, webbrowser.open, [local]).start()
+    from .core.autosave import Autosaver
+
+    autosaver = Autosaver(runner)
+    if not args.no_autosave:
+        autosaver.start()
     # What exists now (modules, the runner, the nets) lives as long as the process: out of the
     # garbage collector's sight, the full collection Panel runs a few seconds after a page
     # closes walks only the sessions' objects, and holds the GIL (and training) for about half as
@@ -203,7 +216,7 @@ def main(argv=None):
     sockets.install()  # no tracebacks in the terminal when a tab closes mid-message
     try:
         pn.serve(
-            create_app(runner, lecture=lecture),
+            create_app(runner, lecture=lecture, autosaver=autosaver),
             address=args.host,
             port=args.port,
             show=args.show and lecture is None,
@@ -218,6 +231,9 @@ def main(argv=None):
     finally:
         if relay is not None:
             relay.stop()
+        autosaver.stop()
+        if not args.no_autosave:
+            autosaver.save()  # what trained since the last autosave: Ctrl-C loses nothing
         runner.stop()
     return 0
 

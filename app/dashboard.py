@@ -96,7 +96,7 @@ pn.extension(raw_css=[PAGE_CSS], notifications=False)
 class Dashboard:
     """One session's page; refresh() is its periodic callback (state in, widgets out)."""
 
-    def __init__(self, runner, cadence=CADENCE, role="presenter"):
+    def __init__(self, runner, cadence=CADENCE, role="presenter", autosaver=None):
         self.role = role
         self.read_only = role != "presenter"
         self.source = runner  # what refresh() reads; the views' commands go to self.runner
@@ -115,7 +115,7 @@ class Dashboard:
         self.visualisation = Visualisation(self.state, runner)
         self.predictions = PredictionsView(self.state)
         self.upload = Upload(self.state, runner)
-        self.snapshots = Snapshots(self.state, runner)
+        self.snapshots = Snapshots(self.state, runner, read_only=self.read_only, autosaver=autosaver)
         self.data = DataCard(self.state, runner, read_only=self.read_only, source=self.source)
         # The views that explain (app/teaching): the slides' case studies and, on the live
         # net, the arithmetic of one activation.
@@ -133,6 +133,7 @@ class Dashboard:
                 self.editor.apply_button,
                 self.snapshots.file,
                 self.snapshots.pretrained_button,
+                self.snapshots.restore_button,
                 self.visualisation.show_button,
                 self.visualisation.random_button,
                 self.visualisation.fixed_button,
@@ -249,14 +250,15 @@ class Dashboard:
         )
 
 
-def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
+def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False, autosaver=None):
     """A function for pn.serve: builds a session's Dashboard and starts its periodic refresh.
 
     With a lecture (app/lecture.py), the page's URL decides its role: ?presenter=<token>
     presents, anything else views read-only (sent on to the viewers' own server when the
     lecture has one); ?layout=present|full picks the layout. viewers: this is the viewers'
     server (app/relay.py): every page is read-only and, in the presenter layout (the
-    default), follows the presenter's section (runner.presenter_slide())."""
+    default), follows the presenter's section (runner.presenter_slide()). autosaver: the
+    app's Autosaver (app/core/autosave.py), whose last run the snapshot card offers."""
 
     def app():
         args = pn.state.session_args or {}
@@ -275,7 +277,7 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False):
             from .presenter_auth import GuardedRunner
 
             guarded = GuardedRunner(runner, lecture, lecture.token)
-        dash = Dashboard(guarded if guarded is not None else runner, role=role)
+        dash = Dashboard(guarded if guarded is not None else runner, role=role, autosaver=autosaver)
         if layout == "present":
             from .presenter import Presenter
 

@@ -216,6 +216,11 @@ class Session:
             r.set_hyper(**args)
         elif cmd == "pretrained":
             r.load_pretrained()
+        elif cmd == "snapshot":
+            # The running net as a snapshot file (.npz) for the page to download: the onnx and
+            # safetensors packages do not run here, `python -m engine export` does the rest.
+            data = r.snapshot_bytes()
+            return {"snapshot": blob.add(np.frombuffer(data, np.uint8), np.uint8), "bytes": len(data)}
         elif cmd == "vis_fixed":
             r.set_vis_example(None)
         elif cmd == "upload":

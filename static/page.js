@@ -162,6 +162,7 @@
       const r = await send("pretrained");
       show($("cp-error"), r.error);
     });
+    $("cp-save-snapshot").addEventListener("click", saveSnapshot);
     $("cp-vis-fixed").addEventListener("click", () => send("vis_fixed"));
     $("cp-upload").addEventListener("change", (e) => { if (e.target.files[0]) upload(e.target.files[0]); });
     $("cp-test-pick").addEventListener("click", () => predictTest(Number($("cp-test-index").value)));
@@ -175,6 +176,22 @@
   function enableControls() {
     for (const el of document.querySelectorAll("button, input, select")) el.disabled = false;
     if (!site.snapshot) $("cp-pretrained").disabled = true;
+  }
+
+  // The running net as convnet-snapshot.npz, the name the export command beside the button uses.
+  async function saveSnapshot() {
+    const r = await send("snapshot");
+    show($("cp-error"), r.error);
+    if (r.error) return;
+    const url = URL.createObjectURL(new Blob([r.snapshot.array], { type: "application/octet-stream" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = "convnet-snapshot.npz";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    cp.savedSnapshotBytes = r.bytes;
   }
 
   // -- upload: the browser decodes the picture; the net sees it cropped and resized -------------

@@ -1,7 +1,8 @@
 """End to end: `python -m app` as a subprocess on the real CIFAR-10 copy, driven by headless Chromium.
 
 The page must render every section, the loss curve must gain points while training and stop
-gaining them when paused, an uploaded image must get predictions and a bad upload a message.
+gaining them when paused, an uploaded image must get predictions and a bad upload a message, and
+the snapshot card's Export -> ONNX must download a model that onnxruntime runs.
 No request may leave 127.0.0.1 (external requests are aborted and recorded). Screenshots go to
 tests/artifacts/ (git-ignored): look at them. The decoded-data cache goes to a pytest tmp dir.
 CONVNET_TEST_BACKEND picks the backend (default numpy: no JIT compile on a shared 2-core box).
@@ -17,6 +18,7 @@ import time
 import zlib
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 from browser import ARGS, ARTIFACTS, CHROMIUM, DATA, require_chromium, require_data, start_app, stop_app
 from PIL import Image
@@ -197,6 +199,26 @@ def test_upload_shows_predictions(page):
     time.sleep(1.5)
     shot(page, "upload")
     scroll_to(page, "Upload an image")
+
+
+def test_export_onnx_downloads_a_model_onnxruntime_runs(page, tmp_path):
+    """Export -> ONNX in the snapshot card: the browser downloads the running net, which
+    onnxruntime runs on a real test image (uint8 NHWC in, the class probabilities out)."""
+    ort = pytest.importorskip("onnxruntime")
+    card = page.locator(".cp-snapshots")
+    card.get_by_text("Export the running net").wait_for(timeout=30_000)
+    with page.expect_download(timeout=120_000) as download:
+        card.get_by_text("ONNX (.onnx)").first.click()
+    assert download.value.suggested_filename.endswith(".onnx")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    card.get_by_text("Exported to ONNX").wait_for(timeout=30_000)
+    image = np.asarray(Image.open(next((DATA / "test" / "cat").glob("*.jpg"))).convert("RGB"))[None]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probs = session.run(["probabilities"], {"image": image})[0]
+    assert probs.shape == (1, 10) and abs(float(probs.sum()) - 1) < 1e-5
+    names = json.loads(session.get_modelmeta().custom_metadata_map["classes"])
+    assert "cat" in names
 
 
 def drop_file(zone, name, data):

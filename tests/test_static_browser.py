@@ -181,6 +181,36 @@ def test_pretrained_snapshot_loads(dashboard):
     assert page.is_hidden("#cp-error") and not cp(page, "window.cp.errors")
 
 
+def test_snapshot_downloads_for_the_export_command(dashboard, tmp_path):
+    """No onnx or safetensors in the browser: the page offers the running net as a snapshot and
+    names the one command that exports it; that command, run on the download, writes the ONNX."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    import engine
+
+    page, _, _ = dashboard
+    command = page.inner_text("#cp-export-note code >> nth=0")
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#cp-save-snapshot")
+    assert download.value.suggested_filename == command.split()[4] == "convnet-snapshot.npz"
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    snap = engine.read_snapshot(str(path))
+    assert snap.classes == cp(page, "window.cp.status.classes") and snap.meta["info"]["examples"] > 0
+    argv = command.split()[1:] + ["--out", str(tmp_path / "net.onnx")]
+    r = subprocess.run(
+        [sys.executable, *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert r.returncode == 0 and (tmp_path / "net.onnx").stat().st_size > 0, r.stderr
+
+
 def test_benchmark_page(site, browser):
     out, url = site
     log = []

@@ -25,6 +25,9 @@ The public API:
     fragments                     HTML fragments: stat cards, the layer table, top-3 bars, CSS
     casestudies, convarith, evaluation, health, saliency, teaching_fragments
                                   the teaching views' numbers and HTML
+    exports, autosave             the Export menu's files and the run's autosave: imported by
+                                  the server only (`from app.core import autosave`), so the
+                                  static site does not ship them
 """
 
 from . import (

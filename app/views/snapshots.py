@@ -1,32 +1,37 @@
 """Snapshots: save the running net (spec + weights + optimizer state) as a download, load one
 by upload (ours, or a ConvNetJS net.toJSON() file), or load the pretrained snapshot that ships
-with the project. A corrupt, foreign or oversized file gets a message; the running net stays as it
-was. The upload is dropzone.FileDrop: a file over the limit is refused in the browser."""
+with the project, or the last run's autosave ("Restore the last run", shown when the app found one
+at its start: app/core/autosave.py). A corrupt, foreign or oversized file gets a message; the
+running net stays as it was. The upload is dropzone.FileDrop: a file over the limit is refused in
+the browser. Under them, the Export menu (export.py)."""
 
 from __future__ import annotations
 
 import io
+from html import escape
 
 import panel as pn
 from panel.viewable import Viewer
 
 import engine
 
-from ..core import paths
+from ..core import autosave, paths
 from ..images import megabytes
 from .common import alert, html, show
 from .dropzone import FileDrop
+from .export import Download, Export
 
 MAX_SNAPSHOT_BYTES = 100 * 1000 * 1000  # decimal MB, as the browser counts: as for images
 
 
 class Snapshots(Viewer):
-    """See the module docstring."""
+    """See the module docstring. read_only: a lecture viewer's page; autosaver: the app's
+    Autosaver (its `offer` is the run to restore), or None."""
 
-    def __init__(self, state, runner, **params):
+    def __init__(self, state, runner, read_only=False, autosaver=None, **params):
         super().__init__(**params)
         self.state, self.runner = state, runner
-        self.download = pn.widgets.FileDownload(
+        self.download = Download(
             callback=self._save,
             filename="convnet-snapshot.npz",
             label="Save snapshot (spec + weights)",
@@ -45,6 +50,20 @@ class Snapshots(Viewer):
         self.file.param.watch(self._on_refused, "refused", onlychanged=False)
         self.pretrained_button.on_click(self._on_pretrained)
         self._pretrained_note()
+        self.offer = autosaver.offer if autosaver is not None else None
+        self.restore_button = pn.widgets.Button(
+            label="Restore the last run",
+            color="primary",
+            sizing_mode="stretch_width",
+            visible=self.offer is not None,
+            css_classes=["cp-restore"],
+        )
+        self.restore_note = html(
+            "<span class='cp-dim'>%s</span>" % escape(autosaver.offer_text) if self.offer else "",
+            visible=self.offer is not None,
+        )
+        self.restore_button.on_click(self._on_restore)
+        self.export = Export(runner, read_only=read_only)
         self._layout = pn.Column(
             self.download,
             html(
@@ -54,7 +73,10 @@ class Snapshots(Viewer):
             self.file,
             self.pretrained_button,
             self.note,
+            self.restore_button,
+            self.restore_note,
             self.message,
+            self.export,
             sizing_mode="stretch_width",
         )
 
@@ -81,7 +103,7 @@ class Snapshots(Viewer):
             data = self.runner.snapshot_bytes()
         except Exception as e:  # a timeout or a failing net: say so instead of a broken download
             show(self.message, "Could not save the snapshot: %s" % e, "danger")
-            return io.BytesIO(b"")
+            return None  # no download at all rather than an empty file
         show(self.message, "Snapshot saved (%s)." % engine.human_bytes(len(data)), "success")
         return io.BytesIO(data)
 
@@ -116,3 +138,6 @@ class Snapshots(Viewer):
 
     def _on_pretrained(self, event):
         self._load(self.runner.load_pretrained, "the pretrained snapshot")
+
+    def _on_restore(self, event):
+        self._load(lambda: autosave.restore(self.runner, self.offer), "the last run")
