@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from folders import image_folder
 
-from datasets import synthetic_dataset
 from engine import read_snapshot
 from engine.cli import main
 from engine.export import export_pytorch
@@ -44,12 +43,7 @@ def free_port():
 def run(tmp_path_factory):
     """A snapshot trained here for an epoch, exported, then trained on by 2 DDP processes."""
     root = tmp_path_factory.mktemp("ddp")
-    ds = synthetic_dataset(48, 12, 3, seed=2)
-    for split in ("train", "test"):
-        for i, (img, label) in enumerate(zip(getattr(ds, split + "_x"), getattr(ds, split + "_y"))):
-            d = root / "imgs" / split / ds.classes[label]
-            d.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(d / ("%03d.png" % i))
+    image_folder(root / "imgs", 3, per_class=16, test_per_class=4, seed=2)
     (root / "spec.json").write_text(json.dumps(SPEC))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CONVNET_CACHE_DIR", str(root / "cache"))

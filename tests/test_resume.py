@@ -19,10 +19,9 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
-from PIL import Image
+from folders import image_folder
 
 import engine.atomic
-from datasets import synthetic_dataset
 from engine import Net, Trainer, read_snapshot, save_snapshot
 from engine.cli import main
 
@@ -40,12 +39,7 @@ SPEC = [
 def folder(tmp_path_factory):
     """train/<class>/*.png (45 images) and test/<class>/*.png (9) of learnable pictures, and the spec."""
     root = tmp_path_factory.mktemp("resume")
-    ds = synthetic_dataset(45, 9, 3, seed=1)
-    for split in ("train", "test"):
-        for i, (img, label) in enumerate(zip(getattr(ds, split + "_x"), getattr(ds, split + "_y"))):
-            d = root / "imgs" / split / ds.classes[label]
-            d.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(d / ("%03d.png" % i))
+    image_folder(root / "imgs", 3, per_class=15, test_per_class=3, seed=1)
     (root / "spec.json").write_text(json.dumps(SPEC))
     return root
 
