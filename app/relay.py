@@ -234,6 +234,7 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
 
         from . import sockets
         from .dashboard import TITLE, VIEWER_REFRESH_MS, create_app
+        from .status import route as status_route
 
         mirror = MirrorRunner()
         mirror.apply(conn.recv())
@@ -245,6 +246,7 @@ def serve_viewers(conn, host, port, origins, nice=RELAY_NICE, refresh_ms=None):
             show=False,
             start=False,
             title=TITLE,
+            extra_patterns=[status_route(mirror)],  # the viewers' numbers, without a session
         )
     except Exception as e:  # a taken port above all: said in the training process
         conn.send(("error", "%s: %s" % (type(e).__name__, e)))

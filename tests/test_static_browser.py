@@ -232,3 +232,40 @@ def test_benchmark_page(site, browser):
     )
     assert not offsite(log), log
     page.close()
+
+
+def test_a_site_built_on_three_classes_trains_on_them_in_pyodide(tmp_path_factory, browser):
+    """`build.py --data FOLDER` of 3 classes: the worker trains a 3-way net in Pyodide 0.17, and
+    the test predictions are named with the folder's classes, never CIFAR-10's."""
+    from folders import image_folder
+
+    folder, names = image_folder(tmp_path_factory.mktemp("three") / "imgs", 3, per_class=30, test_per_class=8)
+    out = tmp_path_factory.mktemp("static3") / "dist"
+    r = run_build(tmp_path_factory, out, "--data", str(folder), "--pyodide-url", "pyodide/")
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = json.loads((out / "site.json").read_text())
+    assert site["classes"] == names
+    log = []
+    with serve(out, {"/pyodide/": PYODIDE_017}) as url:
+        page = open_page(browser, url + "index.html", log)
+        try:
+            page.wait_for_function("window.cp && window.cp.firstStep", timeout=START_TIMEOUT_MS)
+            first = cp(page, "window.cp.firstStep")
+            assert set(first["labels"]) <= {0, 1, 2}
+            page.wait_for_function(
+                """(() => { for (const d of Bokeh.documents) { const m = d.get_model_by_name('cp-pred-bars');
+                   if (m && m.data.text && m.data.text.length) return true; } return false; })()""",
+                timeout=120_000,
+            )
+            texts = page.evaluate(
+                """(() => { for (const d of Bokeh.documents) { const m = d.get_model_by_name('cp-pred-bars');
+                   if (m) return Array.from(m.data.text); } })()"""
+            )
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "static-three-classes-failed.png"), full_page=True)
+            raise AssertionError("the 3-class site did not train:\n" + "\n".join(log[-40:])) from None
+        page.screenshot(path=str(ARTIFACTS / "static-three-classes.png"), full_page=True)
+        page.close()
+    shown = {t.split()[0] for t in texts if t.strip()}
+    assert shown and shown <= set(names), texts  # the folder's names, and no CIFAR class
+    assert not offsite(log), log

@@ -289,8 +289,9 @@ def main():
             break
     if rank == 0:
         print(f"saved {args.out}", flush=True)
-    # DDP's reducer holds Gloo work with tensors in it: free them while the interpreter is whole,
-    # or a rank can abort at exit ("terminate called without an active exception").
+    # DDP's reducer holds Gloo work with tensors in it: free them while the interpreter
+    # is whole, or a rank can abort at exit ("terminate called without an active
+    # exception").
     del model, opt
     gc.collect()
     dist.barrier()
