@@ -34,6 +34,7 @@ import numpy as np
 import engine
 
 from . import paths
+from .exact_eval import ExactEvaluator
 from .history import History, PredictionLog
 from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
@@ -132,6 +133,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         self._weights = None  # (version, spec, preprocess, {name: array}) for inference in other threads
         self._infer = None
         self._infer_lock = threading.Lock()
+        self._exact = ExactEvaluator(self._exact_done, threaded=threaded)
         self._init_net(spec, snapshot)
         if dataset is not None:
             self._set_dataset(dataset)
@@ -322,6 +324,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         return self
 
     def stop(self, timeout=10.0):
+        self._exact.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -373,6 +376,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
             self._probe()
         if event and self.running and now - self._last_eval >= self.eval_interval:
             self._evaluate()
+        self._maybe_exact()
         if event is None and block:
             self._wake.wait(0.5)
             self._wake.clear()

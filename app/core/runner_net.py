@@ -18,6 +18,7 @@ from datasets import Batches, validation_split
 from . import paths
 from .evaluation import RollingEvaluation
 from .health import HealthMonitor
+from .history import ACC_WINDOW, TRAIN_WINDOW
 
 DEFAULT_PRESET = "convnetjs-cifar10"
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
@@ -107,8 +108,10 @@ class RunnerNetMixin:
         self.net_info = dict(info or {})
         self._trainer = engine.Trainer(net, self.optimizer, self.batches) if self.batches is not None else None
         self._stats = {"loss_smooth": None, "fwd_ms": None, "bwd_ms": None}
-        self._train_correct = deque(maxlen=50)
-        self._val_correct = deque(maxlen=1000)
+        self._train_correct = deque(maxlen=TRAIN_WINDOW)
+        self._val_correct = deque(maxlen=ACC_WINDOW)
+        self._exact.cancel()  # its weights belong to the run that ends here
+        self._exact_last = None
         self._rate = deque()
         self._val_pos = self._test_pos = 0
         self._last_vis = self._last_eval = 0.0
@@ -247,6 +250,10 @@ class RunnerNetMixin:
             val_acc=nan,
             test_acc=nan,
             test_seen=0,
+            exact_val_acc=nan,
+            exact_test_acc=nan,
+            exact_at_examples=None,
+            exact_points=(),
             fwd_ms=nan,
             bwd_ms=nan,
             images_per_s=nan,
