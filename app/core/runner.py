@@ -40,6 +40,7 @@ from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
 from .runner_undo import RunnerUndoMixin
+from .runs import RunLog
 
 TRAINING_NICE = 10
 
@@ -134,6 +135,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         self._infer = None
         self._infer_lock = threading.Lock()
         self._exact = ExactEvaluator(self._exact_done, threaded=threaded)
+        self.runs = RunLog()
         self._init_net(spec, snapshot)
         if dataset is not None:
             self._set_dataset(dataset)
@@ -254,6 +256,14 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         return box["value"]
 
     # -- reading (any thread) -------------------------------------------------------------
+    def runs_view(self, with_current=True):
+        """(version, runs): the session's earlier runs, oldest first, then (with_current) the
+        run in progress as a record of its own (see runs.py); each a copy or never changed."""
+        with self._lock:
+            runs = list(self.runs.runs)
+            current = self.runs.record(self.history, self._pub) if with_current else None
+            return self.runs.version, runs + ([current] if current is not None else [])
+
     def health_history(self):
         """The running net's HealthHistory (gradient norms, update ratios, dead ReLUs)."""
         return self._health.history

@@ -19,6 +19,7 @@ from . import paths
 from .evaluation import RollingEvaluation
 from .health import HealthMonitor
 from .history import ACC_WINDOW, TRAIN_WINDOW
+from .runs import run_settings
 
 DEFAULT_PRESET = "convnetjs-cifar10"
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
@@ -127,12 +128,14 @@ class RunnerNetMixin:
             self._vis_example = None  # an upload for the previous net's input size
         self.error = ""
         with self._lock:
+            self.runs.end(self.history, self._pub)  # the run ending here keeps its curves
             self.history.clear()
             self.predictions.clear()
             self.run_id += 1
             self.spec_version += 1
             self._publish_weights()
             self._publish()
+            self.runs.begin(self.run_id, run_settings(self.hyper, self.net.spec(), self.net_info["source"]), net.spec())
 
     def apply_spec(self, spec):
         """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
@@ -211,6 +214,7 @@ class RunnerNetMixin:
             self._trainer.optimizer = self.optimizer
         with self._lock:
             self._pub["backend"] = self.net.backend
+            self.runs.changed(self._pub.get("examples", 0), run_settings(h, self.net.spec(), self.net_info["source"]))
 
     # -- publishing (under the lock) ------------------------------------------------------
     def _status(self):

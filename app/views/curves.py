@@ -3,9 +3,12 @@ seen, as two LineCharts (app/views/chart.py: a canvas each, far lighter in the b
 Bokeh figures). New points are sent as they come, with rollover, so the page never gets the
 whole history again; a new run (reset, new net) starts the curves afresh. The accuracy chart
 says what its running lines average and shows the run's exact points (the whole validation
-and test sets, app/core/exact_eval.py) as dots."""
+and test sets, app/core/exact_eval.py) as dots. Earlier runs of the session show as faint
+dashed lines, with the runs table under the charts (app/views/runs_table.py)."""
 
 from __future__ import annotations
+
+import time
 
 import panel as pn
 from panel.viewable import Viewer
@@ -14,6 +17,7 @@ from ..core.history import ACC_WINDOW, TRAIN_WINDOW
 from ..plots import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
 from .chart import LineChart
 from .common import InView
+from .runs_table import RunsTable, overlays
 
 ROLLOVER = 4000  # points kept in the browser: twice the runner's History, which decimates itself
 LOSS_LINES = [
@@ -61,16 +65,27 @@ class Curves(Viewer):
         self.run_id = None
         self.exact = ()
         self.marker = InView()
+        self.runs = RunsTable()
+        self.runs.show.param.watch(lambda event: self._overlay(), "value")
         self._layout = pn.Column(
             self.marker,
             pn.Row(self.loss, self.accuracy, sizing_mode="stretch_width"),
+            self.runs,
             sizing_mode="stretch_width",
         )
 
     def __panel__(self):
         return self._layout
 
+    def _overlay(self):
+        """Earlier runs' smoothed loss and validation accuracy as faint lines (the shown ones)."""
+        t = self.runs
+        self.loss.overlays = overlays(t.runs, t.now, "loss_smooth", t.hidden)
+        self.accuracy.overlays = overlays(t.runs, t.now, "val_acc", t.hidden)
+
     def refresh(self, runner, snap):
+        if self.runs.refresh(runner, snap, time.monotonic()):
+            self._overlay()
         if snap["run_id"] != self.run_id:
             self.run_id = snap["run_id"]
             self.last_id = -1
