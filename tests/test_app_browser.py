@@ -1,7 +1,8 @@
 """End to end: `python -m app` as a subprocess on the real CIFAR-10 copy, driven by headless Chromium.
 
 The page must render every section, the loss curve must gain points while training and stop
-gaining them when paused, an uploaded image must get predictions and a bad upload a message.
+gaining them when paused, the accuracy chart must draw the exact points /status.json reports,
+a Reset must leave the first run on the charts and in the runs table, an uploaded image must get predictions and a bad upload a message.
 No request may leave 127.0.0.1 (external requests are aborted and recorded). Screenshots go to
 tests/artifacts/ (git-ignored): look at them. The decoded-data cache goes to a pytest tmp dir.
 CONVNET_TEST_BACKEND picks the backend (default numpy: no JIT compile on a shared 2-core box).
@@ -14,6 +15,7 @@ import json
 import os
 import struct
 import time
+import urllib.request
 import zlib
 from urllib.parse import urlparse
 
@@ -181,6 +183,35 @@ def test_pause_stops_the_curve(page):
     )
     # Timing is a figure to report (app_timings.json), not an assertion: tests do not time.
     wait_for(lambda: curve_points(page) > n, 60, "points after resuming", page)
+
+
+def chart_state(page, name, key):
+    return page.evaluate("([n, k]) => { const c = (window.cpCharts || {})[n]; return c ? c[k] : null }", [name, key])
+
+
+def test_exact_points_and_two_runs_overlay(page, server):
+    """The accuracy chart gets the exact points /status.json reports; after Reset the first run
+    stays on both charts as a faint line named by what differed, and in the runs table."""
+    status = lambda: json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())  # noqa: E731
+    wait_for(lambda: status()["exact_at_examples"] is not None, 180, "an exact point in /status.json", page)
+    s = status()
+    assert 0 <= s["exact_val_acc"] <= 1 and 0 <= s["exact_test_acc"] <= 1
+    wait_for(lambda: (chart_state(page, "cp-accuracy", "markers") or 0) >= 2, 30, "the exact points drawn", page)
+    run_id = s["run_id"]
+    page.get_by_role("button", name="Reset weights").first.click()
+    wait_for(lambda: status()["run_id"] == run_id + 1 and status()["examples"] > 0, 60, "a second run", page)
+    for chart in ("cp-loss", "cp-accuracy"):
+        lines = wait_for(lambda c=chart: chart_state(page, c, "overlays"), 30, "the first run overlaid", page)
+        assert len(lines) == 1 and lines[0]["label"] == "run %d: same settings" % run_id and lines[0]["n"] > 1
+    scroll_to(page, "Curves")
+    table = page.locator("table.cp-runs").first
+    wait_for(
+        lambda: "(now)" in table.inner_text() and "%d (now)" % (run_id + 1) in table.inner_text(),
+        30,
+        "the runs table",
+        page,
+    )
+    shot(page, "runs")
 
 
 def test_upload_shows_predictions(page):

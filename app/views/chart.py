@@ -198,6 +198,9 @@ export function render({ model, el }) {
       k.append(sw, document.createTextNode(o.label))
       head.append(k)
     }
+    // what the page holds, for tests: the earlier runs' lines and the markers
+    state.overlays = series(model.overlays).map((o) => ({ label: o.label, n: o.x.length }))
+    state.markers = series(model.markers).reduce((n, m) => n + m.points.length, 0)
     if (model.note) {
       const n = document.createElement("span")
       n.className = "cp-chart-note"
