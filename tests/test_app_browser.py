@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import time
 import urllib.request
@@ -212,6 +213,29 @@ def test_exact_points_and_two_runs_overlay(page, server):
         page,
     )
     shot(page, "runs")
+
+
+def test_a_setup_link_copies_and_loads_and_a_bad_one_says_why(page, server):
+    """ "Copy link" gives the page's address with ?setup=; a malformed link shows a message and
+    leaves the run alone; the copied link loads its setup (a new run)."""
+    status = lambda: json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())  # noqa: E731
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.get_by_role("button", name="Copy link to this setup").first.click()
+    note = page.get_by_text(re.compile(r"\?setup=")).first  # inside the note's shadow root
+    note.wait_for(timeout=10_000)
+    link = note.inner_text().split(" ")[-1].strip()
+    assert link.startswith(server["url"] + "?setup=")
+    run_id = status()["run_id"]
+    other = page.context.new_page()
+    try:
+        other.goto(server["url"] + "?setup=not-a-setup", wait_until="load", timeout=120_000)
+        other.get_by_text("The run in progress goes on unchanged").first.wait_for(timeout=60_000)
+        assert status()["run_id"] == run_id
+        other.goto(link, wait_until="load", timeout=120_000)
+        other.get_by_text("The link's setup is loaded").first.wait_for(timeout=60_000)
+        wait_for(lambda: status()["run_id"] == run_id + 1, 30, "the link's setup as a new run", other)
+    finally:
+        other.close()
 
 
 def test_upload_shows_predictions(page):
