@@ -15,6 +15,7 @@ due (runner_stats.py `_maybe_exact`); a new run cancels the job in flight. No Pa
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -24,6 +25,7 @@ import engine
 EXACT_EVERY_EPOCHS = 0.5  # a new exact point every half epoch: at least one per epoch even if one is skipped
 CHUNK = 200  # images per forward pass: a few ms to ~100 ms on the default net
 TICK_CHUNK = 16  # unthreaded, while training: images per tick, a fraction of a step's own work
+EXACT_NICE = 19  # the lowest priority: it runs on what the training leaves
 MAX_POINTS = 256  # exact points kept per run; when full every other one is dropped
 
 
@@ -78,6 +80,7 @@ class ExactEvaluator:
         self._wake.set()
 
     def _loop(self):
+        lower_priority()
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
@@ -119,6 +122,17 @@ class ExactEvaluator:
         net = self._net[2]
         net.load_params(params)
         return net
+
+
+def lower_priority(nice=EXACT_NICE):
+    """This thread below the training (nice 10, runner.py): an exact point may come late, the
+    training is not slowed while it waits. Linux only; elsewhere it shares the training's."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+        except OSError:
+            pass
 
 
 def add_point(points, point, limit=MAX_POINTS):
