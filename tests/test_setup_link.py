@@ -85,3 +85,14 @@ def test_a_malformed_link_gets_a_message_and_changes_nothing(runner, link, says)
     after = runner.snapshot()
     assert after["run_id"] == before["run_id"] and after["hyper"] == before["hyper"] and after["spec"] == before["spec"]
     assert setup_notice(runner, {}) is None
+
+
+def test_a_link_on_a_revoked_presenter_page_gets_a_message(runner):
+    from app.presenter_auth import GuardedRunner
+
+    revoked = type("Lecture", (), {"valid": lambda self, token: False})()
+    guarded = GuardedRunner(runner, revoked, "old-token")
+    link = encode_setup(runner.snapshot()["spec"], {"lr": 0.5})
+    notice = setup_notice(guarded, {"setup": [link.encode()]})
+    assert notice.alert_type == "danger" and "revoked" in notice.object and "unchanged" in notice.object
+    assert guarded.runs_view()[1] == runner.runs_view()[1]  # reading the runs is no command

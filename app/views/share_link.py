@@ -54,8 +54,8 @@ def setup_notice(runner, args):
     pane = alert("success")
     try:
         apply_setup(runner, values[0])
-    except SetupLinkError as e:
-        show(pane, "%s. The run in progress goes on unchanged." % e, "danger")
+    except (SetupLinkError, PermissionError) as e:  # PermissionError: a revoked presenter link
+        show(pane, "%s. The run in progress goes on unchanged." % str(e).rstrip("."), "danger")
     else:
         show(pane, "The link's setup is loaded: its net, optimizer, settings and seed train from scratch.", "success")
     return pane
