@@ -131,7 +131,7 @@ class RunsTable(Viewer):
             return False
         self.runner = runner
         now = run_settings(snap.get("hyper") or {}, snap.get("spec") or [], snap.get("net_source", ""))
-        version = runner.runs.version
+        version, _ = runner.runs_view(with_current=False)  # cheap: the earlier runs are shared
         changed = version != self.version or now != self.now
         if not changed and now_s - self.shown_at < TABLE_EVERY:
             return False
