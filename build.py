@@ -355,7 +355,10 @@ def figures():
     curves = F.curve_source()
     curves.name = "cp-curves"
     # One item (one Bokeh document) for both: they share the curve source.
-    items = {"curves": row(F.loss_figure(curves), F.accuracy_figure(curves), sizing_mode="stretch_width")}
+    exact = F.exact_source()
+    exact.name = "cp-exact"
+    accuracy = F.accuracy_figure(curves, exact=exact)
+    items = {"curves": row(F.loss_figure(curves), accuracy, sizing_mode="stretch_width")}
     pred_fig, pred_images, pred_bars = F.prediction_figure()
     pred_images.name, pred_bars.name = "cp-pred-images", "cp-pred-bars"
     items["predictions"] = pred_fig

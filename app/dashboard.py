@@ -32,6 +32,7 @@ from .views.data import DataCard
 from .views.editor import NetworkEditor
 from .views.layer_table import LayerTable
 from .views.predictions import PredictionsView
+from .views.share_link import SetupLink, setup_notice
 from .views.snapshots import Snapshots
 from .views.stats import Stats
 from .views.upload import Upload
@@ -117,6 +118,7 @@ class Dashboard:
         self.upload = Upload(self.state, runner)
         self.snapshots = Snapshots(self.state, runner, read_only=self.read_only, autosaver=autosaver)
         self.data = DataCard(self.state, runner, read_only=self.read_only, source=self.source)
+        self.share = SetupLink(self.state, read_only=self.read_only)
         # The views that explain (app/teaching): the slides' case studies and, on the live
         # net, the arithmetic of one activation.
         self.case_studies = CaseStudyView()
@@ -227,7 +229,7 @@ class Dashboard:
         card = {"stylesheets": [CARD_CSS]}
         header = self.header
         sidebar = pn.Column(
-            section("Training", self.controls, **card),
+            section("Training", self.controls, self.share, **card),
             section("Snapshots", self.snapshots, **card),
             section("Data", self.data, **card),
             width=340,
@@ -294,6 +296,9 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False, autos
             from .presenter_auth import presenter_bar
 
             page.insert(1, presenter_bar(lecture, guarded, traded=lecture.role(args) == "presenter"))
+        notice = setup_notice(dash.runner, args) if role == "presenter" and not viewers else None
+        if notice is not None:  # a ?setup= link: loaded, or why it cannot be
+            page.insert(1, notice)
         period = refresh_ms if role == "presenter" else max(refresh_ms, VIEWER_REFRESH_MS)
         pn.state.add_periodic_callback(dash.refresh, period=period)
         page.dashboard = dash  # reachable for debugging

@@ -40,6 +40,7 @@ READS = frozenset(
         "snapshot_bytes",
         "health_history",
         "evaluation",
+        "runs_view",
     }
 )
 

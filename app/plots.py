@@ -84,8 +84,14 @@ def loss_figure(source, width=560, height=300):
     return fig
 
 
-def accuracy_figure(source, width=560, height=300):
-    """Running train, validation and test accuracy against examples seen."""
+def exact_source():
+    """The exact points (app/core/exact_eval.py): examples, whole-set validation and test accuracy."""
+    return ColumnDataSource(data={"examples": [], "val": [], "test": []})
+
+
+def accuracy_figure(source, width=560, height=300, exact=None):
+    """Running train, validation and test accuracy against examples seen; with `exact` (an
+    exact_source()), the whole-set points as dots."""
     fig = _style(
         figure(
             title="Accuracy",
@@ -102,6 +108,10 @@ def accuracy_figure(source, width=560, height=300):
     for col, name in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test")):
         r = fig.line("examples", col, source=source, color=ACC_COLORS[col], line_width=2.5)
         items.append((name, [r]))
+    if exact is not None:
+        for col, key, name in (("val_acc", "val", "validation, whole set"), ("test_acc", "test", "test, whole set")):
+            dots = fig.scatter("examples", key, source=exact, color=ACC_COLORS[col], size=9, line_color="white")
+            items.append((name, [dots]))
     fig.add_layout(Legend(items=items, location="top_left", label_text_font_size="12px", background_fill_alpha=0.7))
     fig.add_tools(
         HoverTool(

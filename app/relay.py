@@ -115,6 +115,10 @@ class MirrorRunner(RunnerReadsMixin):
     def health_history(self):
         return self._health
 
+    def runs_view(self, with_current=True):
+        """No runs to compare here yet: the runs are not sent to the viewers' process."""
+        return 0, []
+
     def evaluation(self):
         return self._evaluation
 

@@ -25,6 +25,9 @@ FIELDS = (
     "train_acc",
     "val_acc",
     "test_acc",
+    "exact_val_acc",
+    "exact_test_acc",
+    "exact_at_examples",
     "run_id",
     "error",
 )

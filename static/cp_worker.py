@@ -172,6 +172,10 @@ class Session:
                     "net_source",
                     "test_acc",
                     "test_seen",
+                    "exact_val_acc",
+                    "exact_test_acc",
+                    "exact_at_examples",
+                    "exact_points",
                     "classes",
                 )
             },

@@ -33,7 +33,7 @@
   async function embedFigures() {
     const ids = { curves: "fig-curves", predictions: "fig-predictions", network: "fig-network" };
     await Promise.all(Object.entries(ids).map(([k, id]) => Bokeh.embed.embed_item(figs[k], id)));
-    for (const name of ["cp-curves", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"]) {
+    for (const name of ["cp-curves", "cp-exact", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"]) {
       for (const doc of Bokeh.documents) {
         const m = doc.get_model_by_name(name);
         if (m) { sources[name] = m; break; }
@@ -72,6 +72,11 @@
       s.test_seen || 0} test images</span>`;
     if (u.reset) {
       empty(sources["cp-curves"]); empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]);
+    }
+    const exact = s.exact_points || [];  // whole-set points: a few, sent whole when they change
+    if (exact.length !== sources["cp-exact"].data.examples.length || u.reset) {
+      sources["cp-exact"].data = { examples: exact.map((p) => p[0]), val: exact.map((p) => p[1]), test: exact.map((p) => p[2]) };
+      cp.exactPoints = exact.length;
     }
     if (u.curves) {
       const cols = {};

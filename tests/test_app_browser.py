@@ -1,8 +1,10 @@
 """End to end: `python -m app` as a subprocess on the real CIFAR-10 copy, driven by headless Chromium.
 
 The page must render every section, the loss curve must gain points while training and stop
-gaining them when paused, an uploaded image must get predictions and a bad upload a message, and
-the snapshot card's Export -> ONNX must download a model that onnxruntime runs.
+gaining them when paused, the accuracy chart must draw the exact points /status.json reports,
+a Reset must leave the first run on the charts and in the runs table, an uploaded image must
+get predictions and a bad upload a message, and the snapshot card's Export -> ONNX must
+download a model that onnxruntime runs.
 No request may leave 127.0.0.1 (external requests are aborted and recorded). Screenshots go to
 tests/artifacts/ (git-ignored): look at them. The decoded-data cache goes to a pytest tmp dir.
 CONVNET_TEST_BACKEND picks the backend (default numpy: no JIT compile on a shared 2-core box).
@@ -13,8 +15,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import time
+import urllib.request
 import zlib
 from urllib.parse import urlparse
 
@@ -183,6 +187,58 @@ def test_pause_stops_the_curve(page):
     )
     # Timing is a figure to report (app_timings.json), not an assertion: tests do not time.
     wait_for(lambda: curve_points(page) > n, 60, "points after resuming", page)
+
+
+def chart_state(page, name, key):
+    return page.evaluate("([n, k]) => { const c = (window.cpCharts || {})[n]; return c ? c[k] : null }", [name, key])
+
+
+def test_exact_points_and_two_runs_overlay(page, server):
+    """The accuracy chart gets the exact points /status.json reports; after Reset the first run
+    stays on both charts as a faint line named by what differed, and in the runs table."""
+    status = lambda: json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())  # noqa: E731
+    wait_for(lambda: status()["exact_at_examples"] is not None, 180, "an exact point in /status.json", page)
+    s = status()
+    assert 0 <= s["exact_val_acc"] <= 1 and 0 <= s["exact_test_acc"] <= 1
+    wait_for(lambda: (chart_state(page, "cp-accuracy", "markers") or 0) >= 2, 30, "the exact points drawn", page)
+    run_id = s["run_id"]
+    page.get_by_role("button", name="Reset weights").first.click()
+    wait_for(lambda: status()["run_id"] == run_id + 1 and status()["examples"] > 0, 60, "a second run", page)
+    for chart in ("cp-loss", "cp-accuracy"):
+        lines = wait_for(lambda c=chart: chart_state(page, c, "overlays"), 30, "the first run overlaid", page)
+        assert len(lines) == 1 and lines[0]["label"] == "run %d: same settings" % run_id and lines[0]["n"] > 1
+    scroll_to(page, "Curves")
+    table = page.locator("table.cp-runs").first
+    wait_for(
+        lambda: "(now)" in table.inner_text() and "%d (now)" % (run_id + 1) in table.inner_text(),
+        30,
+        "the runs table",
+        page,
+    )
+    shot(page, "runs")
+
+
+def test_a_setup_link_copies_and_loads_and_a_bad_one_says_why(page, server):
+    """ "Copy link" gives the page's address with ?setup=; a malformed link shows a message and
+    leaves the run alone; the copied link loads its setup (a new run)."""
+    status = lambda: json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())  # noqa: E731
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.get_by_role("button", name="Copy link to this setup").first.click()
+    note = page.get_by_text(re.compile(r"\?setup=")).first  # inside the note's shadow root
+    note.wait_for(timeout=10_000)
+    link = note.inner_text().split(" ")[-1].strip()
+    assert link.startswith(server["url"] + "?setup=")
+    run_id = status()["run_id"]
+    other = page.context.new_page()
+    try:
+        other.goto(server["url"] + "?setup=not-a-setup", wait_until="load", timeout=120_000)
+        other.get_by_text("The run in progress goes on unchanged").first.wait_for(timeout=60_000)
+        assert status()["run_id"] == run_id
+        other.goto(link, wait_until="load", timeout=120_000)
+        other.get_by_text("The link's setup is loaded").first.wait_for(timeout=60_000)
+        wait_for(lambda: status()["run_id"] == run_id + 1, 30, "the link's setup as a new run", other)
+    finally:
+        other.close()
 
 
 def test_upload_shows_predictions(page):

@@ -92,6 +92,8 @@ def test_worker_trains_and_the_loss_curve_grows(dashboard):
     assert "examples seen" in page.inner_text("#cp-examples") and page.inner_text("#cp-status").strip() == "running"
     assert not state["errors"], state["errors"]
     page.wait_for_function("document.querySelector('#cp-pred-head b').textContent !== '–'", timeout=120_000)
+    # the worker scores the whole validation and test sets between steps: dots on the accuracy chart
+    page.wait_for_function("(window.cp.exactPoints || 0) >= 1", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "static-dashboard.png"), full_page=True)
 
 

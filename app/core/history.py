@@ -14,6 +14,9 @@ from collections import deque
 import numpy as np
 
 CURVE_COLUMNS = ("examples", "loss", "loss_smooth", "train_acc", "val_acc", "test_acc")
+ACC_WINDOW = 1000  # predictions the running validation and test accuracies each average
+TRAIN_WINDOW = 50  # batches the running training accuracy averages
+EVAL_CHUNK = 16  # validation and test images each evaluation adds: both windows span the same training
 
 
 class History:
@@ -67,7 +70,7 @@ class PredictionLog:
     def __init__(self, capacity=64):
         self.items = deque(maxlen=capacity)
         self.next_id = 0
-        self.correct = deque(maxlen=1000)  # the running test accuracy's window
+        self.correct = deque(maxlen=ACC_WINDOW)  # the running test accuracy's window
 
     def clear(self):
         self.items.clear()

@@ -34,11 +34,13 @@ import numpy as np
 import engine
 
 from . import paths
+from .exact_eval import ExactEvaluator
 from .history import History, PredictionLog
 from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
 from .runner_undo import RunnerUndoMixin
+from .runs import RunLog
 
 TRAINING_NICE = 10
 
@@ -132,6 +134,8 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         self._weights = None  # (version, spec, preprocess, {name: array}) for inference in other threads
         self._infer = None
         self._infer_lock = threading.Lock()
+        self._exact = ExactEvaluator(self._exact_done, threaded=threaded)
+        self.runs = RunLog()
         self._init_net(spec, snapshot)
         if dataset is not None:
             self._set_dataset(dataset)
@@ -252,6 +256,14 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         return box["value"]
 
     # -- reading (any thread) -------------------------------------------------------------
+    def runs_view(self, with_current=True):
+        """(version, runs): the session's earlier runs, oldest first, then (with_current) the
+        run in progress as a record of its own (see runs.py); each a copy or never changed."""
+        with self._lock:
+            runs = list(self.runs.runs)
+            current = self.runs.record(self.history, self._pub) if with_current else None
+            return self.runs.version, runs + ([current] if current is not None else [])
+
     def health_history(self):
         """The running net's HealthHistory (gradient norms, update ratios, dead ReLUs)."""
         return self._health.history
@@ -322,6 +334,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         return self
 
     def stop(self, timeout=10.0):
+        self._exact.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -373,6 +386,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
             self._probe()
         if event and self.running and now - self._last_eval >= self.eval_interval:
             self._evaluate()
+        self._maybe_exact()
         if event is None and block:
             self._wake.wait(0.5)
             self._wake.clear()

@@ -19,6 +19,8 @@ from . import paths
 from .data_fit import DEFAULT_PRESET, fitted_net
 from .evaluation import RollingEvaluation
 from .health import HealthMonitor
+from .history import ACC_WINDOW, TRAIN_WINDOW
+from .runs import run_settings
 
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
 
@@ -107,8 +109,10 @@ class RunnerNetMixin:
         self.net_info = dict(info or {})
         self._trainer = engine.Trainer(net, self.optimizer, self.batches) if self.batches is not None else None
         self._stats = {"loss_smooth": None, "fwd_ms": None, "bwd_ms": None}
-        self._train_correct = deque(maxlen=50)
-        self._val_correct = deque(maxlen=1000)
+        self._train_correct = deque(maxlen=TRAIN_WINDOW)
+        self._val_correct = deque(maxlen=ACC_WINDOW)
+        self._exact.cancel()  # its weights belong to the run that ends here
+        self._exact_last = None
         self._rate = deque()
         self._val_pos = self._test_pos = 0
         self._last_vis = self._last_eval = 0.0
@@ -124,12 +128,14 @@ class RunnerNetMixin:
             self._vis_example = None  # an upload for the previous net's input size
         self.error = ""
         with self._lock:
+            self.runs.end(self.history, self._pub)  # the run ending here keeps its curves
             self.history.clear()
             self.predictions.clear()
             self.run_id += 1
             self.spec_version += 1
             self._publish_weights()
             self._publish()
+            self.runs.begin(self.run_id, run_settings(self.hyper, self.net.spec(), self.net_info["source"]), net.spec())
 
     def apply_spec(self, spec):
         """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
@@ -208,6 +214,7 @@ class RunnerNetMixin:
             self._trainer.optimizer = self.optimizer
         with self._lock:
             self._pub["backend"] = self.net.backend
+            self.runs.changed(self._pub.get("examples", 0), run_settings(h, self.net.spec(), self.net_info["source"]))
 
     # -- publishing (under the lock) ------------------------------------------------------
     def _status(self):
@@ -247,6 +254,10 @@ class RunnerNetMixin:
             val_acc=nan,
             test_acc=nan,
             test_seen=0,
+            exact_val_acc=nan,
+            exact_test_acc=nan,
+            exact_at_examples=None,
+            exact_points=(),
             fwd_ms=nan,
             bwd_ms=nan,
             images_per_s=nan,

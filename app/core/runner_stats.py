@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from .exact_eval import EXACT_EVERY_EPOCHS, TICK_CHUNK, add_point
+from .history import EVAL_CHUNK
 from .probe import probe, weight_grads
 
 
@@ -63,9 +65,10 @@ class RunnerStatsMixin:
             self._vis = data
             self._vis_version += 1
 
-    def _evaluate(self, n_val=16, n_test=8, n_matrix=128):
-        """Running accuracies: a chunk of validation and test images, round-robin; and the next
-        n_matrix test images of the rolling confusion matrix (a pass over 10,000 in ~80 s)."""
+    def _evaluate(self, n_val=EVAL_CHUNK, n_test=EVAL_CHUNK, n_matrix=128):
+        """Running accuracies: a chunk of validation and test images, round-robin, the same
+        number of each so both windows span the same training; and the next n_matrix test
+        images of the rolling confusion matrix (a pass over 10,000 in ~80 s)."""
         self._last_eval = time.monotonic()
         self._publish_weights()  # uploads are predicted with weights at most a second old
         ds = self.dataset
@@ -131,3 +134,34 @@ class RunnerStatsMixin:
                 test_acc=p.get("test_acc", np.nan),
             )
             p["history_id"] = self.history.next_id - 1
+
+    def _maybe_exact(self):
+        """Start an exact point when due (the training thread): at a run's start, every
+        EXACT_EVERY_EPOCHS of training, and for a paused net whose weights it has not scored.
+        Unthreaded, evaluate one chunk of the job in flight (see exact_eval.py)."""
+        ex = self._exact
+        ds = self.dataset
+        if ds is not None and not ex.busy:
+            examples = self._pub.get("examples", 0)
+            last = self._exact_last
+            every = EXACT_EVERY_EPOCHS * max(1, len(self.batches.indices))
+            paused = not self.running and not self._steps_pending
+            if last is None or examples - last >= every or (paused and examples != last):
+                self._publish_weights()
+                sets = [
+                    ("val", ds.train_x, self._val_idx, ds.train_y[self._val_idx]),
+                    ("test", ds.test_x, None, ds.test_y),
+                ]
+                if ex.start(self.run_id, examples, self._weights, sets):
+                    self._exact_last = examples
+        if not self.threaded:
+            ex.work(TICK_CHUNK if self.running else None)
+
+    def _exact_done(self, run_id, examples, val_acc, test_acc):
+        """An exact point is ready (the evaluator's thread): published if its run still runs."""
+        with self._lock:
+            if run_id != self.run_id:
+                return
+            p = self._pub
+            p.update(exact_val_acc=val_acc, exact_test_acc=test_acc, exact_at_examples=examples)
+            p["exact_points"] = add_point(p.get("exact_points", ()), (examples, val_acc, test_acc))

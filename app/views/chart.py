@@ -6,7 +6,10 @@ training on a 2-core laptop. A Bokeh figure's redraw re-measures its axes' label
 re-renders its legend, and reads CSS through getComputedStyle for every visual, each time new
 points arrive; this chart only draws its lines, grid and tick labels, and leaves the rest of
 the page alone. It keeps what the figures showed: title, legend, axes
-labelled, NaN as gaps, and a readout of the values under the mouse.
+labelled, NaN as gaps, and a readout of the values under the mouse. Beside the live lines:
+`markers` (a few exact points drawn as dots, e.g. whole-set accuracies), `overlays` (earlier
+runs as faint lines, each a whole short series) and a `note` under the title (what a line
+averages); all three are small and sent whole when they change.
 
 Data: the server keeps the last `rollover` points of each column (`columns`, plain lists).
 New points go to the page as a message (`append`), never the whole history; the page gets the
@@ -48,6 +51,9 @@ class LineChart(JSComponent):
     zoom = param.Number(default=1.0, doc="text and line widths scaled (the presenter's large type)")
     history = param.Dict(default={"start": 0, "columns": {}}, doc="what a new view starts from")
     rollover = param.Integer(default=4000)
+    note = param.String(default="", doc="a line of small text under the title")
+    markers = param.List(default=[], doc='[{"label", "color", "points": [[x, y], ...]}] drawn as dots')
+    overlays = param.List(default=[], doc='[{"label", "color", "x": [...], "y": [...]}] drawn as faint lines')
 
     def __init__(self, **params):
         params.setdefault("sizing_mode", "stretch_width")
@@ -99,6 +105,8 @@ class LineChart(JSComponent):
 .cp-chart-title { font-weight: 600; }
 .cp-chart-key { display: inline-flex; align-items: center; gap: 5px; color: #344054; white-space: nowrap; }
 .cp-chart-key i { display: inline-block; width: 18px; border-top-style: solid; }
+.cp-chart-key b { display: inline-block; width: 8px; height: 8px; border-radius: 50%; border: 1.5px solid #fff; }
+.cp-chart-note { flex-basis: 100%; color: #667085; }
 .cp-chart canvas { display: block; width: 100%; }
 .cp-chart-tip { position: absolute; pointer-events: none; background: rgba(255,255,255,.95); border: 1px solid #d0d5dd;
   border-radius: 6px; padding: 4px 8px; white-space: nowrap; box-shadow: 0 1px 3px rgba(16,24,40,.12); display: none; }
@@ -170,6 +178,44 @@ export function render({ model, el }) {
       k.append(sw, document.createTextNode(l.label))
       head.append(k)
     }
+    for (const m of series(model.markers)) {
+      const k = document.createElement("span")
+      k.className = "cp-chart-key"
+      k.style.fontSize = 12 * z + "px"
+      const dot = document.createElement("b")
+      dot.style.background = m.color
+      k.append(dot, document.createTextNode(m.label))
+      head.append(k)
+    }
+    for (const o of series(model.overlays)) {
+      const k = document.createElement("span")
+      k.className = "cp-chart-key"
+      k.style.fontSize = 12 * z + "px"
+      const sw = document.createElement("i")
+      sw.style.borderTopColor = o.color
+      sw.style.borderTopWidth = 2 * z + "px"
+      sw.style.borderTopStyle = "dashed"
+      k.append(sw, document.createTextNode(o.label))
+      head.append(k)
+    }
+    // what the page holds, for tests: the earlier runs' lines and the markers
+    state.overlays = series(model.overlays).map((o) => ({ label: o.label, n: o.x.length }))
+    state.markers = series(model.markers).reduce((n, m) => n + m.points.length, 0)
+    if (model.note) {
+      const n = document.createElement("span")
+      n.className = "cp-chart-note"
+      n.style.fontSize = 11.5 * z + "px"
+      n.textContent = model.note
+      head.append(n)
+    }
+  }
+
+  // markers and overlays: small lists of plain objects (or Maps), read the same way
+  function series(list) {
+    return Array.from(list || [], (m) => ({
+      label: get(m, "label"), color: get(m, "color"), points: Array.from(get(m, "points") || []),
+      x: Array.from(get(m, "x") || []), y: Array.from(get(m, "y") || [], (v) => (v == null ? NaN : v)),
+    }))
   }
 
   function load() {
@@ -213,6 +259,7 @@ export function render({ model, el }) {
     for (const l of lines()) {
       for (const v of state.ys[l.column] || []) { if (v < lo) lo = v; if (v > hi) hi = v }
     }
+    for (const o of series(model.overlays)) for (const v of o.y) { if (v < lo) lo = v; if (v > hi) hi = v }
     if (model.y_min != null) lo = model.y_min
     if (model.y_max != null) hi = model.y_max
     if (!isFinite(lo) || !isFinite(hi)) { lo = 0; hi = 1 }
@@ -242,8 +289,11 @@ export function render({ model, el }) {
     ctx.fillStyle = "#fbfbfd"
     ctx.fillRect(g.left, g.top, g.right - g.left, g.bottom - g.top)
     const xs = state.x
-    const x0 = xs.length ? xs[0] : 0
+    let x0 = xs.length ? xs[0] : 0
     let x1 = xs.length ? xs[xs.length - 1] : 1
+    for (const o of series(model.overlays)) {  // an earlier run may have gone further
+      if (o.x.length) { x0 = Math.min(x0, o.x[0]); x1 = Math.max(x1, o.x[o.x.length - 1]) }
+    }
     if (!(x1 > x0)) x1 = x0 + 1
     const [y0, y1] = yRange()
     const px = (v) => g.left + ((v - x0) / (x1 - x0)) * (g.right - g.left)
@@ -280,6 +330,20 @@ export function render({ model, el }) {
     ctx.save()
     ctx.beginPath(); ctx.rect(g.left, g.top, g.right - g.left, g.bottom - g.top); ctx.clip()
     ctx.lineJoin = "round"
+    ctx.setLineDash([6 * g.z, 4 * g.z])
+    for (const o of series(model.overlays)) {
+      ctx.strokeStyle = o.color
+      ctx.globalAlpha = 0.45
+      ctx.lineWidth = 1.5 * g.z
+      ctx.beginPath()
+      let pen = false
+      for (let i = 0; i < o.x.length; i++) {
+        if (!isFinite(o.y[i]) || !isFinite(o.x[i])) { pen = false; continue }
+        if (pen) ctx.lineTo(px(o.x[i]), py(o.y[i])); else { ctx.moveTo(px(o.x[i]), py(o.y[i])); pen = true }
+      }
+      ctx.stroke()
+    }
+    ctx.setLineDash([])
     for (const l of lines()) {
       const ys = state.ys[l.column] || []
       ctx.strokeStyle = l.color
@@ -295,6 +359,16 @@ export function render({ model, el }) {
       ctx.stroke()
     }
     ctx.globalAlpha = 1
+    for (const m of series(model.markers)) {
+      ctx.fillStyle = m.color
+      ctx.strokeStyle = "#ffffff"
+      ctx.lineWidth = 1.5 * g.z
+      for (const p of m.points) {
+        const x = get(p, 0), y = get(p, 1)
+        if (x == null || y == null || !isFinite(x) || !isFinite(y)) continue
+        ctx.beginPath(); ctx.arc(px(x), py(y), 4.5 * g.z, 0, 2 * Math.PI); ctx.fill(); ctx.stroke()
+      }
+    }
     if (state.hover >= 0 && state.hover < xs.length) {
       const x = Math.round(px(xs[state.hover])) + 0.5
       ctx.strokeStyle = "#667085"
@@ -344,7 +418,7 @@ export function render({ model, el }) {
   new ResizeObserver(size).observe(el)
   model.on("history", () => { load(); schedule() })
   model.on("msg:custom", append)
-  model.on(["title", "lines", "zoom"], () => { header(); size() })
+  model.on(["title", "lines", "zoom", "note", "markers", "overlays"], () => { header(); size() })
   model.on(["y_min", "y_max", "percent", "x_label", "y_label"], schedule)
   header()
   load()

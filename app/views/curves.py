@@ -1,16 +1,23 @@
 """Curves: loss (per batch and smoothed) and train / validation / test accuracy against examples
 seen, as two LineCharts (app/views/chart.py: a canvas each, far lighter in the browser than
 Bokeh figures). New points are sent as they come, with rollover, so the page never gets the
-whole history again; a new run (reset, new net) starts the curves afresh."""
+whole history again; a new run (reset, new net) starts the curves afresh. The accuracy chart
+says what its running lines average and shows the run's exact points (the whole validation
+and test sets, app/core/exact_eval.py) as dots. Earlier runs of the session show as faint
+dashed lines, with the runs table under the charts (app/views/runs_table.py)."""
 
 from __future__ import annotations
+
+import time
 
 import panel as pn
 from panel.viewable import Viewer
 
+from ..core.history import ACC_WINDOW, TRAIN_WINDOW
 from ..plots import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
 from .chart import LineChart
 from .common import InView
+from .runs_table import RunsTable, overlays
 
 ROLLOVER = 4000  # points kept in the browser: twice the runner's History, which decimates itself
 LOSS_LINES = [
@@ -21,6 +28,18 @@ ACCURACY_LINES = [
     {"column": c, "label": label, "color": ACC_COLORS[c], "width": 2.5}
     for c, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test"))
 ]
+ACCURACY_NOTE = (
+    f"train: the last {TRAIN_WINDOW} batches; validation and test: each the last {ACC_WINDOW:,} predictions, "
+    "sampled alike; dots: the whole validation and test sets"
+)
+
+
+def exact_markers(points):
+    """The LineChart markers of a run's exact points [(examples, val_acc, test_acc), ...]."""
+    return [
+        {"label": "validation, whole set", "color": ACC_COLORS["val_acc"], "points": [[p[0], p[1]] for p in points]},
+        {"label": "test, whole set", "color": ACC_COLORS["test_acc"], "points": [[p[0], p[2]] for p in points]},
+    ]
 
 
 class Curves(Viewer):
@@ -37,27 +56,45 @@ class Curves(Viewer):
             y_min=0,
             y_max=1,
             percent=True,
+            note=ACCURACY_NOTE,
+            markers=exact_markers(()),
             name="cp-accuracy",
             **common,
         )
         self.last_id = -1
         self.run_id = None
+        self.exact = ()
         self.marker = InView()
+        self.runs = RunsTable()
+        self.runs.show.param.watch(lambda event: self._overlay(), "value")
         self._layout = pn.Column(
             self.marker,
             pn.Row(self.loss, self.accuracy, sizing_mode="stretch_width"),
+            self.runs,
             sizing_mode="stretch_width",
         )
 
     def __panel__(self):
         return self._layout
 
+    def _overlay(self):
+        """Earlier runs' smoothed loss and validation accuracy as faint lines (the shown ones)."""
+        t = self.runs
+        self.loss.overlays = overlays(t.runs, t.now, "loss_smooth", t.hidden)
+        self.accuracy.overlays = overlays(t.runs, t.now, "val_acc", t.hidden)
+
     def refresh(self, runner, snap):
+        if self.runs.refresh(runner, snap, time.monotonic()):
+            self._overlay()
         if snap["run_id"] != self.run_id:
             self.run_id = snap["run_id"]
             self.last_id = -1
             self.loss.clear()
             self.accuracy.clear()
+        exact = tuple(snap.get("exact_points", ()))
+        if exact != self.exact:
+            self.exact = exact
+            self.accuracy.markers = exact_markers(exact)
         if snap.get("history_id", -1) <= self.last_id:
             return 0
         data, newest = runner.history_since(self.last_id)
