@@ -26,6 +26,15 @@ if str(TESTS) not in sys.path:
 BACKENDS = ["numpy", "numba"]
 
 
+# A net that trains in milliseconds on synthetic 32x32x3 data of 10 classes (runner and view tests).
+TINY = [
+    {"type": "input", "shape": [32, 32, 3]},
+    {"type": "conv", "out_channels": 6, "kernel_size": 5, "padding": 2, "activation": "relu"},
+    {"type": "pool", "kernel_size": 4},
+    {"type": "softmax", "num_classes": 10},
+]
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """Every backend by name; numba errors (it is not skipped) while its module is missing."""

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from app.core import Runner
 from app.core.exact_eval import add_point
 from app.core.history import ACC_WINDOW
 from app.status import status
 from datasets import synthetic_dataset
-
-TINY = [
-    {"type": "input", "shape": [32, 32, 3]},
-    {"type": "conv", "out_channels": 6, "kernel_size": 5, "padding": 2, "activation": "relu"},
-    {"type": "pool", "kernel_size": 4},
-    {"type": "softmax", "num_classes": 10},
-]
 
 
 @pytest.fixture(scope="module")

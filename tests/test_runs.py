@@ -11,19 +11,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import TINY
 
 from app.core import Runner
 from app.core.history import CURVE_COLUMNS
 from app.core.runs import RunLog, differences, runs_csv, runs_from_csv, runs_from_json, runs_json
 from app.views.curves import Curves
 from datasets import synthetic_dataset
-
-TINY = [
-    {"type": "input", "shape": [32, 32, 3]},
-    {"type": "conv", "out_channels": 6, "kernel_size": 5, "padding": 2, "activation": "relu"},
-    {"type": "pool", "kernel_size": 4},
-    {"type": "softmax", "num_classes": 10},
-]
 
 
 @pytest.fixture(scope="module")
