@@ -172,17 +172,13 @@ def load_token(path, new=False):
 
 
 def save_token(path, token):
-    import os
     from pathlib import Path
 
-    path = Path(path)
+    from engine.atomic import write_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token)
-        os.replace(tmp, path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, token.encode("ascii"), mode=0o600)  # a secret: this user's alone
     except OSError:  # a read-only cache: the token lives as long as the process
         pass
 

@@ -27,8 +27,9 @@ def _read_umask():
 _UMASK = _read_umask()
 
 
-def write_atomic(path, data):
-    """Write bytes `data` to `path` atomically (see the module docstring)."""
+def write_atomic(path, data, mode=None):
+    """Write bytes `data` to `path` atomically (see the module docstring); `mode`: the file's
+    permissions (0o600 for a secret), else the usual ones under the umask."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
@@ -37,7 +38,7 @@ def write_atomic(path, data):
             _write_all(f, data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a saved file gets the usual rights
+        os.chmod(tmp, (0o666 & ~_UMASK) if mode is None else mode)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         try:

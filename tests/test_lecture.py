@@ -169,3 +169,15 @@ def test_a_viewer_predicts_their_own_image_without_changing_the_room(runner):
     click(dash.snapshots.pretrained_button)
     assert "only the presenter" in dash.snapshots.message.object
     assert runner.snapshot()["net_source"] == "new"
+
+
+def test_the_saved_token_is_this_users_alone(tmp_path):
+    import os
+
+    from app.lecture import save_token
+
+    path = tmp_path / "cache" / "presenter-token"
+    save_token(path, "secret-token")
+    assert path.read_text() == "secret-token"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["presenter-token"]  # no temp file left
