@@ -32,12 +32,6 @@ def layer_index(net, name):
     )
 
 
-def output_size(net, name):
-    """(Ho, Wo, F) of conv layer `name`: the ranges of row, col and channel."""
-    c, h, w = net.layers_spec[layer_index(net, name)]["out_shape"]
-    return h, w, c
-
-
 def conv_arithmetic(net, name, row, col, channel, x=None, image_index=0):
     """Every term of one conv output value. See the module docstring.
 

@@ -42,8 +42,6 @@ table.cp-compact { font-size: 13px; } table.cp-compact td, table.cp-compact th {
 .cp-bar { position: relative; height: 24px; margin: 4px 0; background: #f2f4f7; border-radius: 4px; }
 .cp-bar span.fill { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 4px; }
 .cp-bar span.t { position: absolute; left: 8px; top: 2px; font-size: 14px; color: #101828; }
-.cp-layer-head { font-size: 14px; color: #344054; margin: 10px 0 2px 0; }
-.cp-layer-head b { font-size: 16px; color: #101828; }
 .cp-dim { color: var(--cp-grey); }
 .cp-msg { font-size: 15px; }
 """
@@ -176,16 +174,3 @@ def prediction_html(image, classes, probs, label=None, title="", size=128):
         '<div class="cp-bars"><div class="cp-dim">%s</div>%s</div></div>'
         % (png_data_uri(image), size, size, escape(title), bars_html(classes, probs, label))
     )
-
-
-def layer_head_html(row):
-    """The caption of one layer in the visualisation: name, output volume, min/max statistics."""
-    bits = ["<b>%s</b> (%s) %s" % (escape(row["name"]), escape(row["type"]), row["shape_text"])]
-    bits.append("activations min %.3g max %.3g" % (row["act_min"], row["act_max"]))
-    bits.append("gradients min %.3g max %.3g" % (row["grad_min"], row["grad_max"]))
-    if "w_min" in row:
-        bits.append("weights min %.3g max %.3g" % (row["w_min"], row["w_max"]))
-        bits.append("weight gradients min %.3g max %.3g" % (row["dw_min"], row["dw_max"]))
-    if row.get("channels", 0) > row["act"].shape[-1]:
-        bits.append("showing %d of %d channels" % (row["act"].shape[-1], row["channels"]))
-    return '<div class="cp-layer-head">%s</div>' % " · ".join(bits)
