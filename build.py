@@ -192,7 +192,7 @@ def python_bundle(root=ROOT, entry=WORKER):
     via = {entry.stem: None}  # module -> the module that imported it first (for the error)
     while todo:
         name, path, is_package = todo.pop()
-        for line, imported in _imports(path, name, is_package):
+        for line, imported, statement in _imports(path, name, is_package):
             top = imported.split(".")[0]
             if top in FORBIDDEN:
                 chain = [name]
@@ -201,7 +201,7 @@ def python_bundle(root=ROOT, entry=WORKER):
                 raise BuildError(
                     "%s imports %s (line %d), which does not exist in the browser, and the static site "
                     "ships it (%s): keep Panel, Bokeh and Numba out of what %s imports (see app/core/__init__.py)"
-                    % (path.relative_to(root).as_posix(), imported, line, " -> ".join(reversed(chain)), entry.name)
+                    % (path.relative_to(root).as_posix(), statement, line, " -> ".join(reversed(chain)), entry.name)
                 )
             if top not in PACKAGES or any(imported == m or imported.startswith(m + ".") for m in NOT_IN_BROWSER):
                 continue
@@ -227,35 +227,86 @@ def _module_file(root, module):
 
 
 def _imports(path, module, is_package):
-    """(line, dotted name) of every import in a file but the optional ones; `from a import b`
-    gives a and a.b (b may be a module). Relative imports are resolved against `module`."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = module.split(".") if is_package else module.split(".")[:-1]
-    optional = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers):
-            optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
-    out = []
-    for node in ast.walk(tree):
-        if id(node) in optional:
-            continue
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
-            if base:
-                out.append((node.lineno, base))
-            out += [(node.lineno, "%s.%s" % (base, alias.name) if base else alias.name) for alias in node.names]
-    return out
+    """(line, dotted name, module the statement names) of every import in a file but the optional
+    ones; `from a import b` gives a.b (b may be a module or a name of a: the walk ships the
+    packages on the way) and a."""
+    found = imports_in(path.read_text(encoding="utf-8"), module, is_package, filename=str(path))
+    return [(i.line, i.name, i.statement) for i in found if not i.guarded]
+
+
+class Import:
+    """One import statement's target: `name` absolute, `statement` (the module the statement
+    names: a for `from a import b`), `line`, `lazy` (inside a function: it runs when called) and
+    `guarded` (inside a `try` whose `except` catches one of IMPORT_ERRORS: an
+    optional import, such as engine.available_backends()'s probe, not a need)."""
+
+    def __init__(self, name, line, lazy, guarded, statement=None):
+        self.name, self.line, self.lazy, self.guarded = name, line, lazy, guarded
+        self.statement = statement or name
+
+    def __repr__(self):
+        return "Import(%r, line %d%s%s)" % (self.name, self.line, ", lazy" * self.lazy, ", guarded" * self.guarded)
+
+
+def imports_in(source, name, is_package=False, modules=None, filename="<source>"):
+    """[Import, ...] of every import in the source of module `name`, at module level and inside
+    functions, relative ones resolved against its package. `from a import b` names a.b; given
+    `modules` (the dotted names that are modules), it names a.b only if that is a module, else a.
+    Also the reader of tests/test_architecture.py's import graph."""
+    reader = _ImportReader(name, is_package, modules)
+    reader.visit(ast.parse(source, filename=filename))
+    return reader.found
 
 
 def _catches_import_error(handler):
     if handler.type is None:
         return True
     names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    return any(isinstance(n, ast.Name) and n.id in IMPORT_ERRORS for n in names)
+    return any(getattr(n, "id", getattr(n, "attr", None)) in IMPORT_ERRORS for n in names)
+
+
+class _ImportReader(ast.NodeVisitor):
+    def __init__(self, name, is_package, modules):
+        self.package = name if is_package else name.rpartition(".")[0]
+        self.modules = modules
+        self.found = []
+        self.depth = 0  # functions around the node
+        self.guards = 0  # try bodies around the node that catch ImportError
+
+    def _add(self, name, node, statement=None):
+        self.found.append(Import(name, node.lineno, self.depth > 0, self.guards > 0, statement))
+
+    def _function(self, node):
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
+
+    def visit_Try(self, node):
+        guarded = any(_catches_import_error(h) for h in node.handlers)
+        self.guards += guarded
+        for child in node.body:
+            self.visit(child)
+        self.guards -= guarded
+        for child in node.handlers + node.orelse + node.finalbody:
+            self.visit(child)
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self._add(alias.name, node)
+
+    def visit_ImportFrom(self, node):
+        base = node.module or ""
+        if node.level:
+            parts = self.package.split(".") if self.package else []
+            if node.level - 1 >= len(parts):
+                raise BuildError("line %d: a relative import above the top package" % node.lineno)
+            prefix = ".".join(parts[: len(parts) - (node.level - 1)])
+            base = prefix + ("." + base if base else "")
+        for alias in node.names:
+            sub = base + "." + alias.name
+            self._add(sub if self.modules is None or sub in self.modules else base, node, base)
 
 
 # -- Pyodide in the site (--bundle-pyodide) ------------------------------------------------------

@@ -10,7 +10,9 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   windows straight from the conv's input, keeps int32 switches and, per conv, a copy of the
   weights and their rearranged layout (twice the weights);
 - the gradients of backward, which Net frees as it goes: at most one layer's output gradient
-  twice (as given, and through a ReLU's mask) and its input gradient at once; and a layer's
+  twice (as given, and through a ReLU's mask, which the Numba backend applies on the fly but
+  where it convolves the masked gradient for dx) and its input gradient (none for the first
+  layer) at once; and a layer's
   weight gradient made apart before it is copied into the net's flat gradient buffer (the
   NumPy backend builds it from per-thread parts: twice the largest layer's weights; the
   Numba backend once);
@@ -34,6 +36,7 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "adadel
 # place), as tracemalloc counts them; the Numba backend's one-pass update makes none.
 OPTIMIZER_SCRATCH = {"sgd": 1, "momentum": 1, "nesterov": 2, "adagrad": 2, "adadelta": 2, "adam": 4}
 BACKENDS = ("numpy", "numba")
+DX_BY_CONV_PIXELS = 2048  # engine/fast/config.py's MIN_DX_BY_CONV_PIXELS (a test holds them equal)
 
 
 def _prod(shape):
@@ -77,6 +80,22 @@ def _workspace(layer, backend):
     return 0, 0
 
 
+def _gradients(layer, relu_after, need_dx, batch, backend):
+    """Values per image alive at once in one layer's backward: the gradient at its output, the
+    gradient through a fused ReLU's mask when that is made apart, and its input's gradient,
+    which the first layer after the input does not make (engine/net.py, backward_scores)."""
+    out, given = _prod(layer["out_shape"]), _prod(layer["in_shape"]) if need_dx else 0
+    if not relu_after:
+        return out + given
+    if backend == "numpy":  # each thread masks its share of the images: one array in all
+        return 2 * out + given
+    # Numba: one pass over the gradient and the mask, except where dx is a convolution of the
+    # masked gradient (stride 1, enough pixels: kernels_numba._conv_backward), made apart.
+    f, ho, wo = layer["out_shape"]
+    apart = need_dx and layer["type"] == "conv" and layer["stride"] == 1 and batch * ho * wo >= DX_BY_CONV_PIXELS
+    return (2 if apart else 1) * out + given
+
+
 def step_memory(layers, total_params, batch=1, optimizer="adadelta", backend="numpy"):
     """The memory of a training step, in bytes, for normalized `layers` (see the module
     docstring): {"batch", "optimizer", "backend", "activations", "activation_grads",
@@ -93,7 +112,7 @@ def step_memory(layers, total_params, batch=1, optimizer="adadelta", backend="nu
     grads = 0
     for i, layer in enumerate(layers[1:], 1):  # the input needs no gradient of its own
         if i not in fused:  # a fused pair: its conv's row has the ReLU's output and its own input
-            grads = max(grads, 2 * _prod(layer["out_shape"]) + _prod(layer["in_shape"]))
+            grads = max(grads, _gradients(layer, i + 1 in fused, i > 1, batch, backend))
     per_image = fixed = 0
     for layer in layers:
         p, f = _workspace(layer, backend)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import importlib.util
 import posixpath
 import threading
 import urllib.parse
@@ -23,6 +24,15 @@ from browser import REPO
 PYODIDE_017 = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
 PYODIDE_314 = REPO / "node_modules" / "pyodide"
 START_TIMEOUT_MS = 240_000  # Pyodide's start on a busy 2-core box
+
+
+@functools.lru_cache(maxsize=None)
+def load_build():
+    """build.py as a module (it is a script at the repository's top, not a package's module)."""
+    spec = importlib.util.spec_from_file_location("build", REPO / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):

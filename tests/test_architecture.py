@@ -15,12 +15,13 @@ folders whose modules may not import each other in a circle.
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
+from static_site import load_build
 
+build = load_build()  # build.py's import reader (build.imports_in) reads for both
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ["engine", "datasets", "app/core"]  # folders under REPO: no import cycle among their modules
 
@@ -43,23 +44,6 @@ THREAD_POOLS = ("engine.fast.workers", "engine.fast.parallel", "engine.fast.nump
 KERNEL_MODULES = ("engine.kernels_numpy", "engine.fast.kernels_numba")
 
 
-class Import:
-    """One import statement's target: `name` absolute (a module of the packages where it names
-    one, else as written), `line`, `lazy` (inside a function) and `guarded` (inside a `try`
-    that catches ImportError: a probe, such as engine.available_backends(), not a need)."""
-
-    def __init__(self, name, line, lazy, guarded):
-        self.name, self.line, self.lazy, self.guarded = name, line, lazy, guarded
-
-    def __repr__(self):
-        return "Import(%r, line %d%s%s)" % (
-            self.name,
-            self.line,
-            ", lazy" if self.lazy else "",
-            ", guarded" * self.guarded,
-        )
-
-
 def modules_of(packages, root=REPO):
     """{dotted module name: path} of every .py file under the package folders."""
     found = {}
@@ -73,73 +57,13 @@ def modules_of(packages, root=REPO):
     return found
 
 
-_CATCHES_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-
-
-def _catches_import_errors(handler):
-    if handler.type is None:
-        return True
-    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-    return any(getattr(n, "id", getattr(n, "attr", None)) in _CATCHES_IMPORT_ERRORS for n in names)
-
-
-class _Reader(ast.NodeVisitor):
-    def __init__(self, name, is_package, modules):
-        self.package = name if is_package else name.rpartition(".")[0]
-        self.modules = modules
-        self.found = []
-        self.depth = 0  # functions around the node
-        self.guards = 0  # try bodies around the node that catch ImportError
-
-    def _add(self, name, node):
-        self.found.append(Import(name, node.lineno, self.depth > 0, self.guards > 0))
-
-    def _function(self, node):
-        self.depth += 1
-        self.generic_visit(node)
-        self.depth -= 1
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
-
-    def visit_Try(self, node):
-        guarded = any(_catches_import_errors(h) for h in node.handlers)
-        self.guards += guarded
-        for child in node.body:
-            self.visit(child)
-        self.guards -= guarded
-        for child in node.handlers + node.orelse + node.finalbody:
-            self.visit(child)
-
-    def visit_Import(self, node):
-        for alias in node.names:
-            self._add(alias.name, node)
-
-    def visit_ImportFrom(self, node):
-        base = node.module or ""
-        if node.level:
-            parts = self.package.split(".")
-            if node.level - 1 >= len(parts):
-                raise ValueError("line %d: a relative import above the top package" % node.lineno)
-            prefix = ".".join(parts[: len(parts) - (node.level - 1)])
-            base = prefix + ("." + base if base else "")
-        for alias in node.names:
-            sub = base + "." + alias.name
-            self._add(sub if sub in self.modules else base, node)
-
-
-def imports_in(source, name, is_package=False, modules=(), filename="<source>"):
-    """[Import, ...] of the source of module `name`; `modules`: the names that are modules
-    (`from engine import net` imports engine.net if it is one, else a name of engine)."""
-    reader = _Reader(name, is_package, modules)
-    reader.visit(ast.parse(source, filename=filename))
-    return reader.found
-
-
 def read_imports(packages, root=REPO):
-    """{module: [Import, ...]} for every module of the packages (see Import)."""
+    """{module: [build.Import, ...]} for every module of the packages: name, line, lazy (inside a
+    function: a lazy import is an arrow too) and guarded (a probe in a `try` that catches
+    ImportError, such as engine.available_backends(), not a need)."""
     modules = modules_of(packages, root)
     return {
-        name: imports_in(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", modules, str(path))
+        name: build.imports_in(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", modules, str(path))
         for name, path in modules.items()
     }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import naive
 import numpy as np
 import pytest
+from static_site import load_build
 from test_architecture import modules_of, read_imports
 
 from engine import get_kernels
@@ -323,12 +324,8 @@ def test_every_numba_module_stays_out_of_the_browser_build():
     none of those that need Numba (the kernels are split over several files) may be among them.
     A probe (an import in a `try` that catches ImportError, as engine.available_backends() may
     do) is no need of Numba."""
-    import importlib.util
-
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("build", root / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = load_build()
     shipped = {name for name in build.python_bundle() if name.startswith("engine/")}
     paths = {m: p.relative_to(root).as_posix() for m, p in modules_of(["engine"]).items()}
     numba_modules = {

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import DATA, REPO, require_data
-from test_architecture import imports_in
+from static_site import load_build
 
 
 def cache_dir(tmp_path_factory):
@@ -126,13 +126,9 @@ def test_data_are_a_shuffled_subset_of_the_folder(site):
 
 def test_bundle_is_what_the_worker_imports_in_python_38(site):
     """The site ships build.python_bundle(): test_static_bundle.py checks what that holds."""
-    import importlib.util
-
     out, _ = site
     files = json.loads((out / "py" / "bundle.json").read_text())["files"]
-    spec = importlib.util.spec_from_file_location("build", REPO / "build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
+    build = load_build()
     assert files == build.python_bundle()
     for name in (
         "engine/kernels_numpy.py",
@@ -146,7 +142,7 @@ def test_bundle_is_what_the_worker_imports_in_python_38(site):
     for name, source in files.items():
         ast.parse(source, filename=name, feature_version=(3, 8))  # Pyodide 0.17 is Python 3.8
         module = name[: -len(".py")].replace("/", ".")
-        found = imports_in(source, module, filename=name)
+        found = load_build().imports_in(source, module, filename=name)
         # a probe (in a try that catches ImportError: engine.available_backends()) is no need
         assert not [i for i in found if i.name.split(".")[0] == "numba" and not i.guarded], name
 

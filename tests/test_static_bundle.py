@@ -1,7 +1,8 @@
 """What build.py ships for the static site's worker: derived from static/cp_worker.py's imports.
 
-Checked without a browser: nothing shipped imports Bokeh, Panel or Numba (read here with a scan
-of every import statement of our own, independent of build.py's walk); the walk does fail the
+Checked without a browser: nothing shipped imports Bokeh, Panel or Numba (every import statement
+of every shipped file, read by build.imports_in, the reader tests/test_architecture.py uses too;
+the last test below checks the same without any reader, by running the files); the walk does fail the
 build, naming the module and the import, when a module it would ship imports one of them (a
 planted import in a temporary tree); it leaves out optional imports and the Numba backend; and
 the shipped files alone, in a Python where Bokeh, Panel and Numba cannot be imported, train a
@@ -11,7 +12,6 @@ step and name the rows of the batch they trained on.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import subprocess
 import sys
@@ -20,49 +20,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from static_site import load_build
 
 REPO = Path(__file__).resolve().parents[1]
 NOT_IN_THE_BROWSER = ("bokeh", "panel", "numba")
-
-
-def load_build():
-    spec = importlib.util.spec_from_file_location("build", REPO / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 build = load_build()
-
-
-def required_imports(source):
-    """Top-level names of every import in a source, in functions too, but those inside a `try:`
-    that catches ImportError (or Exception): the module runs without those."""
-    tree = ast.parse(source)
-    guarded = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Try) and any(catches_import_errors(h) for h in node.handlers):
-            guarded.update(id(n) for stmt in node.body for n in ast.walk(stmt))
-    names = set()
-    for node in ast.walk(tree):
-        if id(node) in guarded:
-            continue
-        if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def catches_import_errors(handler):
-    caught = "" if handler.type is None else ast.unparse(handler.type)
-    return handler.type is None or any(e in caught for e in ("ImportError", "ModuleNotFoundError", "Exception"))
 
 
 def test_nothing_the_static_site_ships_imports_bokeh_panel_or_numba():
     files = build.python_bundle()
     for name, source in files.items():
-        bad = required_imports(source) & set(NOT_IN_THE_BROWSER)
+        # every import, in functions too, but those in a `try` that catches ImportError
+        found = build.imports_in(source, name[: -len(".py")].replace("/", "."), filename=name)
+        bad = {i.name.split(".")[0] for i in found if not i.guarded} & set(NOT_IN_THE_BROWSER)
         assert not bad, "%s (shipped to the browser) imports %s" % (name, ", ".join(sorted(bad)))
 
 
@@ -165,7 +135,7 @@ def test_optional_imports_and_the_numba_backend_are_not_shipped(tmp_path):
         "app/core/runner.py",
         "cp_worker.py",
         "engine/__init__.py",
-        "engine/fast/__init__.py",  # `from .fast import kernels_numba` names the package too
+        # not engine/fast/__init__.py: `from .fast import kernels_numba` is the Numba backend's
         "engine/kernels_numpy.py",
         "engine/net.py",
     ]

@@ -26,7 +26,7 @@ from app.core.health import (
     update_ratios,
 )
 from app.core.saliency import image_rgba, normalize_map, saliency_map, saliency_rgba
-from engine import Net, Optimizer
+from engine import Net, Optimizer, get_preset, summarize
 
 TINY = [
     {"type": "input", "shape": [8, 8, 3]},
@@ -63,6 +63,7 @@ def vgg16_by_hand():
         weights.append(n_in * n_out)
         biases.append(n_out)
         memory.append(n_out)
+    memory.append(1000)  # the softmax's probabilities, which the engine keeps (not on the slide)
     return memory, weights, biases
 
 
@@ -81,9 +82,17 @@ def test_vgg16_table_matches_hand_arithmetic():
     assert fc6["weights"] == 7 * 7 * 512 * 4096 == 102760448 and fc6["weights_expr"] == "7*7*512*4096"
     assert t["totals"]["weights"] == sum(weights) == 138344128
     assert t["totals"]["params"] == sum(weights) + sum(biases) == 138357544
-    assert t["totals"]["memory"] == sum(memory) == 15237608
-    assert t["totals"]["forward_bytes"] == 4 * 15237608
-    assert len(rows) == 22  # input, 13 conv, 5 pool, 3 fc: the slide's rows, ReLUs folded in
+    assert t["totals"]["memory"] == sum(memory) == 15238608
+    assert t["totals"]["forward_bytes"] == 4 * 15238608
+    assert len(rows) == 23  # input, 13 conv, 5 pool, 3 fc: the slide's rows, ReLUs folded in; softmax
+    assert rows[-1]["type"] == "softmax" and rows[-1]["params"] == 0
+
+
+@pytest.mark.parametrize("net", sorted(cs.CASE_STUDIES))
+def test_case_table_memory_is_the_engines(net):
+    """The case-study view and `python -m engine summary` give one answer per net."""
+    t = cs.case_table(net)
+    assert t["totals"]["memory"] == t["totals"]["engine_activations"] == summarize(get_preset(net))["total_activations"]
 
 
 def test_alexnet_and_lenet_tables():
@@ -112,8 +121,8 @@ def test_alexnet_and_lenet_tables():
 def test_slide_claims_are_checked_not_typed():
     fixes = {(c["net"], c["measure"]): c for c in cs.corrections(variants=True)}
     memory = fixes[("vgg16", "total:memory")]
-    assert memory["claimed"] == "24M" and memory["true"] == 15237608
-    assert fixes[("vgg16", "total:forward_bytes")]["true"] == 60950432  # 58.1 MiB, not 93 MB
+    assert memory["claimed"] == "24M" and memory["true"] == 15238608
+    assert fixes[("vgg16", "total:forward_bytes")]["true"] == 60954432  # 58.1 MiB, not 93 MB
     assert ("vgg16", "total:params") not in fixes  # 138M is right
     assert fixes[("alexnet", "total:params")]["true"] == 62378344
     assert fixes[("alexnet", "input224:conv1:output")]["true"] == "54x54x96"

@@ -53,7 +53,7 @@ def test_case_study_view_shows_the_table_and_the_corrections():
     layout = view.__panel__()
     assert isinstance(layout, pn.Column)
     html = view.table_pane.object
-    assert "VGG-16" in html and "15,237,608" in html and "138,357,544" in html and "1,728" in html
+    assert "VGG-16" in html and "15,238,608" in html and "138,357,544" in html and "1,728" in html
     assert "<del" in html  # the slide's 24M, struck through
     assert "24M" in view.fixes_pane.object and "93MB" in view.fixes_pane.object
     assert view.row_select.value == "conv1_1" and view.type_select.value == "conv"
@@ -176,4 +176,4 @@ def test_figure_helpers_make_valid_bokeh():
     issues = check_integrity(doc.roots)
     assert not issues.error
     table_html = M.case_table_html(case_table("vgg16"), claims=check_claims("vgg16"))
-    assert table_html.count("<tr") == 24  # header, 22 rows, total
+    assert table_html.count("<tr") == 25  # header, 22 slide rows, the softmax row, total

@@ -4,7 +4,9 @@ Every figure comes from engine.summarize; nothing here is typed in except what t
 papers *claim* (SLIDE_CLAIMS), which check_claims() holds against the engine's figures. Rows
 follow the slides: an activation that follows a conv or fc folds into that row ("CONV3-64"
 means conv + ReLU), "memory" is the activations of one image, and params are shown as weights
-and biases separately (the VGG slide counts weights only).
+and biases separately (the VGG slide counts weights only). One row the slides leave out: the
+softmax's probabilities, which the engine keeps for the loss's gradient, so that the table's
+total memory is the engine's own (`python -m engine summary` gives the same figure).
 
 What does not live here: HTML (teaching_fragments.py) and widgets (app/teaching/explain_views.py).
 """
@@ -66,6 +68,8 @@ def _detail(layer):
         return "%d neurons" % layer["out_features"]
     if kind == "dropout":
         return "drop p=%g" % layer["p"]
+    if kind == "softmax":
+        return "class probabilities, kept for the loss's gradient (the slides stop at the scores)"
     return ""
 
 
@@ -95,8 +99,6 @@ def case_table(net, batch=1):
     rows = []
     for layer, srow in zip(layers, summary["layers"]):
         kind = layer["type"]
-        if kind == "softmax":
-            continue  # the loss: the slides stop at the class scores
         if kind in ACTIVATIONS and rows and rows[-1]["type"] in ("conv", "fc") and not rows[-1]["activation"]:
             rows[-1]["activation"] = kind
             rows[-1]["layers"].append(layer["name"])
@@ -127,8 +129,8 @@ def case_table(net, batch=1):
         "biases": sum(r["biases"] for r in rows),
         "params": sum(r["params"] for r in rows),
         "forward_bytes": BYTES_PER_VALUE * memory,
-        # What this engine keeps per image (engine/summary.py): a conv or fc and its ReLU once,
-        # as here, and the softmax's probabilities, which the slides leave out.
+        # What this engine keeps per image (engine/summary.py): the same figure as "memory",
+        # since a conv or fc and its ReLU count once in both and the softmax row is listed here.
         "engine_activations": summary["total_activations"],
     }
     name = net if isinstance(net, str) else None
@@ -222,7 +224,8 @@ SLIDE_CLAIMS = [
         "total:memory",
         "TOTAL memory: 24M * 4 bytes ~= 93MB / image",
         "24M",
-        "the slide's own rows add up to this: 24M is not their sum",
+        "the slide's own rows add up to 1,000 less (the engine also keeps the softmax's"
+        " probabilities): 24M is not their sum",
     ),
     (
         "vgg16",
