@@ -97,6 +97,7 @@
         `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
         escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
     }
+    if (u.sections && window.cpSections) window.cpSections.update(u.sections);  // static/sections.js
     if (u.first_step && !cp.firstStep) {
       cp.firstStep = u.first_step;
       cp.timings.firstStep = performance.now();
@@ -276,6 +277,9 @@
         cp.info = m.info;
         $("cp-loading").hidden = true;
         enableControls();
+        if (window.cpSections) {  // the explaining sections (static/sections.js)
+          window.cpSections.start(send).catch((e) => fatal(`the sections failed to start: ${e.message || e}`));
+        }
       } else if (m.type === "check") cp.check = m.result;
       else if (m.type === "update") applyUpdate(m.update);
       else if (m.type === "reply") {
