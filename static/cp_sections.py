@@ -262,20 +262,27 @@ class Sections:
         ev = r.evaluation()
         if ev is not None and (ev, ev.version) != self.marks["evaluation"]:
             if now - self.marks["t_evaluation"] >= UPDATE_EVERY or self.marks["evaluation"] is None:
-                snap = ev.snapshot()
-                if snap["evaluated"]:
-                    self.marks["evaluation"], self.marks["t_evaluation"] = (ev, ev.version), now
-                    names = [str(c) for c in ev.class_names]
-                    out["evaluation"] = {
-                        "status": evaluation_status(snap),
-                        "matrix": confusion_html(snap, names),
-                        "per_class": per_class_html(snap, names),
-                    }
+                drawn = self._evaluation(ev)
+                if drawn:
+                    out["evaluation"] = drawn
         h = r.health_history()
         if len(h) and (h, h.version) != self.marks["health"] and now - self.marks["t_health"] >= UPDATE_EVERY:
             self.marks["health"], self.marks["t_health"] = (h, h.version), now
             out["health"] = health_html(h)
         return out
+
+    def _evaluation(self, ev):
+        """The matrix, per-class bars and status line of the evaluation as it stands, or None."""
+        snap = ev.snapshot()
+        if not snap["evaluated"]:
+            return None
+        self.marks["evaluation"], self.marks["t_evaluation"] = (ev, snap["version"]), time.monotonic()
+        names = [str(c) for c in ev.class_names]
+        return {
+            "status": evaluation_status(snap),
+            "matrix": confusion_html(snap, names),
+            "per_class": per_class_html(snap, names),
+        }
 
     def command(self, cmd, args):
         return getattr(self, "_" + cmd)(**args)
@@ -330,7 +337,10 @@ class Sections:
         images = ev.images[[it["index"] for it in items]]
         what = "misclassified as" if true != pred else "correctly classified as"
         head = "<h4>%s %s %s: %d shown</h4>" % (e(names[true]), what, e(names[pred]), len(items))
-        return {"html": head + M.gallery_html(items, images, names), "count": len(items)}
+        # the matrix as it stands too: the page redraws it, so the clicked cell and its images agree
+        out = {"html": head + M.gallery_html(items, images, names), "count": len(items)}
+        out["evaluation"] = self._evaluation(ev)
+        return out
 
     # -- saliency (as SaliencyView.refresh) -----------------------------------------------------------
     def _saliency(self, index=None, class_index=-1):

@@ -67,6 +67,7 @@
     const td = document.querySelector(`#cs-matrix td[data-true="${t}"][data-pred="${p}"]`);
     if (td) td.classList.add("cs-selected");
     const r = await send("cell", { true: t, pred: p });
+    if (r.evaluation) update({ evaluation: r.evaluation });  // the matrix the images come from
     $("cs-gallery").innerHTML = r.error ? "" : r.html;
     seen.cells += 1;
     seen.cellCount = r.count;

@@ -119,6 +119,8 @@ def test_every_section_renders_and_reacts(dashboard):  # noqa: F811
 
     # -- evaluation: the matrix fills, a cell click lists its images ---------------------------
     page.wait_for_function("(window.cp.sections.matrices || 0) >= 1", timeout=WAIT)
+    page.click("#cp-pause")  # the matrix holds still (a click also redraws it as its images' source)
+    page.wait_for_function("document.querySelector('#cp-status').innerText.trim() === 'paused'", timeout=WAIT)
     assert re.search(r"test accuracy <b>[\d.]+%</b> on \d+ of 100 test images", page.inner_html("#cs-eval-status"))
     cells = page.eval_on_selector_all(
         "#cs-matrix td.cs-cell", "tds => tds.map(t => [t.dataset.true, t.dataset.pred, t.textContent])"
@@ -128,10 +130,12 @@ def test_every_section_renders_and_reacts(dashboard):  # noqa: F811
     assert page.locator("#cs-per-class .cs-acc").count() == 10
     page.click('#cs-matrix td[data-true="%s"][data-pred="%s"]' % (t, p))
     _wait_count(page, "cells", 0)
+    count = page.inner_text('#cs-matrix td[data-true="%s"][data-pred="%s"]' % (t, p))
     shown = page.locator("#cs-gallery figure").count()
     assert shown == min(int(count), 24) == page.evaluate("window.cp.sections.cellCount"), (shown, count)
     assert "shown" in page.inner_text("#cs-gallery h4")
     _shot(page, "evaluation")
+    page.click("#cp-start")
 
     # -- saliency for a picked test image ----------------------------------------------------------
     page.fill("#cs-sal-index", "7")
