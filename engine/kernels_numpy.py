@@ -15,6 +15,8 @@ cache back. Caches are private to this module.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -32,6 +34,10 @@ DX_BY_CONV_MAX_ROWS = 4096
 # and OpenBLAS").
 MIN_THREAD_WORK = 2000000
 MIN_THREAD_VALUES = 100000
+# Pyodide's NumPy has no BLAS: its dot is a plain loop, faster on a left operand whose rows are
+# contiguous, so conv_backward's dw copies dout's transpose first there (docs/BENCHMARKS.md, "dw
+# without BLAS: dout's transpose made contiguous"); with OpenBLAS the copy only costs.
+NO_BLAS = sys.platform == "emscripten"
 
 
 def _pad(x, pad):
@@ -125,7 +131,7 @@ def _conv_backward(dout, cache, need_dx, act):
         rows = slice(n0 * P, n1 * P)
         d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
         d2 = d.reshape((n1 - n0) * P, F)
-        dw = d2.T.dot(cols[rows])  # (F, K)
+        dw = (np.ascontiguousarray(d2.T) if NO_BLAS else d2.T).dot(cols[rows])  # (F, K)
         if need_dx:
             _conv_dx(d, w, stride, pad, dx[n0:n1], T > 1)
         return dw, d2.sum(axis=0)
