@@ -9,8 +9,9 @@ Writes a folder that any static host serves (or `python -m http.server -d dist`)
     site.json        what the worker needs: Pyodide's URL, data files, classes, defaults
     assets/          BokehJS (from the installed bokeh), the page and worker scripts, ConvNetJS
                      (benchmark page only)
-    py/bundle.json   the Python the worker runs: static/cp_worker.py and what it imports of
-                     engine (the NumPy backend), datasets and app.core, found by walking the imports
+    py/bundle.json   the Python the worker runs: static/cp_worker.py, the modules beside it that it
+                     imports (cp_sections.py), and what they import of engine (the NumPy
+                     backend), datasets and app.core, found by walking the imports
     data/            a seeded random subset of the data (CIFAR-10, or --data FOLDER's classes,
                      named everywhere) as raw uint8, and the pretrained snapshot when it fits
     pyodide/         with --bundle-pyodide only: Pyodide's runtime and NumPy, for a site that
@@ -48,7 +49,7 @@ FORBIDDEN = ("bokeh", "panel", "param", "tornado", "numba")
 # (engine.available_backends() asks whether Numba imports that way). It is neither shipped nor
 # checked.
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css")
+ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css", "sections.js", "sections.css")
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}
 
 
@@ -182,7 +183,7 @@ def python_bundle(root=ROOT, entry=WORKER):
     """{path in Pyodide's file system: source} of the worker and every module of ours it imports.
 
     Walks the imports (every `import` statement, in functions too: they run in the browser when
-    called) from `entry` through the PACKAGES under `root`, leaving out NOT_IN_BROWSER and
+    called) from `entry` through the modules beside it and the PACKAGES under `root`, leaving out NOT_IN_BROWSER and
     optional imports; raises BuildError naming the module and the import if anything it would
     ship imports one of FORBIDDEN.
     """
@@ -203,6 +204,13 @@ def python_bundle(root=ROOT, entry=WORKER):
                     "ships it (%s): keep Panel, Bokeh and Numba out of what %s imports (see app/core/__init__.py)"
                     % (path.relative_to(root).as_posix(), statement, line, " -> ".join(reversed(chain)), entry.name)
                 )
+            beside = entry.parent / (top + ".py")  # a module of the worker's own beside it (static/)
+            if top not in PACKAGES and beside.is_file() and top != entry.stem:
+                if top not in via:
+                    via[top] = name
+                    files[beside.name] = beside.read_text(encoding="utf-8")
+                    todo.append((top, beside, False))
+                continue
             if top not in PACKAGES or any(imported == m or imported.startswith(m + ".") for m in NOT_IN_BROWSER):
                 continue
             parts = imported.split(".")

@@ -15,6 +15,8 @@ cache back. Caches are private to this module.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -32,6 +34,10 @@ DX_BY_CONV_MAX_ROWS = 4096
 # and OpenBLAS").
 MIN_THREAD_WORK = 2000000
 MIN_THREAD_VALUES = 100000
+# Pyodide's NumPy has no BLAS: its dot is a plain loop, so conv_backward's dw is shaped for that
+# there (see _dw); with OpenBLAS that shaping only costs.
+NO_BLAS = sys.platform == "emscripten"
+DW_ROWS = 64  # rows of cols per dw GEMM without BLAS (see _dw)
 
 
 def _pad(x, pad):
@@ -125,7 +131,7 @@ def _conv_backward(dout, cache, need_dx, act):
         rows = slice(n0 * P, n1 * P)
         d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
         d2 = d.reshape((n1 - n0) * P, F)
-        dw = d2.T.dot(cols[rows])  # (F, K)
+        dw = _dw(d2, cols[rows])  # (F, K)
         if need_dx:
             _conv_dx(d, w, stride, pad, dx[n0:n1], T > 1)
         return dw, d2.sum(axis=0)
@@ -137,6 +143,22 @@ def _conv_backward(dout, cache, need_dx, act):
         db += db_t
     dw = dw.reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
     return dx, np.ascontiguousarray(dw), db
+
+
+def _dw(d2, cols):
+    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K).
+
+    Without BLAS (Pyodide, NO_BLAS) NumPy's dot sums each output over all rows in a plain loop:
+    it runs faster on dout's transpose made contiguous, DW_ROWS rows at a time, so that the
+    block of cols it walks down stays in cache (docs/BENCHMARKS.md, "dw without BLAS: dout's
+    transpose made contiguous")."""
+    if not NO_BLAS:
+        return d2.T.dot(cols)
+    dt = np.ascontiguousarray(d2.T)  # (F, rows)
+    dw = dt[:, :DW_ROWS].dot(cols[:DW_ROWS])
+    for m0 in range(DW_ROWS, len(cols), DW_ROWS):
+        dw += dt[:, m0 : m0 + DW_ROWS].dot(cols[m0 : m0 + DW_ROWS])
+    return dw
 
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):

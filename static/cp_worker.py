@@ -19,6 +19,7 @@ import json
 import sys
 import time
 
+import cp_sections
 import numpy as np
 
 import engine
@@ -113,6 +114,7 @@ class Session:
         )
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
+        self.sections = cp_sections.Sections(self.runner)  # the explaining sections (cp_sections.py)
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -209,6 +211,9 @@ class Session:
                 "image": blob.add(data["image"], np.uint8),
                 "bars_html": fragments.bars_html(snap["classes"], data["probs"], data.get("label")),
             }
+        sections = self.sections.update()
+        if sections:
+            out["sections"] = sections
         return out
 
     # -- commands from the page ---------------------------------------------------------------
@@ -225,6 +230,8 @@ class Session:
             # safetensors packages do not run here, `python -m engine export` does the rest.
             data = r.snapshot_bytes()
             return {"snapshot": blob.add(np.frombuffer(data, np.uint8), np.uint8), "bytes": len(data)}
+        elif cmd in cp_sections.COMMANDS:
+            return self.sections.command(cmd, args)
         elif cmd == "vis_fixed":
             r.set_vis_example(None)
         elif cmd == "upload":

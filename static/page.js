@@ -22,6 +22,27 @@
   const pending = new Map();
   let examples = 0;
 
+  // Long tasks (over 50 ms) on this page's main thread, from a PerformanceObserver (Chromium
+  // reports them): all of them, and those after the first training step ("training").
+  // bench.html opens this page and reports them.
+  cp.longTasks = { count: 0, max: 0, training: { count: 0, max: 0, total: 0 } };
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const t = cp.longTasks;
+        t.count += 1;
+        t.max = Math.max(t.max, entry.duration);
+        if (cp.timings.firstStep != null && entry.startTime >= cp.timings.firstStep) {
+          t.training.count += 1;
+          t.training.max = Math.max(t.training.max, entry.duration);
+          t.training.total += entry.duration;
+        }
+      }
+    }).observe({ type: "longtask", buffered: true });
+  } catch (e) {
+    cp.longTasks = null;  // this browser does not report long tasks
+  }
+
   function show(el, text) { el.hidden = !text; el.textContent = text || ""; }
   function fatal(text) { show($("cp-fatal"), text); cp.errors.push(text); }
   function setProgress(fraction, text) {
@@ -97,6 +118,7 @@
         `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
         escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
     }
+    if (u.sections && window.cpSections) window.cpSections.update(u.sections);  // static/sections.js
     if (u.first_step && !cp.firstStep) {
       cp.firstStep = u.first_step;
       cp.timings.firstStep = performance.now();
@@ -276,6 +298,9 @@
         cp.info = m.info;
         $("cp-loading").hidden = true;
         enableControls();
+        if (window.cpSections) {  // the explaining sections (static/sections.js)
+          window.cpSections.start(send).catch((e) => fatal(`the sections failed to start: ${e.message || e}`));
+        }
       } else if (m.type === "check") cp.check = m.result;
       else if (m.type === "update") applyUpdate(m.update);
       else if (m.type === "reply") {

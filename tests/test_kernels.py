@@ -100,6 +100,21 @@ def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, dx_by_c
         close(got, expected, dtype, "conv " + what)
 
 
+@pytest.mark.parametrize("no_blas", [True, False])
+@pytest.mark.parametrize("case", [(5, 1, 2), (3, 2, 1)], ids=lambda c: "k%d-s%d-p%d" % c)
+def test_numpy_dw_both_ways_matches_naive(monkeypatch, case, no_blas):
+    """Without BLAS (Pyodide) conv_backward's dw copies dout's transpose contiguous and sums
+    DW_ROWS rows at a time (kernels_numpy._dw; 3 rows here, so several blocks and a shorter
+    last one); with OpenBLAS it is one GEMM on the strided view: both ways, the same gradients."""
+    kn = get_kernels("numpy")
+    monkeypatch.setattr(kn, "NO_BLAS", no_blas)
+    monkeypatch.setattr(kn, "DW_ROWS", 3)
+    x, w, b, dout = conv_inputs(case, np.float32)
+    _, cache = kn.conv_forward(x, w, b, case[1], case[2])
+    _, dw, db = kn.conv_backward(dout, cache, need_dx=False)
+    close(dw, naive.conv_backward(dout, x, w, case[1], case[2])[1], np.float32, "conv dw")
+
+
 def test_conv_kernel_sees_channels_last_and_pytorch_weight_layout(kernels):
     # One 1x1 filter picking channel 1 with weight 2: out[..., f] == 2 * x[..., 1] + bias.
     x = np.arange(2 * 3 * 4 * 3, dtype=np.float64).reshape(2, 3, 4, 3)

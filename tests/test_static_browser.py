@@ -229,9 +229,17 @@ def test_benchmark_page(site, browser):
         "\nbenchmark, %d images, batch 16: engine in Pyodide %.1f images/s, ConvNetJS %.1f images/s (%.2fx)"
         % (n, e["images_per_s"], c["images_per_s"], r["ratio"])
     )
+    d = r["dashboard"]  # the dashboard in a frame of the benchmark page (static/bench.js)
+    lt = d["long_tasks"]["training"]
+    print(
+        "dashboard: first training step %.1f s after opening (ready %.1f s; Pyodide from the browser's cache); "
+        "%d long tasks on the main thread in %d s of training, longest %.0f ms, %.0f ms in all; %d images trained"
+        % (d["first_step_s"], d["ready_s"], lt["count"], d["seconds"], lt["max"], lt["total"], d["examples"])
+    )
     assert (
         e["images_per_s"] > 0 and c["images_per_s"] > 0 and np.isfinite(e["loss_last"]) and np.isfinite(c["loss_last"])
     )
+    assert d["examples"] > 0 and d["first_step_s"] > d["ready_s"] > 0
     assert not offsite(log), log
     page.close()
 

@@ -136,6 +136,8 @@ def test_bundle_is_what_the_worker_imports_in_python_38(site):
         "app/core/runner.py",
         "engine/fast/numpy_threads.py",
         "cp_worker.py",
+        "cp_sections.py",  # a module beside the worker, which it imports
+        "app/core/casestudies.py",
     ):
         assert name in files, name
     assert "engine/fast/kernels_numba.py" not in files

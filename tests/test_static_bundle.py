@@ -40,6 +40,7 @@ def test_the_bundle_is_the_worker_the_core_and_the_numpy_engine():
     files = build.python_bundle()
     for name in (
         "cp_worker.py",
+        "cp_sections.py",
         "app/__init__.py",
         "app/core/__init__.py",
         "app/core/runner.py",
@@ -54,7 +55,8 @@ def test_the_bundle_is_the_worker_the_core_and_the_numpy_engine():
     assert "engine/fast/kernels_numba.py" not in files
     assert not [n for n in files if n.startswith(("app/views/", "app/teaching/")) or n in ("app/plots.py",)]
     for name, source in files.items():
-        assert source == (REPO / ("static" if name == "cp_worker.py" else "") / name).read_text(), name
+        # the worker and the modules beside it (cp_sections.py) come from static/, the packages from the root
+        assert source == (REPO / ("static" if "/" not in name else "") / name).read_text(), name
         ast.parse(source, filename=name, feature_version=(3, 8))  # Pyodide 0.17 is Python 3.8
 
 

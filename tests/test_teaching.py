@@ -4,6 +4,9 @@ saliency, and the Panel views in plain pytest (no browser)."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import pytest
 
@@ -358,3 +361,20 @@ def test_rolling_evaluation_follows_the_given_order():
     assert snap["evaluated"] == 3 and list(np.diag(snap["matrix"])) == [1, 1, 1]  # one image of each class
     ev.update(Net(), 12)
     assert ev.snapshot()["evaluated"] == 12 and ev.passes == 1
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (5, 7, 3), (5, 7, 4), (3, 2, 1)])
+def test_png_bytes_decode_to_the_same_pixels(shape):
+    # The pictures of both front ends are PNGs from the standard library alone (the static
+    # site's worker has no Pillow): Pillow must read back exactly the pixels written.
+    from PIL import Image
+
+    from app.core.fragments import png_bytes
+    from app.core.teaching_fragments import png_uri
+
+    img = np.random.RandomState(0).randint(0, 256, shape).astype(np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(img))))
+    assert back.shape == img.squeeze(-1).shape if shape[-1] == 1 else img.shape
+    assert np.array_equal(back.reshape(img.shape), img)
+    big = np.asarray(Image.open(io.BytesIO(base64.b64decode(png_uri(img, scale=3).split(",", 1)[1]))))
+    assert np.array_equal(big[::3, ::3].reshape(img.shape), img)

@@ -33,8 +33,10 @@ def data_summary(ds, samples=SAMPLES_PER_CLASS, seed=0):
     classes = list(ds.classes)
     k = len(classes)
     train_y = getattr(ds, "train_y", None)
-    train = np.bincount(np.asarray(train_y), minlength=k) if train_y is not None else np.zeros(k, np.int64)
-    test = np.bincount(np.asarray(ds.test_y), minlength=k)
+    train = (
+        np.bincount(np.asarray(train_y).astype(np.intp), minlength=k) if train_y is not None else np.zeros(k, np.int64)
+    )
+    test = np.bincount(np.asarray(ds.test_y).astype(np.intp), minlength=k)
     total = train + test
     rng = np.random.default_rng(seed)
     pool_x, pool_y = (ds.train_x, train_y) if train_y is not None else (ds.test_x, ds.test_y)

@@ -27,7 +27,8 @@ def confusion_matrix(labels, preds, num_classes):
     if labels.shape != preds.shape:
         raise ValueError("labels %s and predictions %s differ in shape" % (labels.shape, preds.shape))
     K = int(num_classes)
-    return np.bincount(labels * K + preds, minlength=K * K).reshape(K, K)
+    # np.bincount takes intp only: int32 in Pyodide's 32-bit WebAssembly, where the static site runs this
+    return np.bincount((labels * K + preds).astype(np.intp), minlength=K * K).reshape(K, K)
 
 
 def per_class_accuracy(cm):

@@ -13,6 +13,8 @@ import numpy as np
 
 from engine import human_count
 
+from .fragments import png_data_uri
+
 # -- case studies ----------------------------------------------------------------------------
 CASE_CSS = """
 <style>
@@ -128,20 +130,10 @@ def corrections_html(claims):
 
 def png_uri(image, scale=3):
     """A uint8 image (H, W, C) as a data: URI of a PNG, enlarged `scale` times (nearest)."""
-    import base64
-    import io
-
-    from PIL import Image
-
     image = np.asarray(image, dtype=np.uint8)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    pil = Image.fromarray(image)
     if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    return png_data_uri(image)
 
 
 def gallery_html(items, images, class_names, scale=3):

@@ -8,14 +8,12 @@ running net (the runner checks it again).
 
 from __future__ import annotations
 
-import json
-
 import panel as pn
 from panel.viewable import Viewer
 
 import engine
 
-from ..core.fragments import layer_table_html, memory_html
+from ..core.fragments import layer_table_html, memory_html, spec_text
 from .common import alert, html, show
 
 RUNNING = "(the running net)"
@@ -23,11 +21,6 @@ MONO = (
     ".bk-input { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; "
     "line-height: 1.35; white-space: pre; overflow-x: auto; }"
 )
-
-
-def spec_text(layers):
-    """A spec as JSON with one layer per line: easy to read and to edit."""
-    return "[\n" + ",\n".join("  " + json.dumps(layer) for layer in layers) + "\n]"
 
 
 class NetworkEditor(Viewer):
