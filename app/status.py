@@ -58,6 +58,7 @@ def timeline(snap):
     return {
         "checkpoints": list(tl.get("examples") or []),
         "bytes": tl.get("bytes", 0),
+        "too_large": tl.get("too_large"),
         "viewing": view.get("examples"),
         "ready": bool(view.get("ready")),
         "filters_sha": view.get("filters_sha"),

@@ -15,7 +15,7 @@ example), the predictions of the first test images and a confusion matrix over t
 test set, published as they come. The training thread only looks up the checkpoint and hands
 it over, so it never waits more than a step. Unthreaded Runners work one piece per tick.
 
-Published (`_pub`): "timeline" = {"examples": [checkpoint examples], "bytes"} and
+Published (`_pub`): "timeline" = {"examples": [checkpoint examples], "bytes", "too_large"} and
 "timeline_view" = None (live) or {"key", "examples", "filters_sha", "ready"}; filters_sha is
 weights_sha() of the stored checkpoint's first conv layer, what the shown filters must hash to.
 No Panel here.
@@ -201,9 +201,10 @@ class RunnerTimelineMixin:
         if not self.timeline_on:
             return
         params = self.net.params()
-        if self.timeline.record(examples, [params[k] for k in self._timeline_names]):
+        tl = self.timeline
+        if tl.record(examples, [params[k] for k in self._timeline_names]) or tl.too_large:
             with self._lock:
-                self._pub["timeline"] = {"examples": self.timeline.examples(), "bytes": self.timeline.nbytes}
+                self._pub["timeline"] = {"examples": tl.examples(), "bytes": tl.nbytes, "too_large": tl.too_large}
 
     def _timeline_step(self, examples):
         """After a step: a checkpoint when due (one comparison when not)."""

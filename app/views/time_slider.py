@@ -12,6 +12,7 @@ from __future__ import annotations
 import panel as pn
 from panel.viewable import Viewer
 
+from ..core.timeline import MAX_BYTES
 from .common import alert, html, show
 
 TIMELINE_CSS = """
@@ -37,6 +38,7 @@ class TimelineBar(Viewer):
         self.error = alert("danger")
         self.checkpoints = []
         self.viewing = None
+        self.too_large = None
         self._set = None  # the value this view last set (not a user's drag)
         self.slider.param.watch(self._dragged, "value_throttled")
         self.live_button.on_click(lambda e: self._command(self.runner.back_to_live))
@@ -75,9 +77,10 @@ class TimelineBar(Viewer):
         checkpoints = list(tl.get("examples") or [])
         view = snap.get("timeline_view")
         viewing = None if view is None else view["examples"]
-        if checkpoints == self.checkpoints and viewing == self.viewing:
+        too_large = tl.get("too_large")
+        if checkpoints == self.checkpoints and viewing == self.viewing and too_large == self.too_large:
             return False
-        self.checkpoints, self.viewing = checkpoints, viewing
+        self.checkpoints, self.viewing, self.too_large = checkpoints, viewing, too_large
         end = max(1, checkpoints[-1] if checkpoints else 1)
         value = end if viewing is None else min(viewing, end)
         self._set = value
@@ -90,7 +93,9 @@ class TimelineBar(Viewer):
 
     def _note(self):
         n = len(self.checkpoints)
-        if self.viewing is None:
+        if self.too_large:
+            text = f"No timeline for this net: its weights ({self.too_large / 1e6:.0f} MB) are more than half of the {MAX_BYTES / 1e6:.0f} MB it may keep."
+        elif self.viewing is None:
             text = (
                 "Live: the net as it trains. Drag the slider back to see the net of an earlier moment (%d checkpoints)."
                 % n
