@@ -238,9 +238,8 @@ def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
     presenter = open_page(browser, lecture["presenter"], width=1280, height=800)
     assert presenting(presenter)
     nav = presenter.locator(".cp-nav").first
-    # a new presenter page shows section 1 but the lecture is where the last presenter left
-    # it: turn there and back, so the room follows to section 1 (not a race with the phone's
-    # first draw)
+    # A new presenter's page does not announce its first section (the room stays where the
+    # last one left it, the last section after the tests above): turned there and back, it does.
     presenter.keyboard.press("ArrowRight")
     wait_for(lambda: "2 / 10" in nav.inner_text(), 10, "section 2", presenter)
     presenter.keyboard.press("ArrowLeft")
