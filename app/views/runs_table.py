@@ -4,7 +4,8 @@ The table lists every run (the earlier ones the Runner's RunLog keeps, app/core/
 one in progress): its settings, examples seen and best validation and test accuracy. A run's
 checkbox shows or hides its line; the legend of each line names only what differed from the
 run in progress ("lr 1 → 0.01"). The runs download as CSV (one row per curve point) and JSON.
-A runner without a RunLog (the lecture viewers' mirror) shows no runs.
+A lecture viewer's page shows the presenter's runs (app/relay.py sends them). A branch from the
+timeline (app/core/runner_timeline.py) says whose branch it is under its number.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RUNS_CSS = """
 .cp-runs th { color: #475467; font-weight: 600; }
 .cp-run-live td { font-weight: 600; }
 .cp-runs-empty { color: #667085; }
+.cp-run-branch { color: #667085; font-weight: 400; font-size: 12px; }
 """
 
 
@@ -70,12 +72,15 @@ def table_html(runs, now_run):
         s = r["settings"]
         cells = "".join("<td>%s</td>" % escape(str(s.get(k, ""))) for k in SETTINGS if k != "source")
         live = r["run"] == now_run
+        source = str(s.get("source") or "")
+        branch = '<br><span class="cp-run-branch">%s</span>' % escape(source) if source.startswith("branch of") else ""
         rows.append(
-            '<tr class="%s"><td>%d%s</td>%s<td>%s</td><td>%s</td><td>%s</td></tr>'
+            '<tr class="%s"><td>%d%s%s</td>%s<td>%s</td><td>%s</td><td>%s</td></tr>'
             % (
                 "cp-run-live" if live else "cp-run",
                 r["run"],
                 " (now)" if live else "",
+                branch,
                 cells,
                 "{:,}".format(r["examples"]),
                 _pct(r["best_val_acc"]),
