@@ -23,6 +23,7 @@ import numpy as np
 
 import engine
 from app.core import Runner, fragments, paths, plot_data
+from app.core.worker_feed import RunsFeed
 from datasets import Batches, Dataset
 
 OUT = "/tmp/cp_out.bin"
@@ -113,6 +114,7 @@ class Session:
         )
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
+        self.feed = RunsFeed(self.runner)  # issue 19: runs to compare, the setup link
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -209,11 +211,15 @@ class Session:
                 "image": blob.add(data["image"], np.uint8),
                 "bars_html": fragments.bars_html(snap["classes"], data["probs"], data.get("label")),
             }
+        self.feed.update(snap, out)
         return out
 
     # -- commands from the page ---------------------------------------------------------------
     def command(self, cmd, args, blob):
         r = self.runner
+        answer = self.feed.command(cmd, args)
+        if answer is not None:
+            return answer
         if cmd in ("start", "pause", "step", "reset"):
             getattr(r, cmd)()
         elif cmd == "hyper":
@@ -263,10 +269,16 @@ class Session:
 def start(config):
     global SESSION
     c = json.loads(config)
-    SESSION = Session(c["home"], c["site"], c.get("options") or {})
-    return json.dumps(
-        {"python": sys.version.split()[0], "numpy": np.__version__, "pretrained": paths.pretrained_path() is not None}
-    )
+    options = c.get("options") or {}
+    SESSION = Session(c["home"], c["site"], options)
+    info = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "pretrained": paths.pretrained_path() is not None,
+    }
+    if options.get("setup"):  # the page's link carries a setup: it is the first run's
+        info["setup"] = SESSION.feed.open_link(options["setup"])
+    return json.dumps(info)
 
 
 def tick(budget_ms):

@@ -21,6 +21,17 @@
   let nextId = 1;
   const pending = new Map();
   let examples = 0;
+  // Sections in files of their own (runs.js, timeline.js, loaded before this file) register in
+  // window.cpParts: {options(o), figures(api), ready(api, info), update(u, api)}, each optional.
+  const parts = window.cpParts || [];
+  const api = { cp, site, $, show, send: (cmd, args) => send(cmd, args), escapeHtml: (t) => escapeHtml(t), pictureURL: (v) => pictureURL(v),
+                model: (name) => { for (const doc of Bokeh.documents) { const m = doc.get_model_by_name(name); if (m) return m; } return null; } };
+  function eachPart(hook, ...args) {
+    for (const p of parts) {
+      if (!p[hook]) continue;
+      try { p[hook](...args); } catch (e) { cp.errors.push(`${p.name || "part"}.${hook}: ${e.message || e}`); console.error(e); }
+    }
+  }
 
   function show(el, text) { el.hidden = !text; el.textContent = text || ""; }
   function fatal(text) { show($("cp-fatal"), text); cp.errors.push(text); }
@@ -97,6 +108,7 @@
         `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
         escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
     }
+    eachPart("update", u, api);
     if (u.first_step && !cp.firstStep) {
       cp.firstStep = u.first_step;
       cp.timings.firstStep = performance.now();
@@ -259,6 +271,7 @@
     syncControls(Object.assign({ lr: o.lr, momentum: o.momentum != null ? o.momentum : 0.9 }, d));
     setProgress(0.01, "drawing the figures");
     await embedFigures();
+    eachPart("figures", api);
     wireControls();
     const base = new URL(".", location.href).href;
     const pyodideURL = new URL(site.pyodide_url, base).href;
@@ -276,6 +289,7 @@
         cp.info = m.info;
         $("cp-loading").hidden = true;
         enableControls();
+        eachPart("ready", api, m.info || {});
       } else if (m.type === "check") cp.check = m.result;
       else if (m.type === "update") applyUpdate(m.update);
       else if (m.type === "reply") {
@@ -289,6 +303,7 @@
     for (const k of ["seed", "batch_size", "optimizer"]) if (params.has(k)) options[k] = params.get(k);
     const sizes = {};
     for (const [name, bytes] of Object.entries(site.bytes || {})) sizes[name] = bytes;
+    eachPart("options", options);
     const check = params.get("check") === "compile";
     worker.postMessage({ type: "init", base, site, esm, options, sizes, check });
   }

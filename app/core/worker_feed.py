@@ -1,0 +1,76 @@
+"""What the static site's worker (static/cp_worker.py) adds to its updates for issue 19's sections:
+the runs to compare (the earlier runs' lines and the runs table, app/core/run_overlays.py), the
+setup in the page's link (app/core/setup_link.py) and, with a Timeline, the run's checkpoints.
+
+The worker is one thread (Pyodide has none): RunsFeed.update() runs after each tick and adds
+only what changed since the last one; command() answers the page's commands of these sections.
+The page's half is static/runs.js. Plain Python and NumPy, Python 3.8: it ships to the browser.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .run_overlays import TABLE_EVERY, overlays, table_html
+from .runs import run_settings, runs_csv, runs_json
+from .setup_link import SetupLinkError, apply_setup, encode_setup
+
+
+class RunsFeed:
+    """The runs table, the earlier runs' lines and the setup link of one Runner (see above)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.runs_key = None  # (RunLog version, settings in progress) of the lines last sent
+        self.table_at = -TABLE_EVERY
+        self.setup_key = None  # (spec_version, hyper_version) of the link last sent
+
+    def update(self, snap, out):
+        """Add "runs" (table, lines) and "setup" (the link's parameter) to an update when changed."""
+        runs = self._runs(snap, time.monotonic())
+        if runs is not None:
+            out["runs"] = runs
+        key = (snap.get("spec_version"), snap.get("hyper_version"), snap.get("run_id"))
+        if key != self.setup_key and snap.get("spec"):
+            self.setup_key = key
+            out["setup"] = encode_setup(snap["spec"], snap.get("hyper") or {})
+
+    def _runs(self, snap, now_s):
+        r = self.runner
+        now = run_settings(snap.get("hyper") or {}, snap.get("spec") or [], snap.get("net_source", ""))
+        version, _ = r.runs_view(with_current=False)  # cheap: the earlier runs are shared
+        changed = (version, now) != self.runs_key
+        if not changed and now_s - self.table_at < TABLE_EVERY:
+            return None
+        self.table_at = now_s
+        _, runs = r.runs_view()
+        out = {"table_html": table_html(runs, snap.get("run_id")), "count": len(runs)}
+        if changed:
+            self.runs_key = (version, now)
+            earlier = [x for x in runs if x["run"] != snap.get("run_id")]
+            # Every earlier run, hidden ones too: the page shows and hides them itself.
+            out["earlier"] = [x["run"] for x in earlier]
+            out["loss"] = overlays(earlier, now, "loss_smooth")
+            out["acc"] = overlays(earlier, now, "val_acc")
+        return out
+
+    def command(self, cmd, args):
+        """The answer to one of these sections' commands, or None when `cmd` is not one of them."""
+        if cmd == "runs_download":
+            _, runs = self.runner.runs_view()
+            kind = args.get("kind")
+            if kind not in ("csv", "json"):
+                raise ValueError("runs download: kind must be csv or json, got %r" % (kind,))
+            return {"text": runs_csv(runs) if kind == "csv" else runs_json(runs), "runs": len(runs)}
+        if cmd == "setup":
+            return self.open_link(args.get("setup", ""))
+        return None
+
+    def open_link(self, text):
+        """Make a link's setup the run; {"error": one line} when it cannot be used (nothing changes)."""
+        try:
+            layers = apply_setup(self.runner, text)
+        except SetupLinkError as e:
+            return {"error": str(e)}
+        self.setup_key = None  # the link as this page writes it goes back to the page
+        return {"layers": len(layers)}
