@@ -23,7 +23,7 @@ import numpy as np
 
 import engine
 from app.core import Runner, fragments, paths, plot_data
-from app.core.worker_feed import RunsFeed
+from app.core.worker_feed import RunsFeed, TimelineFeed
 from datasets import Batches, Dataset
 
 OUT = "/tmp/cp_out.bin"
@@ -115,6 +115,7 @@ class Session:
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
         self.feed = RunsFeed(self.runner)  # issue 19: runs to compare, the setup link
+        self.timeline = TimelineFeed(self.runner, self._vis_out)  # and the run's checkpoints
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -127,6 +128,7 @@ class Session:
             if ev is None:
                 break
             trained = True
+            self.timeline.stepped(ev)
             if ev["step"] == 1:
                 first = self._first_step_report(ev)
             if (time.perf_counter() - t0) * 1000 >= budget_ms:
@@ -201,23 +203,33 @@ class Session:
             out["predictions"] = {"images": _images(im, blob), "bars": bars, "clear": behind, "slots": SLOTS}
             sent["predictions"] = items[-1]["id"]
         version, data = r.vis()
-        if data is not None and version != sent["vis"]:
+        # While the page looks at a checkpoint (the timeline), its pictures stay on screen.
+        if data is not None and version != sent["vis"] and self.timeline.view is None:
             sent["vis"] = version
-            im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
-            out["vis"] = {
-                "images": _images(im, blob),
-                "captions": cap,
-                "caption": data.get("caption", ""),
-                "image": blob.add(data["image"], np.uint8),
-                "bars_html": fragments.bars_html(snap["classes"], data["probs"], data.get("label")),
-            }
+            out["vis"] = self._vis_out(data, blob)
         self.feed.update(snap, out)
+        self.timeline.update(out)
         return out
+
+    def _vis_out(self, data, blob):
+        """The network pictures of one probe, for the page's network figure."""
+        im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
+        return {
+            "images": _images(im, blob),
+            "captions": cap,
+            "caption": data.get("caption", ""),
+            "image": blob.add(data["image"], np.uint8),
+            "bars_html": fragments.bars_html(self.runner.classes, data["probs"], data.get("label")),
+        }
 
     # -- commands from the page ---------------------------------------------------------------
     def command(self, cmd, args, blob):
         r = self.runner
         answer = self.feed.command(cmd, args)
+        if answer is None:
+            answer = self.timeline.command(cmd, args, blob)
+            if answer is not None and answer.get("live"):
+                self.sent["vis"] = -1  # back to live: the live pictures again
         if answer is not None:
             return answer
         if cmd in ("start", "pause", "step", "reset"):

@@ -24,8 +24,10 @@
   // Sections in files of their own (runs.js, timeline.js, loaded before this file) register in
   // window.cpParts: {options(o), figures(api), ready(api, info), update(u, api)}, each optional.
   const parts = window.cpParts || [];
-  const api = { cp, site, $, show, send: (cmd, args) => send(cmd, args), escapeHtml: (t) => escapeHtml(t), pictureURL: (v) => pictureURL(v),
-                model: (name) => { for (const doc of Bokeh.documents) { const m = doc.get_model_by_name(name); if (m) return m; } return null; } };
+  const api = {
+    cp, site, $, show, send, escapeHtml, pictureURL, applyVis,
+    model: (name) => { for (const doc of Bokeh.documents) { const m = doc.get_model_by_name(name); if (m) return m; } return null; },
+  };
   function eachPart(hook, ...args) {
     for (const p of parts) {
       if (!p[hook]) continue;
@@ -101,18 +103,21 @@
       sources["cp-pred-images"].stream(imageRows(p.images), p.slots);
       sources["cp-pred-bars"].stream(p.bars, 3 * p.slots);
     }
-    if (u.vis) {
-      sources["cp-net-images"].data = imageRows(u.vis.images);
-      sources["cp-net-captions"].data = u.vis.captions;
-      $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(u.vis.image)}" ` +
-        `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
-        escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
-    }
+    if (u.vis) applyVis(u.vis);
     eachPart("update", u, api);
     if (u.first_step && !cp.firstStep) {
       cp.firstStep = u.first_step;
       cp.timings.firstStep = performance.now();
     }
+  }
+
+  // The network pictures of one probe (the live net's, or a checkpoint's: static/timeline.js).
+  function applyVis(v) {
+    sources["cp-net-images"].data = imageRows(v.images);
+    sources["cp-net-captions"].data = v.captions;
+    $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +
+      `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
+      escapeHtml(v.caption)}</div>${v.bars_html}</div></div>`;
   }
 
   // uint8 (H, W, 3) from the worker -> a data: URL the page can show (drawn pixel-crisp by CSS).

@@ -8,12 +8,14 @@ the expensive part). Screenshots go to tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from browser import ARTIFACTS
 from conftest import TINY
 from static_site import START_TIMEOUT_MS, cp, offsite, open_page
 from test_static_browser import site  # noqa: F401 (the built site, served: a fixture)
 
+from app.core.plot_data import layer_picture, to_rgba
 from app.core.setup_link import decode_setup, encode_setup
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,6 +33,28 @@ def _wait(page, expr, log, what, timeout=120_000):
 
 def _examples(page):
     return cp(page, "window.cp.status.examples")
+
+
+FILTERS_DRAWN = """(() => {
+  for (const doc of Bokeh.documents) {
+    const src = doc.get_model_by_name("cp-net-images");
+    if (!src) continue;
+    const i = src.data.layer.findIndex((name, j) => name === "conv1" && src.data.kind[j] === "filters");
+    const im = src.data.image[i];
+    return { shape: Array.from(im.shape), rgba: Array.from(im) };
+  }
+})()"""
+
+
+def _filters_drawn(page):
+    """conv1's filter picture as the page's network figure holds it: uint8 RGBA (h, w, 4)."""
+    d = page.evaluate(FILTERS_DRAWN)
+    return np.array(d["rgba"], np.uint32).reshape(d["shape"]).view(np.uint8).reshape(tuple(d["shape"]) + (4,))
+
+
+def _filters_of(weights):
+    """The picture the core draws of conv filters (F, 3, K, K), as _filters_drawn returns it."""
+    return to_rgba(layer_picture("filters", weights, max_width=190)[0]).view(np.uint8).reshape(-1)
 
 
 def test_setup_link_runs_to_compare_and_the_timeline(site, browser):  # noqa: F811
@@ -89,6 +113,37 @@ def test_setup_link_runs_to_compare_and_the_timeline(site, browser):  # noqa: F8
         assert "not readable" in message and "\n" not in message.strip()
         _wait(page, "window.cp.status.examples > %d" % (seen + 50), log, "training after the bad link")
         assert cp(page, "window.cp.status.run_id") == run
+
+        # The timeline: drag the slider back; the filters drawn are the stored checkpoint's, and
+        # stay so while training goes on; "Back to live" returns.
+        _wait(page, "window.cp.timeline.checkpoints.length >= 6", log, "six checkpoints")
+        live_filters = _filters_drawn(page)
+        box = page.locator("#cp-timeline-slider").bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] - 4, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+        page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+        page.mouse.up()
+        _wait(page, "window.cp.timeline.shown && window.cp.timeline.view !== null", log, "a checkpoint shown")
+        _wait(page, "!window.cp.timeline.busy", log, "the last move drawn")
+        shown, timeline = cp(page, "window.cp.timeline.shown"), cp(page, "window.cp.timeline")
+        assert shown["examples"] in timeline["checkpoints"][:-1], (shown, timeline)
+        seen = _examples(page)
+        assert shown["examples"] < seen
+        weights = np.array(shown["weights"]["conv1.weight"], np.float32).reshape(shown["shape"])
+        expected = _filters_of(weights)
+        drawn = _filters_drawn(page)
+        assert np.abs(drawn.reshape(-1).astype(int) - expected.astype(int)).max() <= 1  # float32 rounding
+        assert not np.array_equal(drawn, live_filters)  # the past, not the net of a moment ago
+        assert "examples seen: checkpoint" in page.inner_text("#cp-timeline-label")
+        page.screenshot(path=str(ARTIFACTS / "static-timeline.png"), full_page=True)
+        _wait(page, "window.cp.status.examples > %d" % (seen + 100), log, "training while scrubbed back")
+        again = _filters_drawn(page)
+        assert np.abs(again.reshape(-1).astype(int) - expected.astype(int)).max() <= 1  # still that moment
+        page.click("#cp-timeline-live")
+        _wait(page, "window.cp.timeline.view === null", log, "back to live")
+        assert "live" in page.inner_text("#cp-timeline-label")
 
         page.screenshot(path=str(ARTIFACTS / "static-runs.png"), full_page=True)
         assert not cp(page, "window.cp.errors"), cp(page, "window.cp.errors")

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from conftest import TINY
 
 from app.core.setup_link import decode_setup, encode_setup
-from app.core.worker_feed import RunsFeed
+from app.core.worker_feed import RunsFeed, TimelineFeed
 
 
 def _train(runner, steps):
@@ -62,3 +63,43 @@ def test_the_setup_link_round_trips_and_a_bad_one_changes_nothing(runner):
     assert "cannot be used" in wrong["error"]
     runner.tick()
     assert runner.snapshot()["run_id"] == before and runner.snapshot()["hyper"]["lr"] == 0.02
+
+
+class _Blob:
+    """cp_worker.py's Blob as far as the feed uses it: arrays kept as they are."""
+
+    def add(self, a, dtype):
+        return np.array(a, dtype=dtype)
+
+
+def test_the_timeline_keeps_checkpoints_and_shows_one_while_training_goes_on(runner):
+    runner.apply_spec(TINY)
+    shown = []
+    feed = TimelineFeed(runner, lambda data, blob: shown.append(data) or {"caption": data["caption"]})
+    runner.start()
+    for _ in range(30):
+        ev = runner.tick()
+        feed.stepped(ev)
+    out = {}
+    feed.update(out)
+    checkpoints = out["timeline"]["checkpoints"]
+    assert checkpoints[0] == 16 and checkpoints[-1] == 30 * 16 and out["timeline"]["view"] is None
+    assert out["timeline"]["nbytes"] == len(checkpoints) * runner.net.params().flat.nbytes
+    at, (stored,) = feed.timeline.at(checkpoints[2])
+    answer = feed.command("timeline_view", {"examples": checkpoints[2] + 1}, _Blob())
+    assert answer["view"] == at == checkpoints[2] and "the net at %d examples" % at in answer["vis"]["caption"]
+    (weights,) = answer["weights"].values()
+    live = runner.net.params()["conv1.weight"]
+    n = weights.size
+    np.testing.assert_array_equal(weights.ravel(), stored[:n])  # conv1's weights lead the flat buffer
+    assert not np.array_equal(weights, live)  # the past, not the live net
+    np.testing.assert_array_equal(shown[-1]["layers"][1]["weight"], weights)  # what the filters draw
+    for _ in range(3):
+        feed.stepped(runner.tick())
+    out = {}
+    feed.update(out)
+    assert out["timeline"]["view"] == at and out["timeline"]["checkpoints"][-1] == 33 * 16
+    assert feed.command("timeline_view", {"examples": None}, _Blob()) == {"live": True}
+    runner.reset()
+    feed.stepped(runner.tick())
+    assert feed.timeline.examples() == [16] and feed.view is None  # a new run, a new timeline

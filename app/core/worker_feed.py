@@ -1,19 +1,29 @@
 """What the static site's worker (static/cp_worker.py) adds to its updates for issue 19's sections:
 the runs to compare (the earlier runs' lines and the runs table, app/core/run_overlays.py), the
-setup in the page's link (app/core/setup_link.py) and, with a Timeline, the run's checkpoints.
+setup in the page's link (app/core/setup_link.py) and the run's timeline (app/core/timeline.py).
 
-The worker is one thread (Pyodide has none): RunsFeed.update() runs after each tick and adds
-only what changed since the last one; command() answers the page's commands of these sections.
-The page's half is static/runs.js. Plain Python and NumPy, Python 3.8: it ships to the browser.
+The worker is one thread (Pyodide has none): update() runs after each tick and adds only what
+changed since the last one; command() answers the page's commands of these sections. The
+timeline is recorded after training steps (TimelineFeed.stepped: a copy of the net's flat
+parameter buffer when one is due); looking at a checkpoint probes a second net loaded with its
+weights, once per move of the slider, between two ticks, while training goes on. The page's
+halves are static/runs.js and static/timeline.js. Plain Python and NumPy, Python 3.8: it ships
+to the browser.
 """
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
+
+import engine
+
+from .probe import probe
 from .run_overlays import TABLE_EVERY, overlays, table_html
 from .runs import run_settings, runs_csv, runs_json
 from .setup_link import SetupLinkError, apply_setup, encode_setup
+from .timeline import Timeline
 
 
 class RunsFeed:
@@ -74,3 +84,84 @@ class RunsFeed:
             return {"error": str(e)}
         self.setup_key = None  # the link as this page writes it goes back to the page
         return {"layers": len(layers)}
+
+
+class TimelineFeed:
+    """The run's checkpoints and the one being looked at (None: the live net); see above.
+
+    `picture(data, blob)` turns probe data into the page's network pictures (cp_worker.py's);
+    a Runner that keeps a Timeline of its own (`runner.timeline`) is read, not doubled."""
+
+    def __init__(self, runner, picture, timeline=None):
+        self.runner = runner
+        self.picture = picture
+        own = getattr(runner, "timeline", None)
+        self.recording = own is None
+        self.timeline = own if own is not None else (timeline or Timeline())
+        self.run_id = runner.run_id
+        self.view = None  # examples of the checkpoint shown, or None for the live net
+        self.sent = None  # (run, checkpoints) last sent
+        self._net = None  # (spec, Net) to probe checkpoints with
+
+    def stepped(self, event):
+        """After a training step: a new run starts an empty timeline; a due checkpoint is kept."""
+        r = self.runner
+        if r.run_id != self.run_id:
+            self.run_id, self.view = r.run_id, None
+            if self.recording:
+                self.timeline.clear()
+        examples = int(event["examples"])
+        if self.recording and self.timeline.due(examples):
+            self.timeline.record(examples, [r.net.params().flat])
+
+    def update(self, out):
+        """Add "timeline" (checkpoints, the one shown, bytes kept) to an update when it changed."""
+        tl = self.timeline
+        key = (self.run_id, tuple(tl.examples()), self.view)
+        if key != self.sent:
+            self.sent = key
+            out["timeline"] = {"checkpoints": list(key[1]), "view": self.view, "nbytes": int(tl.nbytes)}
+
+    def command(self, cmd, args, blob):
+        if cmd != "timeline_view":
+            return None
+        if args.get("examples") is None:
+            self.view = None
+            return {"live": True}
+        return self.show(int(args["examples"]), blob)
+
+    def show(self, examples, blob):
+        """The network pictures of the stored checkpoint at or before `examples`, and its first
+        conv layer's weights as stored (what the filters show)."""
+        if not len(self.timeline):
+            raise ValueError("no checkpoint yet: the timeline starts with the first training step")
+        at, params = self.timeline.at(examples)
+        net = self._checkpoint_net(params)
+        live = self.runner.vis()[1] or {}
+        image = live.get("image")
+        if image is None:
+            image = np.full(net.input_shape, 128, np.uint8)
+        data = probe(net, image, live.get("label"))
+        caption = live.get("caption", "")
+        data.update(image=image, caption="%s · the net at %s examples seen" % (caption, f"{at:,}"))
+        self.view = at
+        weights = {k: v for k, v in net.params().items() if k.endswith(".weight") and v.ndim == 4}
+        first = sorted(weights)[0] if weights else None
+        return {
+            "view": at,
+            "vis": self.picture(data, blob),
+            "weights": {first: blob.add(weights[first], np.float32)} if first else {},
+        }
+
+    def _checkpoint_net(self, params):
+        r = self.runner
+        spec = r.net.spec()
+        if self._net is None or self._net[0] != spec:
+            self._net = (spec, engine.Net(spec, backend="numpy", seed=0, preprocess=r.net.preprocess))
+        net = self._net[1]
+        mine = net.params()
+        if len(params) == 1 and params[0].size == mine.flat.size:  # this feed's own: the flat buffer
+            mine.flat[...] = params[0]
+        else:  # a Runner's own timeline: one array per parameter, in the net's order
+            net.load_params(dict(zip(mine.keys(), params)))
+        return net
