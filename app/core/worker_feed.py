@@ -136,7 +136,9 @@ class TimelineFeed:
         if not len(self.timeline):
             raise ValueError("no checkpoint yet: the timeline starts with the first training step")
         at, params = self.timeline.at(examples)
-        net = self._checkpoint_net(params)
+        stored = self._by_name(params)
+        net = self._checkpoint_net()
+        net.load_params(stored)
         live = self.runner.vis()[1] or {}
         image = live.get("image")
         if image is None:
@@ -145,23 +147,25 @@ class TimelineFeed:
         caption = live.get("caption", "")
         data.update(image=image, caption="%s · the net at %s examples seen" % (caption, f"{at:,}"))
         self.view = at
-        weights = {k: v for k, v in net.params().items() if k.endswith(".weight") and v.ndim == 4}
-        first = sorted(weights)[0] if weights else None
+        convs = [k for k, v in stored.items() if k.endswith(".weight") and v.ndim == 4]
+        first = convs[0] if convs else None  # the first conv layer's, as the checkpoint holds them
         return {
             "view": at,
             "vis": self.picture(data, blob),
-            "weights": {first: blob.add(weights[first], np.float32)} if first else {},
+            "weights": {first: blob.add(stored[first], np.float32)} if first else {},
         }
 
-    def _checkpoint_net(self, params):
+    def _by_name(self, params):
+        """A checkpoint's arrays by parameter name: this feed's own hold the flat buffer; a
+        Runner's own timeline, one array per parameter in the net's order."""
+        live = self.runner.net.params()
+        if len(params) == 1 and params[0].size == live.flat.size:
+            return {key: params[0][start:stop].reshape(shape) for key, start, stop, shape in live.layout}
+        return dict(zip(live.keys(), params))
+
+    def _checkpoint_net(self):
         r = self.runner
         spec = r.net.spec()
         if self._net is None or self._net[0] != spec:
             self._net = (spec, engine.Net(spec, backend="numpy", seed=0, preprocess=r.net.preprocess))
-        net = self._net[1]
-        mine = net.params()
-        if len(params) == 1 and params[0].size == mine.flat.size:  # this feed's own: the flat buffer
-            mine.flat[...] = params[0]
-        else:  # a Runner's own timeline: one array per parameter, in the net's order
-            net.load_params(dict(zip(mine.keys(), params)))
-        return net
+        return self._net[1]
