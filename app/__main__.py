@@ -54,6 +54,11 @@ def parse_args(argv=None):
     p.add_argument("--backend", choices=["numba", "numpy"], help="kernel backend (default: numba when available)")
     p.add_argument("--paused", action="store_true", help="do not start training until Start is pressed")
     p.add_argument(
+        "--no-timeline",
+        action="store_true",
+        help="keep no checkpoints of the run (no scrubbing back; for measuring what the timeline costs)",
+    )
+    p.add_argument(
         "--no-autosave",
         action="store_true",
         help="do not save the run to the cache directory every few minutes (the page still offers "
@@ -144,7 +149,9 @@ def main(argv=None):
     from .presenter_auth import route as login_route
     from .status import route as status_route
 
-    runner = Runner(None, snapshot=snapshot, backend=args.backend, running=not args.paused)
+    runner = Runner(
+        None, snapshot=snapshot, backend=args.backend, running=not args.paused, timeline=not args.no_timeline
+    )
 
     def load():
         from datasets import load_dataset

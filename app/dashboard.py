@@ -35,6 +35,7 @@ from .views.predictions import PredictionsView
 from .views.share_link import SetupLink, setup_notice
 from .views.snapshots import Snapshots
 from .views.stats import Stats
+from .views.time_slider import TimelineBar
 from .views.upload import Upload
 from .views.visualisation import Visualisation
 
@@ -110,7 +111,8 @@ class Dashboard:
         self.state.sync(runner.snapshot())
         self.controls = Controls(self.state, runner, read_only=self.read_only)
         self.stats = Stats(self.state)
-        self.curves = Curves()
+        self.timeline = TimelineBar(runner, read_only=self.read_only)
+        self.curves = Curves(timeline=self.timeline)
         self.editor = NetworkEditor(self.state, runner)
         self.layers = LayerTable(self.state)
         self.visualisation = Visualisation(self.state, runner)

@@ -87,6 +87,9 @@ def _what(command):
         "load_pretrained": "load a snapshot",
         "set_vis_example": "change the example everyone sees",
         "show_test_image": "change the example everyone sees",
+        "view_at": "scrub the run's timeline for everyone",
+        "back_to_live": "scrub the run's timeline for everyone",
+        "branch_from": "branch the run",
     }.get(command, "change the run")
 
 

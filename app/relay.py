@@ -13,7 +13,7 @@ another process:
     Publisher(runner, conn, lecture)
         a thread of the training process: every PUBLISH_S it sends what changed of the runner's
         published state (Runner.export: stats, curves, predictions, the visualisation, weights,
-        health, evaluation) and the presenter's section down a pipe, one message for all viewers
+        health, evaluation, the runs, the timeline's moment viewed) and the presenter's section down a pipe, one message for all viewers
     MirrorRunner()
         in the viewers' process: the reading side of a Runner (app/core/runner_reads.py, the READS
         of app/lecture.py) answered from the copies received; it has no commands at all
@@ -41,6 +41,8 @@ from .core.evaluation import RollingEvaluation
 from .core.health import HealthHistory
 from .core.history import History, PredictionLog
 from .core.runner_reads import RunnerReadsMixin
+from .core.runner_timeline import moment_from_message
+from .core.runs import RunLog
 
 PUBLISH_S = 0.5
 # The viewers' process runs at the niceness of the app's own server thread (0), above the
@@ -72,6 +74,8 @@ class MirrorRunner(RunnerReadsMixin):
         self._last_poll = 0.0
         self._health = HealthHistory()
         self._evaluation = None
+        self.runs = RunLog()  # the presenter's runs, for the runs table
+        self._moment = None  # the moment of the timeline the presenter shows, or None: live
         self.slide = 0  # the presenter's section
         self.messages = 0
 
@@ -110,17 +114,18 @@ class MirrorRunner(RunnerReadsMixin):
                     )
             if "evaluation" in msg and self._evaluation is not None:
                 self._evaluation.set_progress(msg["evaluation"])
+            if "runs" in msg:
+                self.runs.version, self.runs.runs, self.runs.current = msg["runs"]
+            if "moment" in msg:
+                self._moment = moment_from_message(msg["moment"], self.dataset, self._moment)
             self.messages += 1
 
     def health_history(self):
         return self._health
 
-    def runs_view(self, with_current=True):
-        """No runs to compare here yet: the runs are not sent to the viewers' process."""
-        return 0, []
-
     def evaluation(self):
-        return self._evaluation
+        moment = self._moment
+        return self._evaluation if moment is None else moment.get("evaluation")
 
     def presenter_slide(self):
         with self._lock:

@@ -1,7 +1,8 @@
 """GET /status.json: the run's numbers for scripts, monitoring and measurements.
 
 A plain Tornado handler beside the Panel app (no session is created, nothing is drawn): the
-fields of the runner's published snapshot that are numbers or short strings, with NaN as null.
+fields of the runner's published snapshot that are numbers or short strings, with NaN as null,
+and the run's timeline.
 tests/bench_page.py reads it to measure the training speed with and without a page open.
 """
 
@@ -42,7 +43,28 @@ def status(runner):
         if isinstance(value, float) and not math.isfinite(value):
             value = None
         out[key] = value
+    out["timeline"] = timeline(snap)
     return out
+
+
+def timeline(snap):
+    """The run's timeline (app/core/runner_timeline.py): the checkpoints' examples seen, the
+    moment viewed (its examples, or None: live) and the hashes that prove what is shown:
+    filters_sha of the stored checkpoint's first conv filters, shown_sha of the filters the
+    visualisation holds for it (equal once the moment is drawn), live_filters_sha of the live
+    net's."""
+    tl = snap.get("timeline") or {}
+    view = snap.get("timeline_view") or {}
+    return {
+        "checkpoints": list(tl.get("examples") or []),
+        "bytes": tl.get("bytes", 0),
+        "too_large": tl.get("too_large"),
+        "viewing": view.get("examples"),
+        "ready": bool(view.get("ready")),
+        "filters_sha": view.get("filters_sha"),
+        "shown_sha": view.get("shown_sha"),
+        "live_filters_sha": snap.get("live_filters_sha"),
+    }
 
 
 class StatusHandler(RequestHandler):

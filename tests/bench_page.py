@@ -1,6 +1,6 @@
 """Training speed with the page open vs headless: a measurement, not a test.
 
-    python tests/bench_page.py [--backend numba|numpy] [--window 30] [--rounds 3]
+    python tests/bench_page.py [--backend numba|numpy] [--window 30] [--rounds 3] [--no-timeline]
 
 Starts `python -m app` on the shared CIFAR-10 copy and, once training runs steadily, alternates
 windows with no page connected (headless) and with the dashboard open in headless Chromium
@@ -90,11 +90,13 @@ def main(argv=None):
     p.add_argument("--query", default="", help="added to the page's URL, e.g. ?layout=present")
     p.add_argument("--width", type=int, default=1500)
     p.add_argument("--height", type=int, default=1000)
+    p.add_argument("--no-timeline", action="store_true", help="the server keeps no checkpoints (timeline off)")
     args = p.parse_args(argv)
     import playwright.sync_api as sync_api
 
     tmp = Path(tempfile.mkdtemp(prefix="cp-page-bench-"))
-    proc, url = start_app(["--data", args.data, "--backend", args.backend], tmp / "server.log", tmp)
+    extra = ["--no-timeline"] if args.no_timeline else []
+    proc, url = start_app(["--data", args.data, "--backend", args.backend, *extra], tmp / "server.log", tmp)
     results, clicks = [], []
     try:
         deadline = time.monotonic() + 600
@@ -128,6 +130,7 @@ def main(argv=None):
     page = [x["images_per_s"] for x in results if x["page"]]
     summary = {
         "backend": args.backend,
+        "timeline": not args.no_timeline,
         "images_per_s_headless": round(sum(headless) / len(headless), 1),
         "images_per_s_page_open": round(sum(page) / len(page), 1),
         "click_to_status_ms": clicks,

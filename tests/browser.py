@@ -107,3 +107,16 @@ def chromium():
             yield b
         finally:
             b.close()
+
+
+def drag_slider(page, css, fraction):
+    """Drag the handle of the (Bokeh) slider inside `css` to `fraction` of its track and let go,
+    as a user's mouse does: the page sends the value when the drag ends."""
+    track = page.locator(css + " .noUi-target").first
+    track.scroll_into_view_if_needed()
+    handle = page.locator(css + " .noUi-handle").first
+    t, h = track.bounding_box(), handle.bounding_box()
+    page.mouse.move(h["x"] + h["width"] / 2, h["y"] + h["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(t["x"] + fraction * t["width"], t["y"] + t["height"] / 2, steps=10)
+    page.mouse.up()

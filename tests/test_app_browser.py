@@ -24,7 +24,17 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from browser import ARGS, ARTIFACTS, CHROMIUM, DATA, require_chromium, require_data, start_app, stop_app
+from browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    DATA,
+    drag_slider,
+    require_chromium,
+    require_data,
+    start_app,
+    stop_app,
+)
 from PIL import Image
 
 SECTIONS = [
@@ -299,6 +309,40 @@ def test_bad_upload_shows_an_error(page):
     page.get_by_text("notes.png is not an image").wait_for(timeout=30_000)
     shot(page, "bad_upload")
     assert curve_points(page) > 0  # the session survived
+
+
+def test_the_timeline_scrubs_back_while_training_goes_on_and_branches(page, server):
+    """Drag the slider under the curves back: the filters the page draws are the stored
+    checkpoint's (their hash, from the page, equals /status.json's hash of the stored weights,
+    and differs from the live net's) while examples seen keeps rising; Branch from here starts
+    a new run from that checkpoint, named in the runs table."""
+    status = lambda: json.loads(urllib.request.urlopen(server["url"] + "status.json", timeout=30).read())  # noqa: E731
+    wait_for(lambda: len(status()["timeline"]["checkpoints"]) >= 8, 300, "checkpoints in the timeline", page)
+    assert status()["status"] == "running"
+    scroll_to(page, "Curves")
+    drag_slider(page, ".cp-timeline", 0.3)
+    s = wait_for(lambda: (lambda s: s["timeline"]["ready"] and s)(status()), 60, "the moment computed", page)
+    tl = s["timeline"]
+    assert 0 <= tl["viewing"] < s["examples"] and tl["filters_sha"]
+    assert tl["shown_sha"] == tl["filters_sha"] != tl["live_filters_sha"]
+    page.get_by_text("Showing the net at").first.wait_for(timeout=30_000)
+    scroll_to(page, "Network visualisation")
+    moment = page.locator(".cp-vis-example .cp-vis-moment").first
+    drawn = lambda: moment.get_attribute("data-filters-sha") == tl["filters_sha"]  # noqa: E731
+    wait_for(drawn, 30, "the checkpoint's filters drawn", page)
+    assert "{:,} examples seen (the timeline)".format(tl["viewing"]) in moment.inner_text()
+    wait_for(lambda: status()["examples"] > s["examples"] + 1000, 60, "training going on meanwhile", page)
+    assert status()["timeline"]["viewing"] == tl["viewing"] and drawn()
+    shot(page, "timeline")
+    run_id = status()["run_id"]
+    scroll_to(page, "Curves")
+    page.get_by_role("button", name="Branch from here").first.click()
+    wait_for(lambda: status()["run_id"] == run_id + 1, 30, "the branch as a new run", page)
+    after = status()
+    assert after["timeline"]["viewing"] is None and after["examples"] >= tl["viewing"]
+    table = page.locator("table.cp-runs").first
+    branch = "branch of run %d at {:,} examples".format(tl["viewing"]) % run_id
+    wait_for(lambda: branch in table.inner_text(), 30, "the branch in the runs table", page)
 
 
 def test_nothing_left_localhost(page):

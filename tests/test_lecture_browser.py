@@ -5,7 +5,8 @@ The server prints a presenter URL (secret token) and a viewer URL, on the viewer
 viewer's page follows the presenter's section; it is read-only, and when its browser forges changes anyway (a re-enabled Start button clicked, a
 menu's value set through Bokeh's document) the server refuses them: the run stays paused with
 its settings. The presenter's keys work: arrows turn sections, space pauses and resumes, s
-steps one batch — and a viewer sees the presenter's run. Screenshots: tests/artifacts/lecture_*.png.
+steps one batch — and a viewer sees the presenter's run, the moment of its timeline the
+presenter scrubs to and its runs table. Screenshots: tests/artifacts/lecture_*.png.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ import re
 import time
 
 import pytest
-from browser import ARTIFACTS, DATA, examples, free_port, require_chromium, require_data, start_app, stop_app
+from browser import (
+    ARTIFACTS,
+    DATA,
+    drag_slider,
+    examples,
+    free_port,
+    require_chromium,
+    require_data,
+    start_app,
+    stop_app,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -145,6 +156,49 @@ def test_presenter_keys_drive_the_run_and_viewers_follow(lecture, browser):
     time.sleep(2)
     assert examples(presenter) == n2  # paused means paused
     wait_for(lambda: "paused" in status(viewer), 10, "the viewer to see the pause", viewer, "viewer")
+    viewer.context.close()
+    presenter.context.close()
+
+
+def test_viewers_see_the_moment_the_presenter_scrubs_to_and_the_runs(lecture, browser):
+    """The presenter drags the timeline back: a viewer's page draws that checkpoint's filters
+    (the hash /status.json gives for the stored weights), its slider follows and cannot be
+    used; the presenter's branch shows in the viewer's runs table."""
+    import json
+    import urllib.request
+
+    def numbers(url):
+        return json.loads(urllib.request.urlopen(url + "status.json", timeout=30).read())
+
+    presenter = open_page(browser, lecture["presenter"] + "&layout=full")
+    presenter.locator(".cp-timeline").first.wait_for(timeout=60_000)
+    wait_for(lambda: "paused" in status(presenter), 300, "the data to load", presenter, "timeline")
+    presenter.locator("button", has_text="Start").first.click()
+    wait_for(lambda: len(numbers(lecture["url"])["timeline"]["checkpoints"]) >= 8, 120, "checkpoints", presenter)
+    drag_slider(presenter, ".cp-timeline", 0.3)
+    wait_for(lambda: numbers(lecture["url"])["timeline"]["ready"], 60, "the moment computed", presenter, "timeline")
+    tl = numbers(lecture["url"])["timeline"]
+    assert tl["viewing"] is not None and tl["shown_sha"] == tl["filters_sha"] != tl["live_filters_sha"]
+    viewer = open_page(browser, lecture["viewer"] + "?layout=full")
+    viewer.get_by_text("watching: read-only").first.wait_for(timeout=60_000)
+    assert numbers(lecture["viewer"])["timeline"]["viewing"] == tl["viewing"]  # the viewers' server's word
+    viewer.get_by_text("Showing the net at").first.wait_for(timeout=30_000)
+    viewer.locator(".cp-timeline .noUi-target[disabled], .cp-timeline .noUi-target.noUi-disabled").first.wait_for(
+        timeout=10_000
+    )  # the viewer's slider follows and is disabled
+    viewer.get_by_text("Network visualisation", exact=True).first.scroll_into_view_if_needed()
+    moment = viewer.locator(".cp-vis-example .cp-vis-moment").first
+    drawn = lambda: moment.get_attribute("data-filters-sha") == tl["filters_sha"]  # noqa: E731
+    wait_for(drawn, 30, "the presenter's moment drawn for the viewer", viewer, "viewer_timeline")
+    viewer.screenshot(path=str(ARTIFACTS / "lecture_viewer_timeline.png"), full_page=True)
+    run = numbers(lecture["url"])["run_id"]
+    presenter.locator("button", has_text="Branch from here").first.click()
+    table = viewer.locator("table.cp-runs").first
+    viewer.get_by_text("Curves", exact=True).first.scroll_into_view_if_needed()
+    wait_for(lambda: "branch of run %d" % run in table.inner_text(), 30, "the runs in the viewer's table", viewer)
+    assert "%d (now)" % (run + 1) in table.inner_text()
+    presenter.locator("button", has_text="Pause").first.dispatch_event("click")  # as the tests after this expect
+    wait_for(lambda: "paused" in status(presenter), 10, "paused", presenter, "timeline")
     viewer.context.close()
     presenter.context.close()
 

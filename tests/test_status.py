@@ -14,7 +14,8 @@ def test_status_is_the_published_numbers_as_json():
         synthetic_dataset(64, 16, 10, seed=1), backend="numpy", batch_size=16, threaded=False, running=False
     )
     before = json.loads(json.dumps(status(runner), allow_nan=False))  # no NaN: strict JSON
-    assert set(before) == set(FIELDS)
+    assert set(before) == set(FIELDS) | {"timeline"}
+    assert before["timeline"]["checkpoints"] == [0] and before["timeline"]["viewing"] is None
     assert before["status"] == "paused" and before["examples"] == 0 and before["loss"] is None
     runner.step()
     runner.tick()

@@ -94,6 +94,6 @@ def test_due_is_cheap_and_record_refuses_what_it_cannot_keep():
     assert not tl.due(0)
     assert not tl.record(0, live_params(0))  # not past the latest
     assert not tl.record(16, [np.zeros(30, np.float32)])  # 120 bytes: first and latest won't fit
-    assert len(tl) == 1
+    assert len(tl) == 1 and tl.too_large == 120 and not tl.due(10**9)  # not asked again
     tl.clear()
-    assert len(tl) == 0 and tl.nbytes == 0 and tl.due(0)
+    assert len(tl) == 0 and tl.nbytes == 0 and tl.due(0) and tl.too_large is None

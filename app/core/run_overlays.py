@@ -23,6 +23,7 @@ RUNS_CSS = """
 .cp-runs th { color: #475467; font-weight: 600; }
 .cp-run-live td { font-weight: 600; }
 .cp-runs-empty { color: #667085; }
+.cp-run-branch { color: #667085; font-weight: 400; font-size: 12px; }
 """
 
 
@@ -65,12 +66,15 @@ def table_html(runs, now_run):
         s = r["settings"]
         cells = "".join("<td>%s</td>" % escape(str(s.get(k, ""))) for k in SETTINGS if k != "source")
         live = r["run"] == now_run
+        source = str(s.get("source") or "")
+        branch = '<br><span class="cp-run-branch">%s</span>' % escape(source) if source.startswith("branch of") else ""
         rows.append(
-            '<tr class="%s"><td>%d%s</td>%s<td>%s</td><td>%s</td><td>%s</td></tr>'
+            '<tr class="%s"><td>%d%s%s</td>%s<td>%s</td><td>%s</td><td>%s</td></tr>'
             % (
                 "cp-run-live" if live else "cp-run",
                 r["run"],
                 " (now)" if live else "",
+                branch,
                 cells,
                 "{:,}".format(r["examples"]),
                 _pct(r["best_val_acc"]),

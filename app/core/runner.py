@@ -39,6 +39,7 @@ from .history import History, PredictionLog
 from .runner_net import RunnerNetMixin
 from .runner_reads import RunnerReadsMixin
 from .runner_stats import RunnerStatsMixin
+from .runner_timeline import RunnerTimelineMixin, moment_message
 from .runner_undo import RunnerUndoMixin
 from .runs import RunLog
 
@@ -73,7 +74,7 @@ def lower_priority(nice=TRAINING_NICE):
 HYPER_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "batch_size", "seed", "backend")
 
 
-class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin):
+class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerTimelineMixin, RunnerReadsMixin):
     """Owns the training thread; see the module docstring."""
 
     def __init__(
@@ -96,6 +97,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         history_capacity=2000,
         predictions_capacity=64,
         threaded=True,
+        timeline=True,
     ):
         self.threaded = threaded
         self.vis_interval = vis_interval
@@ -136,6 +138,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         self._infer_lock = threading.Lock()
         self._exact = ExactEvaluator(self._exact_done, threaded=threaded)
         self.runs = RunLog()
+        self._init_timeline(timeline)
         self._init_net(spec, snapshot)
         if dataset is not None:
             self._set_dataset(dataset)
@@ -256,21 +259,15 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         return box["value"]
 
     # -- reading (any thread) -------------------------------------------------------------
-    def runs_view(self, with_current=True):
-        """(version, runs): the session's earlier runs, oldest first, then (with_current) the
-        run in progress as a record of its own (see runs.py); each a copy or never changed."""
-        with self._lock:
-            runs = list(self.runs.runs)
-            current = self.runs.record(self.history, self._pub) if with_current else None
-            return self.runs.version, runs + ([current] if current is not None else [])
-
     def health_history(self):
         """The running net's HealthHistory (gradient norms, update ratios, dead ReLUs)."""
         return self._health.history
 
     def evaluation(self):
-        """The running net's RollingEvaluation on the test set, or None without data."""
-        return self._evaluation
+        """The running net's RollingEvaluation on the test set, or None without data; while a
+        moment of the timeline is viewed, that moment's (runner_timeline.py)."""
+        moment = self._moment
+        return self._evaluation if moment is None else moment.get("evaluation")
 
     def export(self, marks, watch_vis=False, evaluation_every=2.0):
         """What a mirror of this runner in another process lacks (app/relay.py): the published
@@ -305,6 +302,12 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
                 out["vis"] = (self._vis_version, self._vis)  # replaced, never changed in place
             if marks.get("weights") is not self._weights:
                 marks["weights"] = out["weights"] = self._weights  # the same
+            if marks.get("runs") != self.runs.version:  # the runs table (the current run's row
+                marks["runs"] = self.runs.version  # is made from history and pub there)
+                out["runs"] = (self.runs.version, list(self.runs.runs), copy.deepcopy(self.runs.current))
+            if marks.get("moment", False) is not self._moment:
+                marks["moment"] = self._moment
+                out["moment"] = moment_message(self._moment)
         if marks.get("health") != (health, health.version):
             marks["health"] = (health, health.version)
             out["health"] = copy.deepcopy(health)
@@ -335,6 +338,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
 
     def stop(self, timeout=10.0):
         self._exact.stop()
+        self._moments.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -377,6 +381,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
             else:
                 self._health.after_step(self.net, event["step"])
                 self._record_step(event)
+                self._timeline_step(event["examples"])
                 if single:
                     self._vis_dirty = True
                     self._evaluate()
@@ -387,6 +392,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerReadsMixin
         if event and self.running and now - self._last_eval >= self.eval_interval:
             self._evaluate()
         self._maybe_exact()
+        self._timeline_tick()
         if event is None and block:
             self._wake.wait(0.5)
             self._wake.clear()

@@ -20,6 +20,7 @@ from .data_fit import DEFAULT_PRESET, fitted_net
 from .evaluation import RollingEvaluation
 from .health import HealthMonitor
 from .history import ACC_WINDOW, TRAIN_WINDOW
+from .runner_timeline import first_filters, weights_sha
 from .runs import run_settings
 
 HEALTH_EVERY = 10  # steps between two training-health measurements (a copy of the weights each)
@@ -98,8 +99,9 @@ class RunnerNetMixin:
         if self._fixed_index is None and len(self._test_order):
             self._fixed_index = int(self._test_order[0])
 
-    def _install(self, net, optimizer, classes, info):
-        """Make `net` the running net: fresh optimizer (unless given), stats and history cleared."""
+    def _install(self, net, optimizer, classes, info, examples=0):
+        """Make `net` the running net: fresh optimizer (unless given), stats and history cleared.
+        examples: what the net has seen already (a branch from a checkpoint of the timeline)."""
         self.net = net
         self.optimizer = optimizer if optimizer is not None else self._new_optimizer()
         if self.dataset is not None:
@@ -108,6 +110,8 @@ class RunnerNetMixin:
             self.classes = paths.class_names(net.num_classes, classes)
         self.net_info = dict(info or {})
         self._trainer = engine.Trainer(net, self.optimizer, self.batches) if self.batches is not None else None
+        if self._trainer is not None:
+            self._trainer.examples = int(examples)
         self._stats = {"loss_smooth": None, "fwd_ms": None, "bwd_ms": None}
         self._train_correct = deque(maxlen=TRAIN_WINDOW)
         self._val_correct = deque(maxlen=ACC_WINDOW)
@@ -135,7 +139,9 @@ class RunnerNetMixin:
             self.spec_version += 1
             self._publish_weights()
             self._publish()
+            self._pub["examples"] = int(examples)
             self.runs.begin(self.run_id, run_settings(self.hyper, self.net.spec(), self.net_info["source"]), net.spec())
+        self._timeline_begin(examples)
 
     def apply_spec(self, spec):
         """Rebuild the net from a spec and restart training; invalid specs raise SpecError, untouched net."""
@@ -270,8 +276,10 @@ class RunnerNetMixin:
     def _publish_weights(self):
         params = {k: v.copy() for k, v in self.net.params().items()}
         version = (self._weights[0] + 1) if self._weights else 1
+        sha = weights_sha(first_filters(self.net.layers_spec, params))
         with self._lock:
             self._weights = (version, self.net.spec(), dict(self.net.preprocess), params)
+            self._pub["live_filters_sha"] = sha
 
     def _shape(self):
         return self.net.input_shape

@@ -4,6 +4,7 @@ Shared by the Runner (runner.py), which publishes from its training thread, and 
 lecture viewers' MirrorRunner (app/relay.py), which holds copies sent from the training process:
 the same answers from the same fields. A class using this mixin has `_lock`, `_pub`, `history`,
 `predictions`, `_vis_version`, `_vis`, `_weights` (version, spec, preprocess, params),
+`runs` (a RunLog), `_moment` (the timeline's moment viewed, or None),
 `_infer`, `_infer_lock`, `hyper` and `dataset` (test_x, test_y, classes and train_x's image shape),
 and `_last_poll`, which snapshot(watch_vis=True) refreshes. Nothing here changes the run.
 """
@@ -37,9 +38,23 @@ class RunnerReadsMixin:
             return self.history.since(last_id)
 
     def predictions_since(self, last_id):
+        """(new test predictions, oldest id held): the live run's, or while a moment of the
+        timeline is viewed, that moment's (runner_timeline.py; empty until computed)."""
         with self._lock:
+            moment = self._moment
+            if moment is not None:
+                log = moment.get("predictions")
+                return log.since(last_id) if log is not None else ([], 0)
             items, oldest = self.predictions.since(last_id)
             return items, oldest
+
+    def runs_view(self, with_current=True):
+        """(version, runs): the session's earlier runs, oldest first, then (with_current) the
+        run in progress as a record of its own (see runs.py); each a copy or never changed."""
+        with self._lock:
+            runs = list(self.runs.runs)
+            current = self.runs.record(self.history, self._pub) if with_current else None
+            return self.runs.version, runs + ([current] if current is not None else [])
 
     def vis(self):
         """(version, probe data or None) of the visualised example."""

@@ -40,30 +40,38 @@ class RunnerStatsMixin:
     def _do_vis_test(self, index):
         self._vis_example = ("test", index)
         self._vis_dirty = True
+        self._view_again()
 
     def _do_vis(self, example):
         self._vis_example = example
         self._vis_dirty = True
+        self._view_again()
+
+    def _vis_input(self):
+        """(image, label, caption) of the example the visualisation shows."""
+        ex = self._vis_example
+        index = ex[1] if ex is not None and ex[0] == "test" else self._fixed_index
+        if ex is not None and ex[0] == "image":
+            return ex[1:]
+        if self.dataset is not None and index is not None and index < len(self.dataset.test_y):
+            image, label = np.asarray(self.dataset.test_x[index]), int(self.dataset.test_y[index])
+            return image, label, "test image #%d%s" % (index, " (the fixed example)" if ex is None else "")
+        return np.full(self._shape(), 128, np.uint8), None, "a grey image (no data)"
 
     def _probe(self):
         self._vis_dirty = False
         self._last_vis = time.monotonic()
-        ex = self._vis_example
-        index = ex[1] if ex is not None and ex[0] == "test" else self._fixed_index
-        if ex is not None and ex[0] == "image":
-            image, label, caption = ex[1:]
-        elif self.dataset is not None and index is not None and index < len(self.dataset.test_y):
-            image, label = np.asarray(self.dataset.test_x[index]), int(self.dataset.test_y[index])
-            caption = "test image #%d%s" % (index, " (the fixed example)" if ex is None else "")
-        else:
-            image, label, caption = np.full(self._shape(), 128, np.uint8), None, "a grey image (no data)"
+        if self._view is not None:  # a moment of the timeline is shown (runner_timeline.py)
+            return
+        image, label, caption = self._vis_input()
         grads = weight_grads(self.net)
         data = probe(self.net, image, label, grads)
         data.update(image=image, caption=caption, classes=self.classes)
         self._publish_weights()
         with self._lock:
-            self._vis = data
-            self._vis_version += 1
+            if self._pub.get("timeline_view") is None:  # not replaced by a moment meanwhile
+                self._vis = data
+                self._vis_version += 1
 
     def _evaluate(self, n_val=EVAL_CHUNK, n_test=EVAL_CHUNK, n_matrix=128):
         """Running accuracies: a chunk of validation and test images, round-robin, the same

@@ -56,6 +56,7 @@ class Timeline:
         self._sizes = []
         self.nbytes = 0
         self._next_due = 0
+        self.too_large = None  # bytes of a checkpoint refused as more than half of max_bytes
 
     def __len__(self):
         return len(self._examples)
@@ -70,12 +71,15 @@ class Timeline:
     def record(self, examples, params):
         """Store a copy of `params` (a list of arrays) as the net at `examples`. Returns False
         (storing nothing) if `examples` is not past the latest checkpoint or one checkpoint is
-        more than half of max_bytes (the first and the latest must both fit)."""
+        more than half of max_bytes (the first and the latest must both fit: `too_large` then
+        says its size, and nothing is due any more until clear())."""
         examples = int(examples)
         if self._examples and examples <= self._examples[-1]:
             return False
         size = sum(int(p.nbytes) for p in params)
         if 2 * size > self.max_bytes:
+            self.too_large = size
+            self._next_due = math.inf
             return False
         stored = []
         for p in params:

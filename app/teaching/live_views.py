@@ -80,9 +80,10 @@ class EvaluationView(pn.viewable.Viewer):
             return False
         self.set_class_names(ev.class_names)
         snap = ev.snapshot()
-        if snap["version"] == self._version or not snap["evaluated"]:
+        version = (id(ev), snap["version"])  # another evaluation (a moment of the timeline) redraws
+        if version == self._version or not snap["evaluated"]:
             return False
-        self._version = snap["version"]
+        self._version = version
         self.snapshot = snap
         self.cm_source.data = F.confusion_data(snap["matrix"], self.class_names)
         self.acc_source.data = F.per_class_data(snap["per_class"], self.class_names)

@@ -4,7 +4,8 @@ Bokeh figures). New points are sent as they come, with rollover, so the page nev
 whole history again; a new run (reset, new net) starts the curves afresh. The accuracy chart
 says what its running lines average and shows the run's exact points (the whole validation
 and test sets, app/core/exact_eval.py) as dots. Earlier runs of the session show as faint
-dashed lines, with the runs table under the charts (app/views/runs_table.py)."""
+dashed lines, with the runs table under the charts (app/views/runs_table.py), and under the
+charts the timeline's slider (app/views/time_slider.py)."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def exact_markers(points):
 class Curves(Viewer):
     """See the module docstring; refresh(runner) pulls what is new."""
 
-    def __init__(self, **params):
+    def __init__(self, timeline=None, **params):
         super().__init__(**params)
+        self.timeline = timeline  # the TimelineBar under the charts (app/views/time_slider.py)
         common = dict(x="examples", x_label="examples seen", rollover=ROLLOVER)
         self.loss = LineChart(title="Loss", y_label="loss", lines=LOSS_LINES, y_min=0, name="cp-loss", **common)
         self.accuracy = LineChart(
@@ -70,6 +72,7 @@ class Curves(Viewer):
         self._layout = pn.Column(
             self.marker,
             pn.Row(self.loss, self.accuracy, sizing_mode="stretch_width"),
+            *([timeline] if timeline is not None else []),
             self.runs,
             sizing_mode="stretch_width",
         )
@@ -86,6 +89,8 @@ class Curves(Viewer):
     def refresh(self, runner, snap):
         if self.runs.refresh(runner, snap, time.monotonic()):
             self._overlay()
+        if self.timeline is not None:
+            self.timeline.refresh(snap)
         if snap["run_id"] != self.run_id:
             self.run_id = snap["run_id"]
             self.last_id = -1

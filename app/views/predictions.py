@@ -2,7 +2,8 @@
 true class, red for the others), and the running test accuracy over the last ones.
 
 The runner predicts a few test images per evaluation; each new one refills slot `id % slots` of
-the grid (app/views/prediction_grid.py: plain HTML, only the new slots sent)."""
+the grid (app/views/prediction_grid.py: plain HTML, only the new slots sent). While a moment of
+the timeline is viewed (app/core/runner_timeline.py), the grid shows that net's predictions."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class PredictionsView(Viewer):
         self.grid = PredictionGrid(slots=SLOTS, name="cp-predictions")
         self.header = html(css_classes=["cp-test-acc"])
         self.last_id = -1
-        self.run_id = None
+        self.run_id = None  # (run, the timeline's moment viewed or None): a new one clears the grid
+        self.moment = None
         self.marker = InView()
         self._layout = pn.Column(self.marker, self.header, self.grid, sizing_mode="stretch_width")
         self._header()
@@ -36,6 +38,12 @@ class PredictionsView(Viewer):
 
     def _header(self):
         s = self.state.stats
+        if self.moment is not None:
+            self.header.object = (
+                f'<span style="font-size:18px">the net at <b>{self.moment:,}</b> examples seen</span> '
+                '<span class="cp-dim">(the timeline: its predictions of the first test images)</span>'
+            )
+            return
         acc, n = s.get("test_acc"), s.get("test_seen") or 0
         text = "–" if acc is None or not math.isfinite(acc) else "%.1f%%" % (100 * acc)
         self.header.object = (
@@ -44,8 +52,11 @@ class PredictionsView(Viewer):
         )
 
     def refresh(self, runner, snap):
-        if snap["run_id"] != self.run_id:
-            self.run_id = snap["run_id"]
+        view = snap.get("timeline_view")
+        key = (snap["run_id"], None if view is None else view["key"])
+        if key != self.run_id:
+            self.run_id = key
+            self.moment = None if view is None else view["examples"]
             self.last_id = -1
             self.grid.clear()
         self._header()

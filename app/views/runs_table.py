@@ -4,7 +4,8 @@ The table lists every run (the earlier ones the Runner's RunLog keeps, app/core/
 one in progress): its settings, examples seen and best validation and test accuracy. A run's
 checkbox shows or hides its line; the legend of each line names only what differed from the
 run in progress ("lr 1 → 0.01"). The runs download as CSV (one row per curve point) and JSON.
-A runner without a RunLog (the lecture viewers' mirror) shows no runs.
+A lecture viewer's page shows the presenter's runs (app/relay.py sends them). A branch from the
+timeline (app/core/runner_timeline.py) says whose branch it is under its number.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from panel.viewable import Viewer
 
 from ..core.fragments import bars_html, png_data_uri
 from ..core.plot_data import network_data
+from ..core.runner_timeline import vis_filters_sha
 from ..plots import network_figure
 from .common import InView, alert, html, show
 
@@ -99,9 +100,20 @@ class Visualisation(Viewer):
         title = data.get("caption", "")
         if label is not None and label < len(classes):
             title += " — true class: %s" % classes[label]
+        at = data.get("examples")  # a moment of the timeline, not the live net
+        moment = "live net" if at is None else f"the net at {at:,} examples seen (the timeline)"
+        # the hash of the first conv layer's filters drawn: /status.json's timeline says which
+        # checkpoint's weights it must be (tests/test_timeline_browser.py)
         self.example.object = (
             '<div class="cp-pred"><img src="%s" width="96" height="96" alt="example">'
-            '<div class="cp-bars"><div class="cp-dim">%s</div>%s</div></div>'
-            % (png_data_uri(data["image"]), escape(title), bars_html(classes, data["probs"], label))
+            '<div class="cp-bars"><div class="cp-dim">%s</div>%s'
+            '<div class="cp-dim cp-vis-moment" data-filters-sha="%s">%s</div></div></div>'
+            % (
+                png_data_uri(data["image"]),
+                escape(title),
+                bars_html(classes, data["probs"], label),
+                vis_filters_sha(data) or "",
+                escape(moment),
+            )
         )
         return True
