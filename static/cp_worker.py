@@ -115,7 +115,7 @@ class Session:
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
         self.feed = RunsFeed(self.runner)  # issue 19: runs to compare, the setup link
-        self.timeline = TimelineFeed(self.runner, self._vis_out)  # and the run's checkpoints
+        self.timeline = TimelineFeed(self.runner)  # and the run's timeline
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -128,7 +128,6 @@ class Session:
             if ev is None:
                 break
             trained = True
-            self.timeline.stepped(ev)
             if ev["step"] == 1:
                 first = self._first_step_report(ev)
             if (time.perf_counter() - t0) * 1000 >= budget_ms:
@@ -190,6 +189,9 @@ class Session:
         if sent["run_id"] != snap["run_id"]:
             sent.update(run_id=snap["run_id"], history=-1, predictions=-1)
             out["reset"] = True
+        view = snap.get("timeline_view")
+        if (view and view["key"]) != sent.get("moment"):  # a moment of the timeline or live again:
+            sent.update(moment=view and view["key"], predictions=-1)  # its own test predictions
         cols, last = r.history_since(sent["history"])
         if len(cols["examples"]):
             out["curves"] = {k: blob.add(v, np.float64) for k, v in cols.items()}
@@ -203,21 +205,26 @@ class Session:
             out["predictions"] = {"images": _images(im, blob), "bars": bars, "clear": behind, "slots": SLOTS}
             sent["predictions"] = items[-1]["id"]
         version, data = r.vis()
-        # While the page looks at a checkpoint (the timeline), its pictures stay on screen.
-        if data is not None and version != sent["vis"] and self.timeline.view is None:
+        if data is not None and version != sent["vis"]:
             sent["vis"] = version
             out["vis"] = self._vis_out(data, blob)
         self.feed.update(snap, out)
-        self.timeline.update(out)
+        self.timeline.update(snap, out, blob)
         return out
 
     def _vis_out(self, data, blob):
-        """The network pictures of one probe, for the page's network figure."""
+        """The network pictures of one probe, for the page's network figure (a moment of the
+        timeline's probe has the examples seen of its checkpoint: `moment`)."""
         im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
+        moment = data.get("examples")
+        caption = data.get("caption", "")
+        if moment is not None:
+            caption += " · the net at %s examples seen" % format(moment, ",")
         return {
+            "moment": moment,
             "images": _images(im, blob),
             "captions": cap,
-            "caption": data.get("caption", ""),
+            "caption": caption,
             "image": blob.add(data["image"], np.uint8),
             "bars_html": fragments.bars_html(self.runner.classes, data["probs"], data.get("label")),
         }
@@ -227,9 +234,7 @@ class Session:
         r = self.runner
         answer = self.feed.command(cmd, args)
         if answer is None:
-            answer = self.timeline.command(cmd, args, blob)
-            if answer is not None and answer.get("live"):
-                self.sent["vis"] = -1  # back to live: the live pictures again
+            answer = self.timeline.command(cmd, args)
         if answer is not None:
             return answer
         if cmd in ("start", "pause", "step", "reset"):

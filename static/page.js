@@ -113,6 +113,7 @@
 
   // The network pictures of one probe (the live net's, or a checkpoint's: static/timeline.js).
   function applyVis(v) {
+    cp.visMoment = v.moment == null ? null : v.moment;  // the examples of a moment's pictures
     sources["cp-net-images"].data = imageRows(v.images);
     sources["cp-net-captions"].data = v.captions;
     $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +

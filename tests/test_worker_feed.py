@@ -72,34 +72,41 @@ class _Blob:
         return np.array(a, dtype=dtype)
 
 
-def test_the_timeline_keeps_checkpoints_and_shows_one_while_training_goes_on(runner):
+def _update(feed, runner):
+    out = {}
+    feed.update(runner.snapshot(), out, _Blob())
+    return out.get("timeline")
+
+
+def test_the_timeline_slider_shows_a_stored_checkpoint_while_training_goes_on(runner):
     runner.apply_spec(TINY)
-    shown = []
-    feed = TimelineFeed(runner, lambda data, blob: shown.append(data) or {"caption": data["caption"]})
+    feed = TimelineFeed(runner)
     runner.start()
     for _ in range(30):
-        ev = runner.tick()
-        feed.stepped(ev)
-    out = {}
-    feed.update(out)
-    checkpoints = out["timeline"]["checkpoints"]
-    assert checkpoints[0] == 16 and checkpoints[-1] == 30 * 16 and out["timeline"]["view"] is None
-    assert out["timeline"]["nbytes"] == len(checkpoints) * runner.net.params().flat.nbytes
-    at, (stored,) = feed.timeline.at(checkpoints[2])
-    answer = feed.command("timeline_view", {"examples": checkpoints[2] + 1}, _Blob())
-    assert answer["view"] == at == checkpoints[2] and "the net at %d examples" % at in answer["vis"]["caption"]
-    (weights,) = answer["weights"].values()
-    live = runner.net.params()["conv1.weight"]
-    n = weights.size
-    np.testing.assert_array_equal(weights.ravel(), stored[:n])  # conv1's weights lead the flat buffer
-    assert not np.array_equal(weights, live)  # the past, not the live net
-    np.testing.assert_array_equal(shown[-1]["layers"][1]["weight"], weights)  # what the filters draw
+        runner.tick()
+    t = _update(feed, runner)
+    checkpoints = t["checkpoints"]
+    assert checkpoints[0] == 0 and checkpoints[-1] == 30 * 16 and t["view"] is None and "weights" not in t
+    assert _update(feed, runner) is None  # nothing new, nothing sent
+    at = checkpoints[2]
+    assert feed.command("timeline_view", {"examples": at + 1}) == {"queued": at + 1}
+    runner.tick()  # the command applied, the moment's pictures made, a step trained
+    t = _update(feed, runner)
+    assert t["view"] == at and t["ready"] and t["filters_sha"] == t["shown_sha"]
+    _, params = runner.timeline.at(at)
+    stored = dict(zip(runner.net.params().keys(), params))["conv1.weight"]
+    np.testing.assert_array_equal(t["weights"], stored)  # the checkpoint's own, as stored
+    assert not np.array_equal(t["weights"], runner.net.params()["conv1.weight"])  # not the live net's
+    _, vis = runner.vis()
+    np.testing.assert_array_equal(vis["layers"][1]["weight"], stored)  # what the page draws
+    assert vis["examples"] == at
     for _ in range(3):
-        feed.stepped(runner.tick())
-    out = {}
-    feed.update(out)
-    assert out["timeline"]["view"] == at and out["timeline"]["checkpoints"][-1] == 33 * 16
-    assert feed.command("timeline_view", {"examples": None}, _Blob()) == {"live": True}
-    runner.reset()
-    feed.stepped(runner.tick())
-    assert feed.timeline.examples() == [16] and feed.view is None  # a new run, a new timeline
+        runner.tick()
+    t = _update(feed, runner)
+    assert t["view"] == at and "weights" not in t and t["checkpoints"][-1] == runner.snapshot()["examples"] == 34 * 16
+    feed.command("timeline_branch", {})
+    runner.tick()
+    t = _update(feed, runner)
+    assert t["view"] is None and t["checkpoints"][0] == at  # a new run from the checkpoint
+    _, runs = runner.runs_view()
+    assert runs[-1]["settings"]["source"].startswith("branch of run")

@@ -1,12 +1,13 @@
 """What the static site's worker (static/cp_worker.py) adds to its updates for issue 19's sections:
 the runs to compare (the earlier runs' lines and the runs table, app/core/run_overlays.py), the
-setup in the page's link (app/core/setup_link.py) and the run's timeline (app/core/timeline.py).
+setup in the page's link (app/core/setup_link.py) and the run's timeline.
 
 The worker is one thread (Pyodide has none): update() runs after each tick and adds only what
 changed since the last one; command() answers the page's commands of these sections. The
-timeline is recorded after training steps (TimelineFeed.stepped: a copy of the net's flat
-parameter buffer when one is due); looking at a checkpoint probes a second net loaded with its
-weights, once per move of the slider, between two ticks, while training goes on. The page's
+timeline is the Runner's own (app/core/runner_timeline.py: it records the checkpoints after
+steps and, unthreaded as here, computes the moment viewed a piece per tick while training goes
+on); TimelineFeed passes the page's slider to it and sends the checkpoints, the moment viewed
+and that checkpoint's first filters as stored, what the page's pictures must show. The page's
 halves are static/runs.js and static/timeline.js. Plain Python and NumPy, Python 3.8: it ships
 to the browser.
 """
@@ -17,13 +18,10 @@ import time
 
 import numpy as np
 
-import engine
-
-from .probe import probe
 from .run_overlays import TABLE_EVERY, overlays, table_html
+from .runner_timeline import first_filters
 from .runs import run_settings, runs_csv, runs_json
 from .setup_link import SetupLinkError, apply_setup, encode_setup
-from .timeline import Timeline
 
 
 class RunsFeed:
@@ -87,85 +85,59 @@ class RunsFeed:
 
 
 class TimelineFeed:
-    """The run's checkpoints and the one being looked at (None: the live net); see above.
+    """The page's slider over the Runner's timeline (see above)."""
 
-    `picture(data, blob)` turns probe data into the page's network pictures (cp_worker.py's);
-    a Runner that keeps a Timeline of its own (`runner.timeline`) is read, not doubled."""
-
-    def __init__(self, runner, picture, timeline=None):
+    def __init__(self, runner):
         self.runner = runner
-        self.picture = picture
-        own = getattr(runner, "timeline", None)
-        self.recording = own is None
-        self.timeline = own if own is not None else (timeline or Timeline())
-        self.run_id = runner.run_id
-        self.view = None  # examples of the checkpoint shown, or None for the live net
-        self.sent = None  # (run, checkpoints) last sent
-        self._net = None  # (spec, Net) to probe checkpoints with
+        self.sent = None  # (run, checkpoints, moment key, ready) last sent
 
-    def stepped(self, event):
-        """After a training step: a new run starts an empty timeline; a due checkpoint is kept."""
-        r = self.runner
-        if r.run_id != self.run_id:
-            self.run_id, self.view = r.run_id, None
-            if self.recording:
-                self.timeline.clear()
-        examples = int(event["examples"])
-        if self.recording and self.timeline.due(examples):
-            self.timeline.record(examples, [r.net.params().flat])
-
-    def update(self, out):
-        """Add "timeline" (checkpoints, the one shown, bytes kept) to an update when it changed."""
-        tl = self.timeline
-        key = (self.run_id, tuple(tl.examples()), self.view)
-        if key != self.sent:
-            self.sent = key
-            out["timeline"] = {"checkpoints": list(key[1]), "view": self.view, "nbytes": int(tl.nbytes)}
-
-    def command(self, cmd, args, blob):
-        if cmd != "timeline_view":
-            return None
-        if args.get("examples") is None:
-            self.view = None
-            return {"live": True}
-        return self.show(int(args["examples"]), blob)
-
-    def show(self, examples, blob):
-        """The network pictures of the stored checkpoint at or before `examples`, and its first
-        conv layer's weights as stored (what the filters show)."""
-        if not len(self.timeline):
-            raise ValueError("no checkpoint yet: the timeline starts with the first training step")
-        at, params = self.timeline.at(examples)
-        stored = self._by_name(params)
-        net = self._checkpoint_net()
-        net.load_params(stored)
-        live = self.runner.vis()[1] or {}
-        image = live.get("image")
-        if image is None:
-            image = np.full(net.input_shape, 128, np.uint8)
-        data = probe(net, image, live.get("label"))
-        caption = live.get("caption", "")
-        data.update(image=image, caption="%s · the net at %s examples seen" % (caption, f"{at:,}"))
-        self.view = at
-        convs = [k for k, v in stored.items() if k.endswith(".weight") and v.ndim == 4]
-        first = convs[0] if convs else None  # the first conv layer's, as the checkpoint holds them
-        return {
-            "view": at,
-            "vis": self.picture(data, blob),
-            "weights": {first: blob.add(stored[first], np.float32)} if first else {},
+    def update(self, snap, out, blob):
+        """Add "timeline" to an update when the checkpoints or the moment viewed changed: the
+        checkpoints' examples, the moment (view: its examples or None, ready: its pictures made,
+        filters_sha and shown_sha: the Runner's hashes of the stored and the drawn filters) and,
+        for a new moment, `weights`: the stored checkpoint's first conv filters."""
+        tl = snap.get("timeline") or {}
+        view = snap.get("timeline_view")
+        key = (snap.get("run_id"), tuple(tl.get("examples") or ()), view and view["key"], view and view["ready"])
+        if key == self.sent:
+            return
+        new_view = view is not None and (self.sent is None or self.sent[2] != view["key"])
+        self.sent = key
+        t = {
+            "checkpoints": list(key[1]),
+            "nbytes": int(tl.get("bytes") or 0),
+            "too_large": bool(tl.get("too_large")),
+            "view": None if view is None else view["examples"],
+            "key": None if view is None else view["key"],
+            "ready": bool(view and view["ready"]),
+            "filters_sha": view and view.get("filters_sha"),
+            "shown_sha": view and view.get("shown_sha"),
         }
+        if new_view:
+            w = self.stored_filters(view["examples"])
+            t["weights"] = None if w is None else blob.add(w, np.float32)
+        out["timeline"] = t
 
-    def _by_name(self, params):
-        """A checkpoint's arrays by parameter name: this feed's own hold the flat buffer; a
-        Runner's own timeline, one array per parameter in the net's order."""
-        live = self.runner.net.params()
-        if len(params) == 1 and params[0].size == live.flat.size:
-            return {key: params[0][start:stop].reshape(shape) for key, start, stop, shape in live.layout}
-        return dict(zip(live.keys(), params))
-
-    def _checkpoint_net(self):
+    def stored_filters(self, examples):
+        """The first conv layer's filters (as the pictures draw them) of the stored checkpoint at
+        or before `examples`, or None."""
         r = self.runner
-        spec = r.net.spec()
-        if self._net is None or self._net[0] != spec:
-            self._net = (spec, engine.Net(spec, backend="numpy", seed=0, preprocess=r.net.preprocess))
-        return self._net[1]
+        if not len(r.timeline):
+            return None
+        _, params = r.timeline.at(examples)
+        return first_filters(r.net.layers_spec, dict(zip(r.net.params().keys(), params)))
+
+    def command(self, cmd, args):
+        """timeline_view {examples: n or null (live)} and timeline_branch {examples: n or null
+        (the moment viewed)}: queued for the Runner, which applies them before its next step."""
+        r = self.runner
+        if cmd == "timeline_view":
+            if args.get("examples") is None:
+                r.back_to_live()
+            else:
+                r.view_at(int(args["examples"]))
+            return {"queued": args.get("examples")}
+        if cmd == "timeline_branch":
+            r.branch_from(None if args.get("examples") is None else int(args["examples"]))
+            return {"queued": args.get("examples")}
+        return None
