@@ -218,7 +218,7 @@ class RunnerTimelineMixin:
         self._view_key += 1
         key = self._view_key
         spec = self.net.spec()
-        self._view = {"key": key, "run_id": self.run_id, "examples": at}
+        self._view = {"key": key, "run_id": self.run_id, "examples": at, "params": params}
         sha = weights_sha(first_filters(self.net.layers_spec, dict(zip(self._timeline_names, params))))
         with self._lock:
             self._moment = {"key": key, "examples": at, "predictions": None, "evaluation": None}
@@ -251,13 +251,14 @@ class RunnerTimelineMixin:
             self._pub["timeline_view"] = None
 
     def _do_branch(self, examples):
-        if examples is None:
+        if examples is None:  # the moment viewed, even if the store has thinned it out since
             if self._view is None:
                 return
-            examples = self._view["examples"]
-        if not len(self.timeline):
+            at, params = self._view["examples"], self._view["params"]
+        elif len(self.timeline):
+            at, params = self.timeline.at(examples)
+        else:
             return
-        at, params = self.timeline.at(examples)
         net = engine.Net(self.net.spec(), backend=self.hyper["backend"], preprocess=self.net.preprocess)
         net.load_params(dict(zip(self._timeline_names, params)))
         parent = self.run_id

@@ -101,10 +101,13 @@ class TimelineBar(Viewer):
                 % n
             )
         else:
-            i = self.checkpoints.index(self.viewing) + 1 if self.viewing in self.checkpoints else "?"
+            if self.viewing in self.checkpoints:
+                which = f"checkpoint {self.checkpoints.index(self.viewing) + 1} of {n}"
+            else:
+                which = "a checkpoint the timeline has thinned out since"
             text = (
                 f'<span class="cp-timeline-past">Showing the net at <b>{self.viewing:,}</b> examples seen</span> '
-                f"(checkpoint {i} of {n}): the filters, activations, test predictions and confusion matrix "
+                f"({which}): the filters, activations, test predictions and confusion matrix "
                 "are that moment's; training goes on."
             )
         self.note.object = text
