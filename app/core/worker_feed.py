@@ -90,6 +90,9 @@ class TimelineFeed:
     def __init__(self, runner):
         self.runner = runner
         self.sent = None  # (run, checkpoints, moment key, ready) last sent
+        # (examples, first filters) of the checkpoint the last view_at looks up: taken when asked,
+        # because the store may thin that checkpoint out after the Runner has looked it up.
+        self.asked = None
 
     def update(self, snap, out, blob):
         """Add "timeline" to an update when the checkpoints or the moment viewed changed: the
@@ -114,18 +117,18 @@ class TimelineFeed:
             "shown_sha": view and view.get("shown_sha"),
         }
         if new_view:
-            w = self.stored_filters(view["examples"])
+            w = self.asked[1] if self.asked is not None and self.asked[0] == view["examples"] else None
             t["weights"] = None if w is None else blob.add(w, np.float32)
         out["timeline"] = t
 
     def stored_filters(self, examples):
-        """The first conv layer's filters (as the pictures draw them) of the stored checkpoint at
-        or before `examples`, or None."""
+        """(examples, first conv filters as the pictures draw them) of the stored checkpoint at
+        or before `examples`, what the Runner's view_at(examples) shows; None when none is stored."""
         r = self.runner
         if not len(r.timeline):
             return None
-        _, params = r.timeline.at(examples)
-        return first_filters(r.net.layers_spec, dict(zip(r.net.params().keys(), params)))
+        at, params = r.timeline.at(examples)
+        return at, first_filters(r.net.layers_spec, dict(zip(r.net.params().keys(), params)))
 
     def command(self, cmd, args):
         """timeline_view {examples: n or null (live)} and timeline_branch {examples: n or null
@@ -135,6 +138,8 @@ class TimelineFeed:
             if args.get("examples") is None:
                 r.back_to_live()
             else:
+                # Nothing is recorded before the Runner's next tick applies the command (one thread).
+                self.asked = self.stored_filters(int(args["examples"]))
                 r.view_at(int(args["examples"]))
             return {"queued": args.get("examples")}
         if cmd == "timeline_branch":
