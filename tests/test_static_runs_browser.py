@@ -1,9 +1,10 @@
 """Issue 19 on the static site, in headless Chromium with the real Pyodide 0.17.1 (the site and
 server of tests/test_static_browser.py): a #setup= link opens that setup, a malformed one shows
 a one-line message and training goes on, a second run's faint lines carry a legend naming what
-differed and the runs table lists both runs, and the timeline's slider shows a stored
-checkpoint's filters while training continues. One page load for all of it (Pyodide's start is
-the expensive part). Screenshots go to tests/artifacts/ (git-ignored).
+differed and the runs table lists both runs (hidden and shown again, downloaded as CSV), the
+timeline's slider shows a stored checkpoint's filters pixel for pixel while training continues,
+"Back to live" returns and "Branch from here" adds a run the table names. One page load for all
+of it (Pyodide's start is the expensive part). Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
