@@ -50,6 +50,7 @@ FORBIDDEN = ("bokeh", "panel", "param", "tornado", "numba")
 # checked.
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 ASSETS = ("page.js", "worker.js", "bench.js", "convnetjs-worker.js", "style.css", "sections.js", "sections.css")
+ASSETS += ("runs.js", "timeline.js")  # issue 19: runs to compare, the setup link, the timeline
 DEFAULTS = {"optimizer": "adadelta", "batch_size": 16, "weight_decay": 1e-4, "seed": 0, "net": "convnetjs-cifar10"}
 
 
@@ -410,6 +411,8 @@ def figures():
     import engine
     from app import plots as F
     from app.core import plot_data, probe
+    from app.core.run_overlays import COLORS
+    from app.core.runs import MAX_RUNS
 
     curves = F.curve_source()
     curves.name = "cp-curves"
@@ -417,7 +420,11 @@ def figures():
     exact = F.exact_source()
     exact.name = "cp-exact"
     accuracy = F.accuracy_figure(curves, exact=exact)
-    items = {"curves": row(F.loss_figure(curves), accuracy, sizing_mode="stretch_width")}
+    loss = F.loss_figure(curves)
+    runs = F.run_sources(MAX_RUNS)  # the earlier runs' faint lines (static/runs.js)
+    F.add_run_lines(loss, runs, "loss", COLORS)
+    F.add_run_lines(accuracy, runs, "acc", COLORS)
+    items = {"curves": row(loss, accuracy, sizing_mode="stretch_width")}
     pred_fig, pred_images, pred_bars = F.prediction_figure()
     pred_images.name, pred_bars.name = "cp-pred-images", "cp-pred-bars"
     items["predictions"] = pred_fig
@@ -453,10 +460,12 @@ def write_pages(out, site):
     import engine
     from app.core import fragments
     from app.core.data_card import learning_title
+    from app.core.run_overlays import RUNS_CSS
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
     summary = engine.summarize(site["layer_defs"], batch=DEFAULTS["batch_size"], optimizer=DEFAULTS["optimizer"])
-    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": fragments.CSS, "VERSION": bokeh.__version__}
+    css = fragments.CSS + RUNS_CSS  # the runs table: the same classes as the app's
+    common = {"BOKEH_JS": "assets/" + bokeh_js, "CSS": css, "VERSION": bokeh.__version__}
     page = render_page(
         (STATIC / "index.html").read_text(encoding="utf-8"),
         dict(

@@ -14,6 +14,9 @@ Sources and the data they expect:
                (plot_data.image_data() makes it from a uint8 picture).
 - network:     network_figure() -> (figure, images, captions); plot_data.network_data() makes
                both from probe data.
+- earlier runs: run_sources(n); one per earlier run, columns x, loss, acc (the run's smoothed
+               loss and validation accuracy); add_run_lines() draws them as faint dashed lines
+               with a legend item each, hidden until the page names the run (the static site's).
 - predictions: prediction_figure() -> (figure, images, bars). images: image, x, y, dw, dh, label,
                index; bars: left, right, y, height, color, text, tx, ty (three rows per image).
                plot_data.prediction_data() makes both from prediction dicts; stream with rollover.
@@ -21,7 +24,7 @@ Sources and the data they expect:
 
 from __future__ import annotations
 
-from bokeh.models import ColumnDataSource, HoverTool, Legend, Range1d
+from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, Range1d
 from bokeh.plotting import figure
 
 from .core.history import CURVE_COLUMNS
@@ -126,6 +129,24 @@ def accuracy_figure(source, width=560, height=300, exact=None):
         )
     )
     fig.yaxis.formatter.use_scientific = False
+    return fig
+
+
+def run_sources(n):
+    """n sources for earlier runs' curves (see the module docstring), named cp-run-0 .. cp-run-{n-1}."""
+    return [ColumnDataSource(data={"x": [], "loss": [], "acc": []}, name="cp-run-%d" % i) for i in range(n)]
+
+
+def add_run_lines(fig, sources, column, colors):
+    """Earlier runs as faint dashed lines of `column` (loss or acc) on a loss or accuracy figure;
+    each line's legend item is hidden and unlabelled until the page names the run and shows it."""
+    legend = fig.legend[0]
+    for i, source in enumerate(sources):
+        line = fig.line("x", column, source=source, color=colors[i % len(colors)], line_width=2, alpha=0.55)
+        line.glyph.line_dash = "dashed"
+        line.visible = False
+        line.name = "cp-run-%s-%d" % (column, i)
+        legend.items.append(LegendItem(label="", renderers=[line], visible=False, name=line.name + "-legend"))
     return fig
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 import engine
 from app.core import Runner, fragments, paths, plot_data
+from app.core.worker_feed import RunsFeed, TimelineFeed
 from datasets import Batches, Dataset
 
 OUT = "/tmp/cp_out.bin"
@@ -115,6 +116,8 @@ class Session:
         self.sent = {"run_id": None, "history": -1, "predictions": -1, "vis": -1}
         self._pretrained = None
         self.sections = cp_sections.Sections(self.runner)  # the explaining sections (cp_sections.py)
+        self.feed = RunsFeed(self.runner)  # issue 19: runs to compare, the setup link
+        self.timeline = TimelineFeed(self.runner)  # and the run's timeline
 
     # -- training ---------------------------------------------------------------------------
     def tick(self, budget_ms):
@@ -188,6 +191,9 @@ class Session:
         if sent["run_id"] != snap["run_id"]:
             sent.update(run_id=snap["run_id"], history=-1, predictions=-1)
             out["reset"] = True
+        view = snap.get("timeline_view")
+        if (view and view["key"]) != sent.get("moment"):  # a moment of the timeline or live again:
+            sent.update(moment=view and view["key"], predictions=-1)  # its own test predictions
         cols, last = r.history_since(sent["history"])
         if len(cols["examples"]):
             out["curves"] = {k: blob.add(v, np.float64) for k, v in cols.items()}
@@ -203,22 +209,39 @@ class Session:
         version, data = r.vis()
         if data is not None and version != sent["vis"]:
             sent["vis"] = version
-            im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
-            out["vis"] = {
-                "images": _images(im, blob),
-                "captions": cap,
-                "caption": data.get("caption", ""),
-                "image": blob.add(data["image"], np.uint8),
-                "bars_html": fragments.bars_html(snap["classes"], data["probs"], data.get("label")),
-            }
+            out["vis"] = self._vis_out(data, blob)
+        self.feed.update(snap, out)
+        self.timeline.update(snap, out, blob)
         sections = self.sections.update()
         if sections:
             out["sections"] = sections
         return out
 
+    def _vis_out(self, data, blob):
+        """The network pictures of one probe, for the page's network figure (a moment of the
+        timeline's probe has the examples seen of its checkpoint: `moment`)."""
+        im, cap, width, height = plot_data.network_data(data["layers"], data.get("image"))
+        moment = data.get("examples")
+        caption = data.get("caption", "")
+        if moment is not None:
+            caption += " · the net at %s examples seen" % format(moment, ",")
+        return {
+            "moment": moment,
+            "images": _images(im, blob),
+            "captions": cap,
+            "caption": caption,
+            "image": blob.add(data["image"], np.uint8),
+            "bars_html": fragments.bars_html(self.runner.classes, data["probs"], data.get("label")),
+        }
+
     # -- commands from the page ---------------------------------------------------------------
     def command(self, cmd, args, blob):
         r = self.runner
+        answer = self.feed.command(cmd, args)
+        if answer is None:
+            answer = self.timeline.command(cmd, args)
+        if answer is not None:
+            return answer
         if cmd in ("start", "pause", "step", "reset"):
             getattr(r, cmd)()
         elif cmd == "hyper":
@@ -270,10 +293,16 @@ class Session:
 def start(config):
     global SESSION
     c = json.loads(config)
-    SESSION = Session(c["home"], c["site"], c.get("options") or {})
-    return json.dumps(
-        {"python": sys.version.split()[0], "numpy": np.__version__, "pretrained": paths.pretrained_path() is not None}
-    )
+    options = c.get("options") or {}
+    SESSION = Session(c["home"], c["site"], options)
+    info = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "pretrained": paths.pretrained_path() is not None,
+    }
+    if options.get("setup"):  # the page's link carries a setup: it is the first run's
+        info["setup"] = SESSION.feed.open_link(options["setup"])
+    return json.dumps(info)
 
 
 def tick(budget_ms):

@@ -21,6 +21,19 @@
   let nextId = 1;
   const pending = new Map();
   let examples = 0;
+  // Sections in files of their own (runs.js, timeline.js, loaded before this file) register in
+  // window.cpParts: {options(o), figures(api), ready(api, info), update(u, api)}, each optional.
+  const parts = window.cpParts || [];
+  const api = {
+    cp, site, $, show, send, escapeHtml, pictureURL, applyVis,
+    model: (name) => { for (const doc of Bokeh.documents) { const m = doc.get_model_by_name(name); if (m) return m; } return null; },
+  };
+  function eachPart(hook, ...args) {
+    for (const p of parts) {
+      if (!p[hook]) continue;
+      try { p[hook](...args); } catch (e) { cp.errors.push(`${p.name || "part"}.${hook}: ${e.message || e}`); console.error(e); }
+    }
+  }
 
   // Long tasks (over 50 ms) on this page's main thread, from a PerformanceObserver (Chromium
   // reports them): all of them, and those after the first training step ("training").
@@ -111,18 +124,23 @@
       sources["cp-pred-images"].stream(imageRows(p.images), p.slots);
       sources["cp-pred-bars"].stream(p.bars, 3 * p.slots);
     }
-    if (u.vis) {
-      sources["cp-net-images"].data = imageRows(u.vis.images);
-      sources["cp-net-captions"].data = u.vis.captions;
-      $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(u.vis.image)}" ` +
-        `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
-        escapeHtml(u.vis.caption)}</div>${u.vis.bars_html}</div></div>`;
-    }
+    if (u.vis) applyVis(u.vis);
+    eachPart("update", u, api);
     if (u.sections && window.cpSections) window.cpSections.update(u.sections);  // static/sections.js
     if (u.first_step && !cp.firstStep) {
       cp.firstStep = u.first_step;
       cp.timings.firstStep = performance.now();
     }
+  }
+
+  // The network pictures of one probe (the live net's, or a checkpoint's: static/timeline.js).
+  function applyVis(v) {
+    cp.visMoment = v.moment == null ? null : v.moment;  // the examples of a moment's pictures
+    sources["cp-net-images"].data = imageRows(v.images);
+    sources["cp-net-captions"].data = v.captions;
+    $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +
+      `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
+      escapeHtml(v.caption)}</div>${v.bars_html}</div></div>`;
   }
 
   // uint8 (H, W, 3) from the worker -> a data: URL the page can show (drawn pixel-crisp by CSS).
@@ -281,6 +299,7 @@
     syncControls(Object.assign({ lr: o.lr, momentum: o.momentum != null ? o.momentum : 0.9 }, d));
     setProgress(0.01, "drawing the figures");
     await embedFigures();
+    eachPart("figures", api);
     wireControls();
     const base = new URL(".", location.href).href;
     const pyodideURL = new URL(site.pyodide_url, base).href;
@@ -301,6 +320,7 @@
         if (window.cpSections) {  // the explaining sections (static/sections.js)
           window.cpSections.start(send).catch((e) => fatal(`the sections failed to start: ${e.message || e}`));
         }
+        eachPart("ready", api, m.info || {});
       } else if (m.type === "check") cp.check = m.result;
       else if (m.type === "update") applyUpdate(m.update);
       else if (m.type === "reply") {
@@ -314,6 +334,7 @@
     for (const k of ["seed", "batch_size", "optimizer"]) if (params.has(k)) options[k] = params.get(k);
     const sizes = {};
     for (const [name, bytes] of Object.entries(site.bytes || {})) sizes[name] = bytes;
+    eachPart("options", options);
     const check = params.get("check") === "compile";
     worker.postMessage({ type: "init", base, site, esm, options, sizes, check });
   }
