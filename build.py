@@ -436,6 +436,11 @@ def figures():
     net_fig, net_images, net_captions = F.network_figure(width, height)
     net_images.name, net_captions.name = "cp-net-images", "cp-net-captions"
     net_images.data, net_captions.data = im, cap
+    # page.js resizes the figure to another net's pictures (an edited spec, a #setup= link)
+    net_fig.name = "cp-net-figure"
+    for r in net_fig.renderers:
+        if "text" in r.data_source.data:
+            r.data_source.name = "cp-net-titles"
     items["network"] = net_fig
     return {k: json_item(v) for k, v in items.items()}
 

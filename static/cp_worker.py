@@ -232,6 +232,7 @@ class Session:
             "caption": caption,
             "image": blob.add(data["image"], np.uint8),
             "bars_html": fragments.bars_html(self.runner.classes, data["probs"], data.get("label")),
+            "size": [width, height],  # the figure's, in pixels: another net's pictures need another
         }
 
     # -- commands from the page ---------------------------------------------------------------

@@ -136,11 +136,25 @@
   // The network pictures of one probe (the live net's, or a checkpoint's: static/timeline.js).
   function applyVis(v) {
     cp.visMoment = v.moment == null ? null : v.moment;  // the examples of a moment's pictures
+    if (v.size) fitNetFigure(v.size[0], v.size[1]);
     sources["cp-net-images"].data = imageRows(v.images);
     sources["cp-net-captions"].data = v.captions;
     $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +
       `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
       escapeHtml(v.caption)}</div>${v.bars_html}</div></div>`;
+  }
+
+  // The network figure sized to the pictures of the net drawn (data coordinates are pixels, as
+  // app/plots.py's pixel_canvas): a smaller net would leave a blank band, a larger one be cut.
+  function fitNetFigure(width, height) {
+    const fig = api.model("cp-net-figure");
+    if (!fig || (fig.frame_width === width && fig.frame_height === height)) return;
+    fig.x_range.end = width;
+    fig.y_range.end = height;
+    fig.frame_width = width;
+    fig.frame_height = height;
+    const titles = api.model("cp-net-titles");
+    if (titles) titles.data = { ...titles.data, y: titles.data.y.map(() => height) };
   }
 
   // uint8 (H, W, 3) from the worker -> a data: URL the page can show (drawn pixel-crisp by CSS).

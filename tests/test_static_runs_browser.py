@@ -73,6 +73,15 @@ def test_setup_link_runs_to_compare_and_the_timeline(site, browser):  # noqa: F8
         assert page.evaluate("location.hash") == "#setup=" + state["setup"]
         assert page.input_value("#cp-link").endswith("#setup=" + state["setup"])
         assert state["linkError"] is None
+        # The network figure fits this smaller net's pictures: no blank band above them.
+        _wait(page, "window.cp.visMoment !== undefined", log, "the network pictures")
+        fit = page.evaluate(
+            "(() => { for (const d of Bokeh.documents) { const f = d.get_model_by_name('cp-net-figure');"
+            " const s = d.get_model_by_name('cp-net-images'); if (!f) continue;"
+            " const tops = s.data.y.map((y, i) => y + s.data.dh[i]);"
+            " return [f.y_range.end, f.frame_height, Math.max(...tops)]; } })()"
+        )
+        assert fit[0] == fit[1] and 0 < fit[0] - fit[2] <= 80, fit  # the column titles and a caption
 
         # A second run: new learning rate, Reset. The first one's lines stay, named by the change.
         _wait(page, "window.cp.status.examples >= 200", log, "200 examples")
