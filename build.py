@@ -465,6 +465,7 @@ def write_pages(out, site):
     import engine
     from app.core import fragments
     from app.core.data_card import learning_title
+    from app.core.history import ACCURACY_NOTE
     from app.core.run_overlays import RUNS_CSS
 
     bokeh_js = "bokeh-%s.min.js" % bokeh.__version__
@@ -480,6 +481,7 @@ def write_pages(out, site):
             LAYER_TABLE=fragments.layer_table_html(summary),
             MEMORY=fragments.memory_html(summary["memory"]),
             STATS=fragments.stats_html({}),
+            ACCURACY_NOTE=html_escape(ACCURACY_NOTE),
             LEARNING=html_escape(learning_title(site["classes"])),
             OPTIMIZERS="".join(
                 '<option value="%s"%s>%s</option>' % (k, " selected" if k == DEFAULTS["optimizer"] else "", k)

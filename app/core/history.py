@@ -17,6 +17,11 @@ CURVE_COLUMNS = ("examples", "loss", "loss_smooth", "train_acc", "val_acc", "tes
 ACC_WINDOW = 1000  # predictions the running validation and test accuracies each average
 TRAIN_WINDOW = 50  # batches the running training accuracy averages
 EVAL_CHUNK = 16  # validation and test images each evaluation adds: both windows span the same training
+# What the accuracy chart's lines average, said under the chart (the app's and the static site's)
+ACCURACY_NOTE = (
+    f"train: the last {TRAIN_WINDOW} batches; validation and test: each the last {ACC_WINDOW:,} predictions, "
+    "sampled alike; dots: the whole validation and test sets"
+)
 
 
 class History:

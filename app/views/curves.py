@@ -14,7 +14,7 @@ import time
 import panel as pn
 from panel.viewable import Viewer
 
-from ..core.history import ACC_WINDOW, TRAIN_WINDOW
+from ..core.history import ACCURACY_NOTE
 from ..plots import ACC_COLORS, LOSS_RAW, LOSS_SMOOTH
 from .chart import LineChart
 from .common import InView
@@ -29,10 +29,6 @@ ACCURACY_LINES = [
     {"column": c, "label": label, "color": ACC_COLORS[c], "width": 2.5}
     for c, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test"))
 ]
-ACCURACY_NOTE = (
-    f"train: the last {TRAIN_WINDOW} batches; validation and test: each the last {ACC_WINDOW:,} predictions, "
-    "sampled alike; dots: the whole validation and test sets"
-)
 
 
 def exact_markers(points):
