@@ -15,84 +15,45 @@ due (runner_stats.py `_maybe_exact`); a new run cancels the job in flight. No Pa
 
 from __future__ import annotations
 
-import os
-import threading
-
 import numpy as np
 
 import engine
 
+from .background import BackgroundJob
+
 EXACT_EVERY_EPOCHS = 0.5  # a new exact point every half epoch: at least one per epoch even if one is skipped
 CHUNK = 200  # images per forward pass: a few ms to ~100 ms on the default net
 TICK_CHUNK = 16  # unthreaded, while training: images per tick, a fraction of a step's own work
-EXACT_NICE = 19  # the lowest priority: it runs on what the training leaves
 MAX_POINTS = 256  # exact points kept per run; when full every other one is dropped
 
 
-class ExactEvaluator:
+class ExactEvaluator(BackgroundJob):
     """See the module docstring. on_done(run_id, examples, val_acc, test_acc) publishes a result."""
 
-    def __init__(self, on_done, threaded=True, chunk=CHUNK):
-        self.on_done = on_done
-        self.threaded = threaded
-        self.chunk = chunk
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = None
-        self._job = None
-        self._net = None  # (spec, preprocess, Net): rebuilt only when the net's shape changes
+    thread_name = "convnet-exact"
 
-    @property
-    def busy(self):
-        return self._job is not None
+    def __init__(self, on_done, threaded=True, chunk=CHUNK):
+        super().__init__(threaded)
+        self.on_done = on_done
+        self.chunk = chunk
+        self._net = None  # (spec, preprocess, Net): rebuilt only when the net's shape changes
 
     def start(self, run_id, examples, weights, sets):
         """Evaluate `weights` (version, spec, preprocess, params) on `sets`: [(name, images,
         rows or None, labels)]; images[rows] are the set's images. Returns False if busy."""
-        with self._lock:
-            if self._job is not None:
-                return False
-            self._job = {
-                "run_id": run_id,
-                "examples": examples,
-                "weights": weights,
-                "sets": sets,
-                "set": 0,
-                "pos": 0,
-                "correct": [0] * len(sets),
-            }
-        if self.threaded:
-            if self._thread is None:  # started by the training thread: it inherits its low priority
-                self._thread = threading.Thread(target=self._loop, name="convnet-exact", daemon=True)
-                self._thread.start()
-            self._wake.set()
-        return True
+        job = {
+            "run_id": run_id,
+            "examples": examples,
+            "weights": weights,
+            "sets": sets,
+            "set": 0,
+            "pos": 0,
+            "correct": [0] * len(sets),
+        }
+        return self._hand_over(job, replace=False)
 
-    def cancel(self):
-        """Drop the job in flight (a new run: its weights are gone)."""
-        with self._lock:
-            self._job = None
-
-    def stop(self):
-        self.cancel()
-        self._stop.set()
-        self._wake.set()
-
-    def _loop(self):
-        lower_priority()
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            while not self._stop.is_set() and self.work():
-                pass
-
-    def work(self, max_images=None):
-        """Evaluate the next chunk of the job in flight; True while there is more to do."""
-        with self._lock:
-            job = self._job
-        if job is None:
-            return False
+    def _piece(self, job, max_images):
+        """Evaluate the next chunk of the job's sets."""
         name, images, rows, labels = job["sets"][job["set"]]
         pos = job["pos"]
         n = min(max_images or self.chunk, len(labels) - pos)
@@ -122,17 +83,6 @@ class ExactEvaluator:
         net = self._net[2]
         net.load_params(params)
         return net
-
-
-def lower_priority(nice=EXACT_NICE):
-    """This thread below the training (nice 10, runner.py): an exact point may come late, the
-    training is not slowed while it waits. Linux only; elsewhere it shares the training's."""
-    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        try:
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
-        except OSError:
-            pass
 
 
 def add_point(points, point, limit=MAX_POINTS):

@@ -9,7 +9,7 @@ After a step the training thread records the net's weights when the timeline say
     runner.branch_from(examples) a new run (a new entry of the RunLog) from that checkpoint
 
 The moment being viewed is computed from the stored weights by MomentWorker, on its own NumPy
-net in a thread of the lowest priority (like exact_eval.py): the visualisation probe of the
+net in a thread of the lowest priority (background.py, as exact_eval.py's): the visualisation probe of the
 shown example (its activations, their gradients, the filters and their gradients for this
 example), the predictions of the first test images and a confusion matrix over the whole
 test set, published as they come. The training thread only looks up the checkpoint and hands
@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
-import threading
 
 import numpy as np
 
 import engine
 
+from .background import BackgroundJob
 from .evaluation import RollingEvaluation
 from .history import PredictionLog
 from .probe import MAX_FILTER_DEPTH, MAX_FILTERS, probe, weight_grads
 from .timeline import Timeline
 
-MOMENT_NICE = 19  # below the training (nice 10) like the exact points
 MOMENT_PREDICTIONS = 24  # test images predicted for the moment's "Test predictions"
 MOMENT_CHUNK = 500  # test images per forward pass of the moment's confusion matrix
 TICK_CHUNK = 16  # unthreaded: images per tick
@@ -68,61 +66,22 @@ def vis_filters_sha(vis):
     return None
 
 
-class MomentWorker:
+class MomentWorker(BackgroundJob):
     """Computes one moment at a time (see the module docstring); a newer job replaces the one
     in flight. publish(key, part, value) hands each piece over: "vis", "predictions",
     "evaluation" (the RollingEvaluation, as soon as it is made: it fills in chunks)."""
 
+    thread_name = "convnet-moment"
+
     def __init__(self, publish, threaded=True):
+        super().__init__(threaded)
         self.publish = publish
-        self.threaded = threaded
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = None
-        self._job = None
 
     def start(self, job):
-        with self._lock:
-            self._job = dict(job, stage="vis")
-        if self.threaded:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="convnet-moment", daemon=True)
-                self._thread.start()
-            self._wake.set()
+        self._hand_over(dict(job, stage="vis"))
 
-    def cancel(self):
-        with self._lock:
-            self._job = None
-
-    def stop(self):
-        self.cancel()
-        self._stop.set()
-        self._wake.set()
-
-    @property
-    def busy(self):
-        return self._job is not None
-
-    def _loop(self):
-        if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-            try:
-                tid = threading.get_native_id()
-                os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), MOMENT_NICE))
-            except OSError:
-                pass
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            while not self._stop.is_set() and self.work():
-                pass
-
-    def work(self, max_images=None):
-        """The next piece of the job in flight; True while there is more to do."""
-        with self._lock:
-            job = self._job
-        if job is None:
-            return False
+    def _piece(self, job, max_images):
+        """The next piece of the moment: its probe, its predictions, a chunk of its matrix."""
         if "net" not in job:
             net = engine.Net(job["spec"], backend="numpy", preprocess=job["preprocess"])
             net.load_params(dict(zip(job["names"], job["params"])))

@@ -1,0 +1,89 @@
+"""Work off the training thread: one job at a time, in pieces, at the lowest priority.
+
+BackgroundJob is what the exact points (exact_eval.py) and the timeline's moments
+(runner_timeline.py) share: a job handed over under a lock, worked through piece by piece by
+`work()` — in a thread of its own when threaded (the training thread never waits for it),
+else one piece per Runner.tick() (the static site's worker has no threads) — and dropped by
+`cancel()` when what it computes is gone. A subclass says what one piece is (`_piece(job,
+max_images)`, True while there is more); it checks, under the lock, that its job is still the
+current one before it publishes. No Panel here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+BACKGROUND_NICE = 19  # the lowest priority: it runs on what the training (nice 10) leaves
+
+
+def lower_thread_priority(nice=BACKGROUND_NICE):
+    """This thread below the training: its result may come late, the training is not slowed
+    while it waits. Linux only; elsewhere it shares the training's."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), nice))
+        except OSError:
+            pass
+
+
+class BackgroundJob:
+    """See the module docstring. `thread_name` names the thread (a subclass sets it)."""
+
+    thread_name = "convnet-background"
+
+    def __init__(self, threaded=True):
+        self.threaded = threaded
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._job = None
+
+    @property
+    def busy(self):
+        return self._job is not None
+
+    def _hand_over(self, job, replace=True):
+        """Make `job` the one in flight (replacing one, or refused while busy unless `replace`);
+        a threaded worker starts its thread on the first job. Returns False if refused."""
+        with self._lock:
+            if self._job is not None and not replace:
+                return False
+            self._job = job
+        if self.threaded:
+            if self._thread is None:  # started by the training thread: it inherits its low priority
+                self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
+                self._thread.start()
+            self._wake.set()
+        return True
+
+    def cancel(self):
+        """Drop the job in flight (what it computes is gone: a new run, live again)."""
+        with self._lock:
+            self._job = None
+
+    def stop(self):
+        self.cancel()
+        self._stop.set()
+        self._wake.set()
+
+    def _loop(self):
+        lower_thread_priority()
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            while not self._stop.is_set() and self.work():
+                pass
+
+    def work(self, max_images=None):
+        """The next piece of the job in flight; True while there is more to do."""
+        with self._lock:
+            job = self._job
+        if job is None:
+            return False
+        return self._piece(job, max_images)
+
+    def _piece(self, job, max_images):
+        raise NotImplementedError
