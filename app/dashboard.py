@@ -36,6 +36,7 @@ from .views.share_link import SetupLink, setup_notice
 from .views.snapshots import Snapshots
 from .views.stats import Stats
 from .views.upload import Upload
+from .views.viewport import PHONE_CSS
 from .views.visualisation import Visualisation
 
 REFRESH_MS = 500
@@ -94,7 +95,7 @@ CARD_CSS = """
 .card-title { font-size: 18px !important; font-weight: 650; color: #101828; }
 """
 
-pn.extension(raw_css=[PAGE_CSS], notifications=False)
+pn.extension(raw_css=[PAGE_CSS, PHONE_CSS], notifications=False)
 
 
 class Dashboard:
