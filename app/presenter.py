@@ -227,6 +227,7 @@ def fit_width(fig):
     if isinstance(width, int) and isinstance(height, int) and width > FITS_PX and height:
         fig.update(frame_width=None, frame_height=None, width=width, height=height)
         fig.update(sizing_mode="scale_width", max_width=width, aspect_ratio=width / height)
+        fig.css_classes = list(fig.css_classes) + ["cp-fit"]  # a whole row on a phone (app/views/viewport.py)
 
 
 def _scale_size(size, k):

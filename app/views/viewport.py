@@ -18,14 +18,16 @@ from panel.custom import JSComponent
 NARROW_PX = 600
 FIT_MS = 700
 # (raw_css reaches every component's shadow root: :host is each component.) Rows of
-# fixed-width widgets and figures wrap into one column; tables get small type and padding (a
-# number is never broken: what is still too wide is zoomed out). Widgets are as wide as the
-# screen at most.
+# widgets, charts and figures become one column, each item as wide as the screen but a figure
+# of fixed size (stretched, it would lose its aspect; the wider ones, .cp-fit, keep it:
+# app/presenter.py, fit_width); tables get small
+# type and padding (a number is never broken: what is still too wide is zoomed out).
 PHONE_CSS = (
     """
 @media (max-width: %dpx) {
   :host(.bk-Row), :host(.bk-panel-models-layout-Row) { flex-wrap: wrap; max-width: 100%%; }
-  :host(.bk-Row) > .bk-Figure, :host(.bk-panel-models-layout-Row) > .bk-Figure { flex: 1 1 100%%; }
+  :host(.bk-Row) > :not(.bk-Figure), :host(.bk-panel-models-layout-Row) > :not(.bk-Figure),
+  :host(.bk-Row) > .cp-fit, :host(.bk-panel-models-layout-Row) > .cp-fit { flex: 1 1 100%%; }
   :host(.bk-panel-models-widgets-TextAreaInput), :host(.bk-panel-models-widgets-CustomSelect),
   :host(.bk-Spinner), :host(.bk-Slider), :host(.bk-panel-models-widgets-Button) { max-width: calc(100vw - 24px); }
   table { font-size: 12px !important; }
