@@ -37,6 +37,7 @@ from .views.snapshots import Snapshots
 from .views.stats import Stats
 from .views.time_slider import TimelineBar
 from .views.upload import Upload
+from .views.viewport import PHONE_CSS
 from .views.visualisation import Visualisation
 
 REFRESH_MS = 500
@@ -58,6 +59,9 @@ CADENCE = {
 EVERY_TICK = {k: (0, 1, 2, 3) for k in CADENCE}
 SALIENCY_EVERY_S = 5.0
 TITLE = "ConvNet Playground"
+# The teaching views a lazy Dashboard builds only when their section is first shown: together
+# most of the time a viewer's page took to build (docs/BENCHMARKS.md, "App and pages").
+LAZY = ("evaluation", "saliency", "health", "conv_arithmetic", "case_studies")
 
 PAGE_CSS = """
 body { background: #f2f4f7; font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
@@ -92,20 +96,21 @@ CARD_CSS = """
 .card-title { font-size: 18px !important; font-weight: 650; color: #101828; }
 """
 
-pn.extension(raw_css=[PAGE_CSS], notifications=False)
+pn.extension(raw_css=[PAGE_CSS, PHONE_CSS], notifications=False)
 
 
 class Dashboard:
     """One session's page; refresh() is its periodic callback (state in, widgets out)."""
 
-    def __init__(self, runner, cadence=CADENCE, role="presenter", autosaver=None):
+    def __init__(self, runner, cadence=CADENCE, role="presenter", autosaver=None, lazy=False):
         self.role = role
         self.read_only = role != "presenter"
         self.source = runner  # what refresh() reads; the views' commands go to self.runner
         self.runner = runner = ReadOnlyRunner(runner) if self.read_only else runner
         self.cadence = cadence  # EVERY_TICK in tests: everything on every refresh()
         self.ticks = -1
-        self.shown = None  # names of the sections on screen (the presenter layout), None: all
+        self._shown = None
+        self._lazy = {}  # name: box, of the views not built yet (see LAZY)
         self.after_refresh = None  # called after each refresh (the presenter layout's large type)
         self.state = DashboardState()
         self.state.sync(runner.snapshot())
@@ -122,15 +127,16 @@ class Dashboard:
         self.data = DataCard(self.state, runner, read_only=self.read_only, source=self.source)
         self.share = SetupLink(self.state, read_only=self.read_only)
         # The views that explain (app/teaching): the slides' case studies and, on the live
-        # net, the arithmetic of one activation.
-        self.case_studies = CaseStudyView()
-        self.conv_arithmetic = ConvArithmeticView(runner.inference_net, copy_net=False)
-        classes = self.state.classes
-        self.evaluation = EvaluationView(runner.evaluation, classes)
-        self.saliency = SaliencyView(runner.inference_net, self._vis_image, classes)
-        self.state.param.watch(lambda e: self.saliency.set_class_names(e.new), "classes")
-        self.health = HealthView(runner.health_history)
+        # net, the arithmetic of one activation. lazy: each is built when its section is first
+        # shown (a lecture viewer's page, which shows one section at a time).
         self.markers = {name: InView() for name in ("evaluation", "saliency", "health")}
+        self.boxes = {name: pn.Column(sizing_mode="stretch_width") for name in LAZY}
+        for name in LAZY:
+            if lazy:
+                self._lazy[name] = self.boxes[name]
+            else:
+                self._build(name)
+        self.state.param.watch(self._classes, "classes")
         self._saliency_vis = None
         if self.read_only:
             for w in (
@@ -182,9 +188,45 @@ class Dashboard:
                 self.after_refresh()
         return n
 
+    def _build(self, name):
+        """Build the teaching view `name` (one of LAZY) into its box."""
+        runner, classes = self.runner, self.state.classes
+        if name == "case_studies":
+            view = CaseStudyView()
+        elif name == "conv_arithmetic":
+            view = ConvArithmeticView(runner.inference_net, copy_net=False)
+        elif name == "evaluation":
+            view = EvaluationView(runner.evaluation, classes)
+        elif name == "saliency":
+            view = SaliencyView(runner.inference_net, self._vis_image, classes)
+        else:
+            view = HealthView(runner.health_history)
+        setattr(self, name, view)
+        self._lazy.pop(name, None)
+        box = self.boxes[name]
+        box.objects = [self.markers[name], view] if name in self.markers else [view]
+
+    def _classes(self, event):
+        if "saliency" not in self._lazy:
+            self.saliency.set_class_names(event.new)
+
+    @property
+    def shown(self):
+        """Names of the sections on screen (the presenter layout), None: all."""
+        return self._shown
+
+    @shown.setter
+    def shown(self, names):
+        for name in list(self._lazy):  # a section shown for the first time: built now
+            if names is None or name in names:
+                self._build(name)
+        self._shown = names
+
     def _watching(self, name):
         """Is this section on screen (so worth redrawing)?"""
         views = {"vis": self.visualisation, "curves": self.curves, "predictions": self.predictions}
+        if name in self._lazy:
+            return False  # not built: not on screen yet
         marker = views[name].marker if name in views else self.markers[name]
         return marker.in_view and (self.shown is None or name in self.shown)
 
@@ -195,24 +237,20 @@ class Dashboard:
 
     def sections(self):
         """(title, name, content) of every section, in the order of the page."""
-        m = self.markers
+        box = self.boxes
         return [
             ("Stats", "stats", self.stats),
             ("Curves", "curves", self.curves),
             ("Test predictions", "predictions", self.predictions),
             ("Upload an image", "upload", self.upload),
             ("Network visualisation", "vis", self.visualisation),
-            (
-                "Evaluation: confusion matrix and per-class accuracy",
-                "evaluation",
-                pn.Column(m["evaluation"], self.evaluation),
-            ),
-            ("Saliency", "saliency", pn.Column(m["saliency"], self.saliency)),
-            ("Training health", "health", pn.Column(m["health"], self.health)),
+            ("Evaluation: confusion matrix and per-class accuracy", "evaluation", box["evaluation"]),
+            ("Saliency", "saliency", box["saliency"]),
+            ("Training health", "health", box["health"]),
             ("Network editor", "editor", self.editor),
             ("Layer table", "layers", self.layers),
-            ("Convolution arithmetic", "conv_arithmetic", self.conv_arithmetic),
-            ("Case studies: LeNet-5, AlexNet, VGG-16", "case_studies", self.case_studies),
+            ("Convolution arithmetic", "conv_arithmetic", box["conv_arithmetic"]),
+            ("Case studies: LeNet-5, AlexNet, VGG-16", "case_studies", box["case_studies"]),
         ]
 
     def _header(self, *events):
@@ -228,6 +266,7 @@ class Dashboard:
         )
 
     def layout(self):
+        self.shown = None  # every section: every view built
         card = {"stylesheets": [CARD_CSS]}
         header = self.header
         sidebar = pn.Column(
@@ -281,7 +320,8 @@ def create_app(runner, refresh_ms=REFRESH_MS, lecture=None, viewers=False, autos
             from .presenter_auth import GuardedRunner
 
             guarded = GuardedRunner(runner, lecture, lecture.token)
-        dash = Dashboard(guarded if guarded is not None else runner, role=role, autosaver=autosaver)
+        # lazy: a viewer's page is built with its first section only, the others when shown
+        dash = Dashboard(guarded if guarded is not None else runner, role=role, autosaver=autosaver, lazy=viewers)
         if layout == "present":
             from .presenter import Presenter
 

@@ -127,6 +127,8 @@ class Presenter:
                         if model.id not in self._enlarged:
                             self._enlarged.add(model.id)
                             scale_figure(model, ZOOM)
+                        if self.follow is not None:  # a viewer's: as wide as a phone at most
+                            fit_width(model)
 
     def handle(self, key):
         """One key (or its button): "space", "s", "left" or "right"."""
@@ -208,6 +210,24 @@ def scale_figure(fig, k):
                     setattr(model, name, _scale_size(v.value, k))
                 elif isinstance(v, str):
                     setattr(model, name, _scale_size(v, k))
+
+
+FITS_PX = 360  # a figure this wide fits the narrowest phone as it is (rows wrap there)
+
+
+def fit_width(fig):
+    """A figure of fixed size wider than FITS_PX that shrinks (keeping its aspect) to a
+    narrower container, a phone's screen, and keeps its size where there is room: images
+    scale with the frame."""
+    width, height = fig.width, fig.height
+    if fig.frame_width and fig.frame_height:  # (a pixel canvas: its frame's size is fixed)
+        border = fig.min_border or 0
+        width = fig.frame_width + (fig.min_border_left or border) + (fig.min_border_right or border)
+        height = fig.frame_height + (fig.min_border_top or border) + (fig.min_border_bottom or border)
+    if isinstance(width, int) and isinstance(height, int) and width > FITS_PX and height:
+        fig.update(frame_width=None, frame_height=None, width=width, height=height)
+        fig.update(sizing_mode="scale_width", max_width=width, aspect_ratio=width / height)
+        fig.css_classes = list(fig.css_classes) + ["cp-fit"]  # a whole row on a phone (app/views/viewport.py)
 
 
 def _scale_size(size, k):

@@ -65,6 +65,32 @@ class Client:
                 self.has_document.set()
 
 
+async def first_view(url):
+    """Load a page and pull its session's document, as a browser's first view does: returns
+    the document (the PULL-DOC-REPLY's content, JSON text) with every model of the page's
+    first view, the header, the status and the figures included."""
+    page = await AsyncHTTPClient().fetch(url, request_timeout=300)
+    token = TOKEN.search(page.body.decode("utf-8", "replace")).group(1)
+    ws_url = re.sub(r"^http", "ws", url.split("?")[0].rstrip("/")) + "/ws"
+    ws = await websocket_connect(
+        HTTPRequest(ws_url, request_timeout=300), subprotocols=["bokeh", token], max_message_size=200 * 1024 * 1024
+    )
+    try:
+        while True:
+            frame = await ws.read_message()
+            if frame is None:
+                raise ConnectionError("the server closed the session before sending its document")
+            header = _header(frame)
+            if header is not None and header["msgtype"] == "ACK":
+                for f in frames("PULL-DOC-REQ", "pull-1"):
+                    await ws.write_message(f)
+            elif header is not None and header["msgtype"] == "PULL-DOC-REPLY":
+                await ws.read_message()  # its metadata
+                return await ws.read_message()  # its content: the document
+    finally:
+        ws.close()
+
+
 def _header(frame):
     if not isinstance(frame, str) or '"msgtype"' not in frame[:200]:
         return None

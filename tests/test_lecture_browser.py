@@ -232,9 +232,31 @@ def test_a_wrong_token_is_a_viewer(lecture, browser):
     page.context.close()
 
 
+# Elements (through every component's shadow root) that end right of the screen: the page
+# may fit while a section's content scrolls inside its card. [description, left, width] each.
+# (Not Bokeh's overlay divs of a figure's renderers, which draw nothing themselves: their box
+# keeps the size of the figure before it fit.)
+WIDER_THAN_SCREEN = """(w) => {
+  const out = []
+  const walk = (root, outside) => {
+    for (const el of root.children) {
+      const r = el.getBoundingClientRect()
+      const overlay = el.classList.contains("bk-GlyphRenderer")
+      const over = r.width > 0 && r.height > 0 && r.right > w + 1 && !overlay
+      if (over && !outside) out.push([el.tagName + "." + String(el.className).slice(0, 50), Math.round(r.left), Math.round(r.width)])
+      if (el.shadowRoot) walk(el.shadowRoot, outside || over)
+      walk(el, outside || over)
+    }
+  }
+  walk(document.body, false)
+  return out
+}"""
+
+
 def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
     """390x844, a phone's viewport (meta viewport honoured): every section the presenter
-    shows fits the screen's width; screenshots tests/artifacts/lecture_phone_NN.png."""
+    shows fits the screen's width, the page and everything in its cards (figures scaled to
+    it, tables compressed, rows wrapped); screenshots tests/artifacts/lecture_phone_NN.png."""
     presenter = open_page(browser, lecture["presenter"], width=1280, height=800)
     assert presenting(presenter)
     nav = presenter.locator(".cp-nav").first
@@ -255,8 +277,10 @@ def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
         wait_for(lambda k=k: "%d / 10" % k in phone_nav.inner_text(), 15, "the phone at section %d" % k, phone, "phone")
         time.sleep(2.5)  # the section's figures drawn
         width, inner = phone.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-        phone.screenshot(path=str(ARTIFACTS / ("lecture_phone_%02d.png" % k)))
+        phone.screenshot(path=str(ARTIFACTS / ("lecture_phone_%02d.png" % k)), full_page=True)
         assert inner == 390 and width <= inner, "section %d is %d px wide on a %d px screen" % (k, width, inner)
+        wide = phone.evaluate(WIDER_THAN_SCREEN, inner)
+        assert not wide, "section %d: wider than the screen inside its card: %s" % (k, wide[:5])
     presenter.keyboard.press("ArrowRight")  # back to the first section for the tests after this one
     phone.context.close()
     presenter.context.close()

@@ -2,16 +2,19 @@
 
 Two CPU-burning processes (one per core of the machine this runs on; each stops by itself)
 run beside the viewers' server (app/relay.py) from before it starts. Checked: the server
-answers (its /status.json) within 5 s of its start, and then serves a whole viewer's page
-within PAGE_BOUND_S. The relay ran at nice 19, where two nice-0 burners left it about 1.5% of
-the CPU: no answer for over a minute. Building a viewer's page is Panel's work for a whole
-dashboard, 1.5-3.3 s beside the burners on the 2-core dev machine, so the page bound here is
-the room getting in, not a speed target. Polled with short timeouts: a slow answer is a
-failed bound, not a hung test.
+answers (its /status.json) within 5 s of its start, and then serves a viewer's page within
+PAGE_BOUND_S, the issue's bound: the HTML document and the session's document pulled over
+its websocket, as a browser's first view does (tests/lecture_clients.py), with the header, the
+status, the stat cards and the curves in it. The relay ran at nice 19, where two nice-0
+burners left it about 1.5% of the CPU: no answer for over a minute; and a viewer's page was a
+whole dashboard, 1.5-3.3 s beside the burners, before a viewer's Dashboard built its
+teaching views only when their section is shown (app/dashboard.py, LAZY). Polled with
+short timeouts: a slow answer is a failed bound, not a hung test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import subprocess
@@ -21,12 +24,13 @@ import urllib.request
 
 import pytest
 from browser import free_port
+from lecture_clients import first_view
 
 from app.lecture import Lecture
 from app.relay import start_relay
 
 START_BOUND_S = 5.0  # the viewers' server answers within 5 s of its start
-PAGE_BOUND_S = 10.0  # and then serves a whole page, while the machine is saturated
+PAGE_BOUND_S = 3.0  # and then serves a page's first view within 3 s, while the machine is saturated
 BURN = "import time\nend = time.monotonic() + %f\nwhile time.monotonic() < end:\n    pass\n"
 
 pytestmark = pytest.mark.slow
@@ -54,6 +58,14 @@ def answers(url, timeout):
         return None
 
 
+def page_within(url, timeout):
+    """The first view's document (JSON text), or None if it took longer than `timeout`."""
+    try:
+        return asyncio.run(asyncio.wait_for(first_view(url), timeout))
+    except (OSError, asyncio.TimeoutError):
+        return None
+
+
 def test_the_viewers_server_answers_beside_two_cpu_burners(runner):
     # The issue's setting is the app and two burners on a machine otherwise idle; a machine
     # already busy with other work (a shared CI box) would time that work, not the relay.
@@ -62,9 +74,10 @@ def test_the_viewers_server_answers_beside_two_cpu_burners(runner):
     other = busy_cores()
     if other > 0.5:
         pytest.skip("the machine is already busy (%.1f cores of other work): the bound would time that" % other)
+    runner.tick()  # numbers and curve points to show
     port = free_port()
     url = "http://127.0.0.1:%d/" % port
-    # Burners that stop by themselves, long enough to cover the start and the page.
+    # Burners that stop by themselves, long enough to cover the start and the pages.
     burners = [subprocess.Popen([sys.executable, "-c", BURN % 60.0]) for _ in range(2)]
     relay = None
     try:
@@ -75,15 +88,19 @@ def test_the_viewers_server_answers_beside_two_cpu_burners(runner):
         status = None
         while status is None and time.monotonic() - t0 < START_BOUND_S:
             status = answers(url + "status.json", timeout=0.5)
-        started = time.monotonic() - t0
         assert status is not None, "no answer within %.0f s of the start (ready after %.1f s)" % (START_BOUND_S, ready)
         assert '"status"' in status
-        t1 = time.monotonic()
-        page = answers(url, timeout=PAGE_BOUND_S)
-        assert page is not None and "ConvNet Playground" in page, (
-            "no page within %.0f s (the server answered %.1f s after its start)" % (PAGE_BOUND_S, started)
-        )
-        assert time.monotonic() - t1 <= PAGE_BOUND_S
+        for k in range(2):  # the first page (its process's first) and the next viewer's
+            t1 = time.monotonic()
+            doc = page_within(url, PAGE_BOUND_S)
+            took = time.monotonic() - t1
+            assert doc is not None and took <= PAGE_BOUND_S, "page %d: not served within %.0f s (took %.1f s)" % (
+                k + 1,
+                PAGE_BOUND_S,
+                took,
+            )
+            for what in ("ConvNet Playground", "cp-pill", "examples seen", "cp-loss", "cp-accuracy"):
+                assert what in doc, "page %d has no %r" % (k + 1, what)
         assert relay.process.pid != multiprocessing.current_process().pid
     finally:
         if relay is not None:

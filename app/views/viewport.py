@@ -1,10 +1,14 @@
-"""Viewport: a phone lays the page out at its own width, not at a desktop's 980 px.
+"""Viewport: a phone lays the page out at its own width, and everything on it fits that width.
 
 Bokeh's page template has no `<meta name="viewport">`, so a phone renders the page as if it
 were 980 px wide and zooms it out: the viewers' page was unreadable in a hand (issue 18). This
 invisible component adds the tag when the page renders (mobile browsers apply a viewport tag
-added later too) and marks the document `cp-narrow` below NARROW_PX, where the stylesheets of
-the page (app/dashboard.py, app/presenter.py) lay it out in one column.
+added later too). Below NARROW_PX wide, PHONE_CSS (one of the page's stylesheets, app/dashboard.py)
+wraps rows into one column and compresses tables, and the component zooms a table still wider
+than the screen out to its width (CSS zoom, which also scales the room it takes), re-checked
+every FIT_MS as sections change. Figures are fitted on the server (app/presenter.py,
+fit_width): CSS zoom or a transform on a Bokeh canvas makes Bokeh measure itself scaled and
+draw itself scaled twice.
 """
 
 from __future__ import annotations
@@ -12,12 +16,50 @@ from __future__ import annotations
 from panel.custom import JSComponent
 
 NARROW_PX = 600
+FIT_MS = 700
+# (raw_css reaches every component's shadow root: :host is each component.) Rows of
+# widgets, charts and figures become one column, each item as wide as the screen but a figure
+# of fixed size (stretched, it would lose its aspect; the wider ones, .cp-fit, keep it:
+# app/presenter.py, fit_width); tables get small
+# type and padding (a number is never broken: what is still too wide is zoomed out).
+PHONE_CSS = (
+    """
+@media (max-width: %dpx) {
+  :host(.bk-Row), :host(.bk-panel-models-layout-Row) { flex-wrap: wrap; max-width: 100%%; }
+  :host(.bk-Row) > :not(.bk-Figure), :host(.bk-panel-models-layout-Row) > :not(.bk-Figure),
+  :host(.bk-Row) > .cp-fit, :host(.bk-panel-models-layout-Row) > .cp-fit { flex: 1 1 100%%; }
+  :host(.bk-panel-models-widgets-TextAreaInput), :host(.bk-panel-models-widgets-CustomSelect),
+  :host(.bk-Spinner), :host(.bk-Slider), :host(.bk-panel-models-widgets-Button) { max-width: calc(100vw - 24px); }
+  table { font-size: 12px !important; }
+  table th, table td { padding: 2px 4px !important; }
+}
+"""
+    % NARROW_PX
+)
 
 
 class Viewport(JSComponent):
     """See the module docstring."""
 
     _esm = """
+    const NARROW = %d, EVERY = %d
+    function fit() {  // tables wider than the screen: zoomed out to its width
+      const width = document.documentElement.clientWidth
+      if (width > NARROW) return
+      const tables = []
+      const walk = (root) => {
+        tables.push(...root.querySelectorAll("table"))
+        for (const el of root.querySelectorAll("*")) { if (el.shadowRoot) walk(el.shadowRoot) }
+      }
+      walk(document)
+      for (const el of tables) {
+        const zoom = parseFloat(el.style.zoom || "1")
+        const box = el.getBoundingClientRect()  // zoomed: its own size times zoom
+        if (box.width === 0) continue
+        const want = Math.min(1, (width - Math.max(0, box.left) - 6) / (box.width / zoom))
+        if (Math.abs(want - zoom) > 0.01) el.style.zoom = want >= 1 ? "" : want.toFixed(3)
+      }
+    }
     export function render({ el }) {
       if (!document.querySelector('meta[name="viewport"]')) {
         const meta = document.createElement("meta")
@@ -27,6 +69,7 @@ class Viewport(JSComponent):
       }
       const marker = document.createElement("div")
       marker.className = "cp-viewport"
+      setInterval(fit, EVERY)
       return marker
     }
-    """
+    """ % (NARROW_PX, FIT_MS)
