@@ -64,7 +64,8 @@ class Presenter:
         content.update(controls=dash.controls, snapshots=dash.snapshots)
         self.slides = [(title, [(name, content[name]) for name in names]) for title, names in slides]
         self.index = 0
-        self._enlarged = set()
+        self._walked = set()  # Bokeh roots looked through
+        self._enlarged = set()  # figures scaled (a root may be a figure itself)
         self.keys = Keys()
         self.keys.param.watch(lambda e: self.handle(key_of(e.new)), "press")
         button = pn.widgets.Button
@@ -121,8 +122,8 @@ class Presenter:
                 grid.zoom = ZOOM
             for pane in obj.select(pn.pane.Bokeh):
                 root = pane.object
-                if root is not None and root.id not in self._enlarged:  # (walking a figure's models
-                    self._enlarged.add(root.id)  # is most of a refresh's time: each root once)
+                if root is not None and root.id not in self._walked:  # (walking a figure's models
+                    self._walked.add(root.id)  # is most of a refresh's time: each root once)
                     for model in root.select({"type": Plot}):
                         if model.id not in self._enlarged:
                             self._enlarged.add(model.id)

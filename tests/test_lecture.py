@@ -5,6 +5,7 @@ teaching views (evaluation, saliency, health) fed by the runner."""
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 import pytest
 
 from app.dashboard import EVERY_TICK, Dashboard
@@ -120,6 +121,21 @@ def test_presenter_slides_show_the_curves_and_predictions_in_large_type(runner):
     assert dash.predictions.grid.zoom == ZOOM
     p.go(0)
     assert dash.curves.loss.height == round(300 * ZOOM)  # enlarged once, not again
+
+
+def test_presenter_enlarges_a_figure_that_is_a_bokeh_root_once(runner):
+    """The network visualisation, the confusion matrix, saliency and health are figures shown
+    as Bokeh roots of their own: they are scaled too, and only once."""
+    from bokeh.plotting import figure
+
+    from app.presenter import ZOOM
+
+    p = Presenter(Dashboard(runner, cadence=EVERY_TICK))
+    fig = figure(width=400, height=200)
+    pane = pn.pane.Bokeh(fig)
+    p.enlarge(pane)
+    p.enlarge(pane)
+    assert (fig.width, fig.height) == (round(400 * ZOOM), round(200 * ZOOM))
 
 
 def test_presenter_keys_on_a_viewers_page_are_refused(runner):

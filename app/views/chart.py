@@ -103,9 +103,9 @@ class LineChart(JSComponent):
 .cp-chart { position: relative; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #101828; }
 .cp-chart-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 14px; padding: 0 4px 4px 4px; }
 .cp-chart-title { font-weight: 600; }
-.cp-chart-key { display: inline-flex; align-items: center; gap: 5px; color: #344054; white-space: nowrap; }
-.cp-chart-key i { display: inline-block; width: 18px; border-top-style: solid; }
-.cp-chart-key b { display: inline-block; width: 8px; height: 8px; border-radius: 50%; border: 1.5px solid #fff; }
+.cp-chart-key { display: inline-flex; align-items: center; gap: 5px; color: #344054; max-width: 100%; overflow-wrap: anywhere; }
+.cp-chart-key i { display: inline-block; flex: none; width: 18px; border-top-style: solid; }
+.cp-chart-key b { display: inline-block; flex: none; width: 8px; height: 8px; border-radius: 50%; border: 1.5px solid #fff; }
 .cp-chart-note { flex-basis: 100%; color: #667085; }
 .cp-chart canvas { display: block; width: 100%; }
 .cp-chart-tip { position: absolute; pointer-events: none; background: rgba(255,255,255,.95); border: 1px solid #d0d5dd;
