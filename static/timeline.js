@@ -34,7 +34,8 @@
       `<button id="cp-timeline-branch" class="cp-btn" disabled>Branch from here</button></div>` +
       `<div class="cp-dim cp-small" id="cp-timeline-note">the net's weights are kept at checkpoints ` +
       `(spaced evenly in log(examples seen), the last few closer): move the slider to see the filters, the ` +
-      `fixed example's activations and the test predictions of that moment while training goes on</div>`;
+      `fixed example's activations and the test predictions of that moment while training goes on (its ` +
+      `gradients are that example's own: no training batch belongs to a checkpoint)</div>`;
     a.$("cp-timeline-slider").addEventListener("input", (e) => {
       const i = Number(e.target.value);
       move(i >= checkpoints.length ? null : checkpoints[i]);

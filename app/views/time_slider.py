@@ -108,6 +108,7 @@ class TimelineBar(Viewer):
             text = (
                 f'<span class="cp-timeline-past">Showing the net at <b>{self.viewing:,}</b> examples seen</span> '
                 f"({which}): the filters, activations, test predictions and confusion matrix "
-                "are that moment's; training goes on."
+                "are that moment's (the gradients: this example's own, since no training batch "
+                "belongs to a checkpoint); training goes on."
             )
         self.note.object = text
