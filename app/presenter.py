@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 
 import panel as pn
-from bokeh.models import Plot
+from bokeh.models import CustomJS, Plot, Text
 
 from .views.chart import LineChart
 from .views.common import alert, html, show
@@ -229,6 +229,39 @@ def fit_width(fig):
         fig.update(frame_width=None, frame_height=None, width=width, height=height)
         fig.update(sizing_mode="scale_width", max_width=width, aspect_ratio=width / height)
         fig.css_classes = list(fig.css_classes) + ["cp-fit"]  # a whole row on a phone (app/views/viewport.py)
+        _scale_text_with_width(fig, width)
+
+
+def _scale_text_with_width(fig, width):
+    """Text glyphs (the network visualisation's captions) keep their size in screen pixels while
+    the images shrink with the frame: in the browser, scale them by the figure's shrink too, so
+    a caption stays over its row instead of across the next one."""
+    texts = [r.glyph for r in fig.renderers if isinstance(getattr(r, "glyph", None), Text)]
+    sizes = [_px(g.text_font_size) for g in texts]
+    texts = [g for g, px in zip(texts, sizes) if px]
+    if not texts:
+        return
+    fig.js_on_change(
+        "inner_width",
+        CustomJS(
+            args=dict(fig=fig, texts=texts, sizes=[px for px in sizes if px], full=width),
+            code="""
+const k = Math.min(1, Math.max(0.3, (fig.outer_width || fig.inner_width) / full));
+texts.forEach((g, i) => { g.text_font_size = Math.round(sizes[i] * k * 10) / 10 + "px"; });
+""",
+        ),
+    )
+
+
+def _px(size):
+    """15 for "15px" (a value spec or a plain string), else None."""
+    value = size.get("value") if isinstance(size, dict) else getattr(size, "value", size)
+    if isinstance(value, str) and value.endswith("px"):
+        try:
+            return float(value[:-2])
+        except ValueError:
+            return None
+    return None
 
 
 def _scale_size(size, k):

@@ -281,9 +281,26 @@ def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
         assert inner == 390 and width <= inner, "section %d is %d px wide on a %d px screen" % (k, width, inner)
         wide = phone.evaluate(WIDER_THAN_SCREEN, inner)
         assert not wide, "section %d: wider than the screen inside its card: %s" % (k, wide[:5])
+        if k == 2:  # the network visualisation's captions shrink with its pictures
+            sizes = phone.evaluate(CAPTION_SIZES)
+            assert sizes and max(sizes) < 12, "captions of %s px over pictures shrunk to a phone" % sizes
     presenter.keyboard.press("ArrowRight")  # back to the first section for the tests after this one
     phone.context.close()
     presenter.context.close()
+
+
+CAPTION_SIZES = """(() => {
+  const out = [];
+  for (const d of Bokeh.documents)
+    for (const m of d.all_models)
+      if (m.constructor.__name__ === "GlyphRenderer" && m.glyph.constructor.__name__ === "Text"
+          && "stats" in m.data_source.data) {  // the network visualisation's captions
+        const size = m.glyph.text_font_size;
+        const v = size.value !== undefined ? size.value : size;
+        if (typeof v === "string" && v.endsWith("px")) out.push(parseFloat(v));
+      }
+  return out;
+})()"""
 
 
 def test_a_revoked_token_changes_nothing(lecture, browser):
