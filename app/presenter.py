@@ -233,10 +233,12 @@ def fit_width(fig):
 
 
 def _scale_text_with_width(fig, width):
-    """Text glyphs (the network visualisation's captions) keep their size in screen pixels while
-    the images shrink with the frame: in the browser, scale them by the figure's shrink too, so
-    a caption stays over its row instead of across the next one."""
+    """Text glyphs (the network visualisation's captions) and the title keep their size in
+    screen pixels while the images shrink with the frame: in the browser, scale them by the
+    figure's shrink too, so a caption stays over its row instead of across the next one and a
+    title (the confusion matrix's) stays on the screen."""
     texts = [r.glyph for r in fig.renderers if isinstance(getattr(r, "glyph", None), Text)]
+    texts += [fig.title] if fig.title is not None and fig.title.text else []
     sizes = [_px(g.text_font_size) for g in texts]
     texts = [g for g, px in zip(texts, sizes) if px]
     if not texts:

@@ -284,6 +284,8 @@ def test_a_viewer_on_a_phone_never_scrolls_sideways(lecture, browser):
         if k == 2:  # the network visualisation's captions shrink with its pictures
             sizes = phone.evaluate(CAPTION_SIZES)
             assert sizes and max(sizes) < 12, "captions of %s px over pictures shrunk to a phone" % sizes
+        titles = phone.evaluate(TITLES_PAST_THE_SCREEN, inner)
+        assert not titles, "section %d: figure titles wider than the screen: %s" % (k, titles)
     presenter.keyboard.press("ArrowRight")  # back to the first section for the tests after this one
     phone.context.close()
     presenter.context.close()
@@ -301,6 +303,29 @@ CAPTION_SIZES = """(() => {
       }
   return out;
 })()"""
+
+
+# Titles of shown figures that end past the screen's right edge: [text, font size, right edge].
+# A title's width is measured with the canvas's own font metrics at its size.
+TITLES_PAST_THE_SCREEN = """((screen) => {
+  const out = [], ctx = document.createElement("canvas").getContext("2d");
+  for (const view of Object.values(Bokeh.index)) {
+    const stack = [view];
+    while (stack.length) {
+      const v = stack.pop();
+      if (v.child_views) stack.push(...v.child_views);
+      if (v.renderer_views) stack.push(...v.renderer_views.values());
+      const t = v.model && v.model.title;
+      if (!t || !t.text || !v.el || !v.el.getBoundingClientRect) continue;
+      const box = v.el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) continue;
+      ctx.font = `${t.text_font_style || "bold"} ${t.text_font_size} sans-serif`;
+      const right = box.left + ctx.measureText(t.text).width;
+      if (right > screen + 1) out.push([t.text, t.text_font_size, Math.round(right)]);
+    }
+  }
+  return out;
+})"""
 
 
 def test_a_revoked_token_changes_nothing(lecture, browser):
