@@ -239,14 +239,14 @@ def _scale_text_with_width(fig, width):
     title (the confusion matrix's) stays on the screen."""
     texts = [r.glyph for r in fig.renderers if isinstance(getattr(r, "glyph", None), Text)]
     texts += [fig.title] if fig.title is not None and fig.title.text else []
-    sizes = [_px(g.text_font_size) for g in texts]
-    texts = [g for g, px in zip(texts, sizes) if px]
-    if not texts:
+    sized = [(g, _px(g.text_font_size)) for g in texts]
+    sized = [(g, px) for g, px in sized if px]
+    if not sized:
         return
     fig.js_on_change(
         "inner_width",
         CustomJS(
-            args=dict(fig=fig, texts=texts, sizes=[px for px in sizes if px], full=width),
+            args=dict(fig=fig, texts=[g for g, _ in sized], sizes=[px for _, px in sized], full=width),
             code="""
 const k = Math.min(1, Math.max(0.3, (fig.outer_width || fig.inner_width) / full));
 texts.forEach((g, i) => { g.text_font_size = Math.round(sizes[i] * k * 10) / 10 + "px"; });

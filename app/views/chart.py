@@ -168,36 +168,22 @@ export function render({ model, el }) {
     t.style.fontSize = 15 * z + "px"
     t.textContent = model.title
     head.append(t)
-    for (const l of lines()) {
+    // one legend key: a swatch (<i> a line, <b> a dot) styled by `style`, then the label
+    const key = (tag, style, label) => {
       const k = document.createElement("span")
       k.className = "cp-chart-key"
       k.style.fontSize = 12 * z + "px"
-      const sw = document.createElement("i")
-      sw.style.borderTopColor = l.color
-      sw.style.borderTopWidth = Math.max(2, l.width || 2) * z + "px"
-      k.append(sw, document.createTextNode(l.label))
+      const sw = document.createElement(tag)
+      Object.assign(sw.style, style)
+      k.append(sw, document.createTextNode(label))
       head.append(k)
     }
-    for (const m of series(model.markers)) {
-      const k = document.createElement("span")
-      k.className = "cp-chart-key"
-      k.style.fontSize = 12 * z + "px"
-      const dot = document.createElement("b")
-      dot.style.background = m.color
-      k.append(dot, document.createTextNode(m.label))
-      head.append(k)
-    }
-    for (const o of series(model.overlays)) {
-      const k = document.createElement("span")
-      k.className = "cp-chart-key"
-      k.style.fontSize = 12 * z + "px"
-      const sw = document.createElement("i")
-      sw.style.borderTopColor = o.color
-      sw.style.borderTopWidth = 2 * z + "px"
-      sw.style.borderTopStyle = "dashed"
-      k.append(sw, document.createTextNode(o.label))
-      head.append(k)
-    }
+    for (const l of lines())
+      key("i", {borderTopColor: l.color, borderTopWidth: Math.max(2, l.width || 2) * z + "px"}, l.label)
+    for (const m of series(model.markers))
+      key("b", {background: m.color}, m.label)
+    for (const o of series(model.overlays))
+      key("i", {borderTopColor: o.color, borderTopWidth: 2 * z + "px", borderTopStyle: "dashed"}, o.label)
     // what the page holds, for tests: the earlier runs' lines and the markers
     state.overlays = series(model.overlays).map((o) => ({ label: o.label, n: o.x.length }))
     state.markers = series(model.markers).reduce((n, m) => n + m.points.length, 0)
