@@ -30,7 +30,7 @@ PHONE_CSS = (
   :host(.bk-Row) > .cp-fit, :host(.bk-panel-models-layout-Row) > .cp-fit { flex: 1 1 100%%; }
   :host(.bk-panel-models-widgets-TextAreaInput), :host(.bk-panel-models-widgets-CustomSelect),
   :host(.bk-Spinner), :host(.bk-Slider), :host(.bk-panel-models-widgets-Button) { max-width: calc(100vw - 24px); }
-  table { font-size: 12px !important; }
+  table { font-size: 12px !important; zoom: var(--cp-zoom, 1); }
   table th, table td { padding: 2px 4px !important; }
 }
 """
@@ -52,13 +52,19 @@ class Viewport(JSComponent):
         for (const el of root.querySelectorAll("*")) { if (el.shadowRoot) walk(el.shadowRoot) }
       }
       walk(document)
+      // The zoom is set on the table's host (--cp-zoom, which PHONE_CSS applies to its tables):
+      // a pane that redraws its table keeps it, where a zoom on the replaced table was lost.
+      const wants = new Map()
       for (const el of tables) {
-        const zoom = parseFloat(el.style.zoom || "1")
+        const host = el.getRootNode().host || document.documentElement
+        const zoom = parseFloat(host.style.getPropertyValue("--cp-zoom") || "1")
         const box = el.getBoundingClientRect()  // zoomed: its own size times zoom
         if (box.width === 0) continue
         const want = Math.min(1, (width - Math.max(0, box.left) - 6) / (box.width / zoom))
-        if (Math.abs(want - zoom) > 0.01) el.style.zoom = want >= 1 ? "" : want.toFixed(3)
+        wants.set(host, [Math.min(want, wants.has(host) ? wants.get(host)[0] : 1), zoom])
       }
+      for (const [host, [want, zoom]] of wants)
+        if (Math.abs(want - zoom) > 0.01) host.style.setProperty("--cp-zoom", want.toFixed(3))
     }
     export function render({ el }) {
       if (!document.querySelector('meta[name="viewport"]')) {
