@@ -29,6 +29,17 @@ from . import config
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
 
+# Output pixels per forward tile: 8 where the CPU has AVX-512, 4 otherwise. A tile's sums are
+# PX x 16 values; with 512-bit registers that is PX registers, and a fused multiply-add's
+# latency (4 cycles) times its throughput (2 per cycle) needs 8 independent sums in flight:
+# 4 of them left half of the FMA units idle. On AVX2, 8 x 16 values would need 16 of its 16
+# registers and spill. Numba compiles PX in as a constant, and its cache keys on the CPU, so
+# a cache written on one kind of CPU is not loaded on another (docs/BENCHMARKS.md, "Eight
+# sums in flight on AVX-512").
+PX = config.conv_tile_pixels()
+ACC = 16 * PX  # a tile's sums
+WIDE = PX == 8  # the dw and dx tiles also keep two sets of sums, over alternate pixels or filters
+
 
 @intrinsic
 def _stack_like(typingctx, a, n):
@@ -94,9 +105,10 @@ def _zero(a):
 def _pad_image(xf, n, C, pad, xp):
     """Copy image n of xf (N, H, W*C) into the interior of xp (Hp, XW), whose border is 0."""
     H, WC = xf.shape[1], xf.shape[2]
+    XW = xp.shape[1]
     for h in range(H):
-        src = xf[n, h]
-        dst = xp[h + pad, pad * C : pad * C + WC]
+        src = carray(_at(xf, (n * H + h) * WC), WC)
+        dst = carray(_at(xp, (h + pad) * XW + pad * C), WC)
         for k in range(WC):
             dst[k] = src[k]
 
@@ -104,8 +116,10 @@ def _pad_image(xf, n, C, pad, xp):
 @_jit
 def arrange_weights(w, flip, w16, wr, wsc):
     """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
-    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wr (Fr, K) the filters
-    left over as rows (rows past the last filter stay as the caller made them: zeros), and wsc
+    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wr (Fr, HH*RC) the
+    filters left over as rows, each kernel row's run in chunks of 16 as _fwd_rows reads them
+    (_row_chunks; values no chunk owns, and rows past the last filter, stay as the caller made
+    them: zeros), and wsc
     (Fp, HH*S) each filter with every kernel row's run padded to S values, for the dx
     tiles (wsc of size 0: not wanted).
 
@@ -118,6 +132,8 @@ def arrange_weights(w, flip, w16, wr, wsc):
     seg = WW * Ci
     G = w16.shape[0]
     S = wsc.shape[1] // HH if wsc.size else 0
+    RC = wr.shape[1] // HH
+    last, xl = RC // 16 - 1, _row_chunks(seg)[1]
     for o in range(Fo):
         for i in range(HH):
             for j in range(WW):
@@ -127,7 +143,9 @@ def arrange_weights(w, flip, w16, wr, wsc):
                     if o < 16 * G:
                         w16[o // 16, k, o % 16] = v
                     else:
-                        wr[o - 16 * G, k] = v
+                        kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last
+                        ch = min(kk // 16, last)
+                        wr[o - 16 * G, i * RC + 16 * ch + kk - (xl if ch == last else 16 * ch)] = v
                     if S:
                         wsc[o, i * S + j * Ci + c] = v
 
@@ -154,16 +172,6 @@ def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
 
 
 @_jit
-def _relu_row(src, dst, f0, n):
-    """dst[f0:f0 + n] = ReLU(src[f0:f0 + n]), as _numba_act.relu_chunk computes it (NaN
-    passes through)."""
-    zero = src.dtype.type(0)
-    for f in range(f0, f0 + n):
-        v = src[f]
-        dst[f] = zero if v < zero else v
-
-
-@_jit
 def _runs4(xpf, a0, a1, a2, a3, o, seg):
     """The runs of seg values at offset o of the 4 windows starting at a0..a3 (views)."""
     return (
@@ -175,77 +183,130 @@ def _runs4(xpf, a0, a1, a2, a3, o, seg):
 
 
 @_jit
-def _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w, b, f0, out2, act2, q, nv):
-    """Filters f0..f0+15 of 4 output pixels whose windows start at a0..a3: out2[q + t, f0:
+def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q, nv):
+    """Filters f0..f0+15 of PX output pixels whose windows start at at[:PX]: out2[q + t, f0:
     f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), and
     act2's the same values through a ReLU (act2 with no rows: no ReLU; act2 may be out2
     itself: the ReLU in place, as conv_relu_forward keeps one array).
-    w (K, 16): the slice of 16 filters.
+    w16[g] (K, 16): the slice of filters f0 = 16g..f0+15.
 
-    The 64 sums live in a stack array that LLVM keeps in eight vector registers (float32):
-    each k broadcasts 4 pixel values and loads one row of w for 8 vector multiply-adds.
-    6 pixels would need 20 registers of AVX2's 16 and spill (see docs/BENCHMARKS.md,
-    "Conv forward: 4 pixels x 16 filters in registers").
+    The PX x 16 sums live in a stack array that LLVM keeps in vector registers: each k
+    broadcasts PX pixel values and loads one row of w for PX vector multiply-adds (float32,
+    AVX-512); see PX above and docs/BENCHMARKS.md, "Conv forward: 4 pixels x 16 filters in
+    registers".
     """
-    acc = carray(_stack_like(xpf, 64), 64)
-    for t in range(64):
+    f0 = 16 * g
+    acc = carray(_stack_like(xpf, 128), 128)
+    for t in range(ACC):
         acc[t] = 0
     for i in range(HH):
-        r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW, seg)
-        wi = carray(_at(w, i * seg * 16), seg * 16)
-        for k in range(seg):
-            x0 = r0[k]
-            x1 = r1[k]
-            x2 = r2[k]
-            x3 = r3[k]
-            for f in range(16):
-                wf = wi[16 * k + f]
-                acc[f] += x0 * wf
-                acc[16 + f] += x1 * wf
-                acc[32 + f] += x2 * wf
-                acc[48 + f] += x3 * wf
+        o = i * XW
+        r0, r1, r2, r3 = _runs4(xpf, at[0], at[1], at[2], at[3], o, seg)
+        r4, r5, r6, r7 = _runs4(xpf, at[4], at[5], at[6], at[7], o, seg)
+        wi = carray(_at(w16, (g * w16.shape[1] + i * seg) * 16), seg * 16)
+        if WIDE:  # a constant: one of the two loops is compiled in
+            for k in range(seg):
+                x0 = r0[k]
+                x1 = r1[k]
+                x2 = r2[k]
+                x3 = r3[k]
+                x4 = r4[k]
+                x5 = r5[k]
+                x6 = r6[k]
+                x7 = r7[k]
+                for f in range(16):
+                    wf = wi[16 * k + f]
+                    acc[f] += x0 * wf
+                    acc[16 + f] += x1 * wf
+                    acc[32 + f] += x2 * wf
+                    acc[48 + f] += x3 * wf
+                    acc[64 + f] += x4 * wf
+                    acc[80 + f] += x5 * wf
+                    acc[96 + f] += x6 * wf
+                    acc[112 + f] += x7 * wf
+        else:
+            for k in range(seg):
+                x0 = r0[k]
+                x1 = r1[k]
+                x2 = r2[k]
+                x3 = r3[k]
+                for f in range(16):
+                    wf = wi[16 * k + f]
+                    acc[f] += x0 * wf
+                    acc[16 + f] += x1 * wf
+                    acc[32 + f] += x2 * wf
+                    acc[48 + f] += x3 * wf
+    relu = act2.shape[0] > 0
+    zero = xpf.dtype.type(0)
     for t in range(nv):
-        dst = out2[q + t]
+        dst = carray(_at(out2, (q + t) * out2.shape[1] + f0), 16)
         for f in range(16):
-            dst[f0 + f] = acc[16 * t + f] + b[f0 + f]
-        if act2.shape[0]:
-            _relu_row(dst, act2[q + t], f0, 16)
+            dst[f] = acc[16 * t + f] + b[f0 + f]
+        if relu:  # from the sums still in registers; in place when act2 is out2
+            act = carray(_at(act2, (q + t) * act2.shape[1] + f0), 16)
+            for f in range(16):
+                v = acc[16 * t + f] + b[f0 + f]
+                act[f] = zero if v < zero else v  # as _numba_act.relu_chunk: NaN passes
 
 
 @_jit
-def _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
+def _row_chunks(seg):
+    """(chunks, offset of the last) of a kernel row's run of seg values as _fwd_rows reads it:
+    16 values at a time, the last chunk ending where the run ends (its first values, read
+    twice, have zero weights), or, for a run shorter than 16, starting where it starts (the
+    values past the run, of the next pixels or the row's spare zeros, have zero weights)."""
+    return (seg + 15) // 16, max(seg - 16, 0)
+
+
+@_jit
+def _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
     """The filters past the slices of 16 (conv2's 20 = 16 + 4), two at a time as rows of wr
-    (Fr, K), Fr even: eight running dot products over each kernel row's run, which LLVM
-    keeps in vector registers (the run is contiguous in the window and in the weights)."""
+    (Fr, HH*RC), Fr even, for the 4 pixels whose windows start at at[t0:t0 + 4]: eight sums
+    of 16 products each, over the chunks of every kernel row's run (_row_chunks), which LLVM
+    keeps in vector registers; each is summed across its 16 values only at the end (summing
+    the 16 at every kernel row cost conv2's forward a third of its time)."""
     F = out2.shape[1]
-    K = wr.shape[1]
+    RC = wr.shape[1] // HH
+    nch, xl = _row_chunks(seg)
+    a0, a1, a2, a3 = at[t0], at[t0 + 1], at[t0 + 2], at[t0 + 3]
     zero = xpf.dtype.type(0)
+    acc = carray(_stack_like(xpf, 128), 128)
     for f in range(0, F - f0, 2):
-        s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+        for t in range(128):
+            acc[t] = 0
         for i in range(HH):
-            r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW, seg)
-            w0 = carray(_at(wr, f * K + i * seg), seg)
-            w1 = carray(_at(wr, (f + 1) * K + i * seg), seg)
-            for k in range(seg):
-                v0 = w0[k]
-                v1 = w1[k]
-                s00 += r0[k] * v0
-                s01 += r0[k] * v1
-                s10 += r1[k] * v0
-                s11 += r1[k] * v1
-                s20 += r2[k] * v0
-                s21 += r2[k] * v1
-                s30 += r3[k] * v0
-                s31 += r3[k] * v1
+            for ch in range(nch):
+                r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW + min(16 * ch, xl), 16)
+                w0 = carray(_at(wr, f * HH * RC + i * RC + 16 * ch), 16)
+                w1 = carray(_at(wr, (f + 1) * HH * RC + i * RC + 16 * ch), 16)
+                for c in range(16):
+                    v0 = w0[c]
+                    v1 = w1[c]
+                    acc[c] += r0[c] * v0
+                    acc[16 + c] += r0[c] * v1
+                    acc[32 + c] += r1[c] * v0
+                    acc[48 + c] += r1[c] * v1
+                    acc[64 + c] += r2[c] * v0
+                    acc[80 + c] += r2[c] * v1
+                    acc[96 + c] += r3[c] * v0
+                    acc[112 + c] += r3[c] * v1
         g = f0 + f
         two = g + 1 < F
         for t in range(nv):
-            s0, s1 = (s00, s01) if t == 0 else (s10, s11) if t == 1 else (s20, s21) if t == 2 else (s30, s31)
-            out2[q + t, g] = s0 + b[g]
-            if two:
-                out2[q + t, g + 1] = s1 + b[g + 1]
+            s0 = acc[32 * t]
+            s1 = acc[32 * t + 16]
+            for c in range(1, 16):
+                s0 += acc[32 * t + c]
+                s1 += acc[32 * t + 16 + c]
+            s0 += b[g]
+            out2[q + t, g] = s0
             if act2.shape[0]:
-                _relu_row(out2[q + t], act2[q + t], g, 2 if two else 1)
+                act2[q + t, g] = zero if s0 < zero else s0
+            if two:
+                s1 += b[g + 1]
+                out2[q + t, g + 1] = s1
+                if act2.shape[0]:
+                    act2[q + t, g + 1] = zero if s1 < zero else s1
 
 
 @_jit
@@ -262,11 +323,42 @@ def _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw):
     for f in range(0, Fp, 4):
         for i in range(HH):
             for k0 in range(0, S, 16):
-                acc = carray(_stack_like(xpf, 64), 64)
+                acc = carray(_stack_like(xpf, 128), 128)
                 for t in range(64):
                     acc[t] = 0
                 off = i * XW + k0
-                for j in range(P):
+                j0 = 0
+                if WIDE:  # pixels in pairs, each into its own 64 sums: 8 vector sums in flight
+                    for t in range(64, 128):
+                        acc[t] = 0
+                    for j in range(0, P - 1, 2):
+                        row = carray(_at(xpf, addr[j] + off), 16)
+                        rwb = carray(_at(xpf, addr[j + 1] + off), 16)
+                        d = carray(_at(dblk, j * Fp + f), 4)
+                        e = carray(_at(dblk, (j + 1) * Fp + f), 4)
+                        x0 = d[0]
+                        x1 = d[1]
+                        x2 = d[2]
+                        x3 = d[3]
+                        y0 = e[0]
+                        y1 = e[1]
+                        y2 = e[2]
+                        y3 = e[3]
+                        for c in range(16):
+                            v = row[c]
+                            u = rwb[c]
+                            acc[c] += x0 * v
+                            acc[16 + c] += x1 * v
+                            acc[32 + c] += x2 * v
+                            acc[48 + c] += x3 * v
+                            acc[64 + c] += y0 * u
+                            acc[80 + c] += y1 * u
+                            acc[96 + c] += y2 * u
+                            acc[112 + c] += y3 * u
+                    for t in range(64):
+                        acc[t] += acc[64 + t]
+                    j0 = P - P % 2
+                for j in range(j0, P):
                     row = carray(_at(xpf, addr[j] + off), 16)
                     d = carray(_at(dblk, j * Fp + f), 4)
                     x0 = d[0]
@@ -299,10 +391,39 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
     starts = (a0, a1, a2, a3)
     for i in range(HH):
         for k0 in range(0, S, 16):
-            acc = carray(_stack_like(dblk, 64), 64)
+            acc = carray(_stack_like(dblk, 128), 128)
             for t in range(64):
                 acc[t] = 0
-            for f in range(Fp):
+            f0 = 0
+            if WIDE:  # filters in pairs, each into its own 64 sums (Fp is a multiple of 4)
+                for t in range(64, 128):
+                    acc[t] = 0
+                for f in range(0, Fp, 2):
+                    wf = carray(_at(wsc, f * HH * S + i * S + k0), 16)
+                    wg = carray(_at(wsc, (f + 1) * HH * S + i * S + k0), 16)
+                    x0 = d0[f]
+                    x1 = d1[f]
+                    x2 = d2[f]
+                    x3 = d3[f]
+                    y0 = d0[f + 1]
+                    y1 = d1[f + 1]
+                    y2 = d2[f + 1]
+                    y3 = d3[f + 1]
+                    for c in range(16):
+                        v = wf[c]
+                        u = wg[c]
+                        acc[c] += x0 * v
+                        acc[16 + c] += x1 * v
+                        acc[32 + c] += x2 * v
+                        acc[48 + c] += x3 * v
+                        acc[64 + c] += y0 * u
+                        acc[80 + c] += y1 * u
+                        acc[96 + c] += y2 * u
+                        acc[112 + c] += y3 * u
+                for t in range(64):
+                    acc[t] += acc[64 + t]
+                f0 = Fp
+            for f in range(f0, Fp):
                 wf = carray(_at(wsc, f * HH * S + i * S + k0), 16)
                 x0 = d0[f]
                 x1 = d1[f]
@@ -343,6 +464,7 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
     xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
     xpf = xp.reshape(-1)
     sC = stride * C
+    at = np.zeros(8, dtype=np.int64)  # the windows of a tile's pixels (the first PX of them)
     cur = -1
     while True:
         c = _take(taken)
@@ -357,16 +479,15 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
             for ho in range(ho0, min(Ho, ho0 + rb)):
                 row = ho * stride * XW
                 q = (n * Ho + ho) * Wo
-                for wo in range(0, Wo, 4):
-                    nv = min(4, Wo - wo)
-                    a0 = row + wo * sC
-                    a1 = row + min(wo + 1, Wo - 1) * sC
-                    a2 = row + min(wo + 2, Wo - 1) * sC
-                    a3 = row + min(wo + 3, Wo - 1) * sC
+                for wo in range(0, Wo, PX):
+                    nv = min(PX, Wo - wo)
+                    for t in range(PX):
+                        at[t] = row + min(wo + t, Wo - 1) * sC
                     for g in range(G):
-                        _fwd16(xpf, a0, a1, a2, a3, XW, HH, seg, w16[g], b, 16 * g, out2, act2, q + wo, nv)
+                        _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q + wo, nv)
                     if F > 16 * G:
-                        _fwd_rows(xpf, a0, a1, a2, a3, XW, HH, seg, wr, b, 16 * G, out2, act2, q + wo, nv)
+                        for t0 in range(0, nv, 4):
+                            _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, act2, q + wo + t0, min(4, nv - t0))
 
 
 @_jit
@@ -410,8 +531,8 @@ def conv_backward_chunk(
             if n != cur:
                 if need_dx and cur >= 0:  # leaving image cur: store its dx
                     for h in range(H):
-                        src = dxp[h + pad, pad * C : pad * C + WC]
-                        dst = dxf[cur, h]
+                        src = carray(_at(dxp, (h + pad) * XW + pad * C), WC)
+                        dst = carray(_at(dxf, (cur * H + h) * WC), WC)
                         for k in range(WC):
                             dst[k] = src[k]
                     _zero(dxp)
@@ -428,10 +549,10 @@ def conv_backward_chunk(
             q0 = (n * Ho + ho0) * Wo
             zero = xf.dtype.type(0)
             for p in range(P):
-                src = d2[q0 + p]
-                dst = dblk[p]
+                src = carray(_at(d2, (q0 + p) * F), F)
+                dst = carray(_at(dblk, p * Fp), F)
                 if act2.shape[0]:  # through the ReLU first, as _numba_act.relu_chunk does
-                    act = act2[q0 + p]
+                    act = carray(_at(act2, (q0 + p) * F), F)
                     for f in range(F):
                         v = src[f] if act[f] > zero else zero
                         dst[f] = v

@@ -112,7 +112,8 @@ def _weights(w, flip, dtype, dx_tiles):
     K = HH * WW * Ci
     G = Fo // 16
     w16 = np.empty((G, K, 16), dtype=dtype)
-    wr = np.zeros(((Fo - 16 * G + 1) // 2 * 2, K), dtype=dtype)  # _fwd_rows takes filters in pairs
+    RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in _fwd_rows' chunks of 16
+    wr = np.zeros(((Fo - 16 * G + 1) // 2 * 2, HH * RC), dtype=dtype)  # _fwd_rows takes filters in pairs
     S = (WW * Ci + 15) // 16 * 16
     wsc = np.zeros(((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0), dtype=dtype)
     _conv.arrange_weights(w, flip, w16, wr, wsc)
