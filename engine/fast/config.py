@@ -70,6 +70,9 @@ def conv_tile_pixels():
     """Output pixels per tile of the Numba conv forward kernel: 8 on a CPU with AVX-512 (its
     32 vector registers hold 8 x 16 sums with room to spare), 4 otherwise. Asks llvmlite,
     which Numba compiles with, so the answer is what the compiled code may use."""
+    forced = os.environ.get("CONVNET_CONV_TILE_PIXELS", "").strip()
+    if forced in ("4", "8"):  # tests of the other tile; Numba's cache does not key on it, so
+        return int(forced)  # such a run needs its own NUMBA_CACHE_DIR
     try:
         from llvmlite import binding
 

@@ -1,0 +1,70 @@
+"""The Numba conv kernels' two tile widths: 8 output pixels per forward tile (and dw/dx
+tiles over pairs) where the CPU has AVX-512, 4 elsewhere (engine/fast/_numba_conv.py, PX).
+The other kernel tests run the width this machine picks; here a fresh process runs each
+width (CONVNET_CONV_TILE_PIXELS, with its own Numba cache: the cache does not key on it)
+against the NumPy kernels, over the edges the tiles have: output rows not a multiple of the
+tile, filters left over past the slices of 16 (in pairs: an odd count leaves a row of
+zeros), kernel rows shorter than 16 values and longer but not a multiple of 16, stride 2,
+and dx both by tiles and as a convolution of dout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHECK = r"""
+import numpy as np
+from engine import kernels_numpy as kn
+from engine.fast import _numba_conv, config
+from engine.fast import kernels_numba as kb
+assert _numba_conv.PX == int(PX), _numba_conv.PX
+config.THREADS = 2
+config.MIN_PARALLEL_MACS = 0
+rng = np.random.RandomState(0)
+cases = 0
+# (H, W, C, F, k, stride, pad): Wo 13, 9, 7, 5 and 33; F 20, 7, 16, 33; runs of 15, 21, 18, 60
+for H, W, C, F, k, stride, pad in [(9, 13, 3, 20, 5, 1, 2), (10, 17, 3, 7, 7, 2, 3),
+                                   (6, 7, 6, 16, 3, 1, 1), (5, 5, 12, 33, 5, 1, 2), (4, 33, 4, 4, 3, 1, 1)]:
+    for relu in (False, True):
+        for dx_by_conv in (False, True):
+            config.MIN_DX_BY_CONV_PIXELS = 0 if dx_by_conv else 10**9
+            x = rng.standard_normal((3, H, W, C)).astype(np.float32)
+            w = rng.standard_normal((F, C, k, k)).astype(np.float32)
+            b = rng.standard_normal(F).astype(np.float32)
+            out_n, cache_n = kn.conv_forward(x, w, b, stride, pad)
+            dout = rng.standard_normal(out_n.shape).astype(np.float32)
+            if relu:
+                act_n = np.maximum(out_n, 0)
+                act, cache = kb.conv_relu_forward(x, w, b, stride, pad)
+                np.testing.assert_allclose(act, act_n, rtol=1e-4, atol=1e-4)
+                got = kb.conv_relu_backward(dout, act, cache)
+                expected = kn.conv_backward(np.where(act_n > 0, dout, 0).astype(np.float32), cache_n)
+            else:
+                out, cache = kb.conv_forward(x, w, b, stride, pad)
+                np.testing.assert_allclose(out, out_n, rtol=1e-4, atol=1e-4)
+                got = kb.conv_backward(dout, cache)
+                expected = kn.conv_backward(dout, cache_n)
+            for name, g, e in zip(("dx", "dw", "db"), got, expected):
+                np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+            cases += 1
+print("cases", cases)
+"""
+
+
+@pytest.mark.parametrize("px", ["4", "8"])
+def test_each_tile_width_matches_numpy(px, tmp_path):
+    env = dict(os.environ, CONVNET_CONV_TILE_PIXELS=px, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    proc = subprocess.run(
+        [sys.executable, "-c", "PX = %r\n" % px + CHECK],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["cases", "20"]
