@@ -9,12 +9,18 @@ in this file, because Numba's cache only notices edits to the file of the functi
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of
 unrolling them into an im2col buffer first (that copy was a good part of conv1's forward; see
-docs/BENCHMARKS.md, "Conv without im2col"). Forward: 4 output pixels x 16 filters per pass, the
-sums in registers. dw: 4 filters x 16 values of a kernel row per pass, summed over the pixels
-of a block. dx: 4 pixels x 16 values of a kernel row, summed over the filters and added into a
-padded dx image. A work item is (image, block of output rows), so even batch 1 splits over
-cores. Layout: activations (N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays
-them out.
+docs/BENCHMARKS.md, "Conv without im2col"). Forward: PX (8 or 4) output pixels x 16 filters
+per pass, the sums in registers, and the ReLU applied to them before they are stored. dw: 4
+filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
+x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
+item is (image, block of output rows), so even batch 1 splits over cores. Layout: activations
+(N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays them out.
+
+Rows of arrays are reached through carray views of a raw pointer (_at), never by indexing an
+array with fewer indices than it has dimensions: such a view carries a reference count, and
+each one made in a loop costs an atomic increment and decrement: 40% of conv1's backward on
+one thread, before its three views per pixel went (docs/BENCHMARKS.md, "Eight sums in flight
+on AVX-512").
 """
 
 from __future__ import annotations
@@ -193,7 +199,7 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q, nv):
     The PX x 16 sums live in a stack array that LLVM keeps in vector registers: each k
     broadcasts PX pixel values and loads one row of w for PX vector multiply-adds (float32,
     AVX-512); see PX above and docs/BENCHMARKS.md, "Conv forward: 4 pixels x 16 filters in
-    registers".
+    registers" and "Eight sums in flight on AVX-512".
     """
     f0 = 16 * g
     acc = carray(_stack_like(xpf, 128), 128)
