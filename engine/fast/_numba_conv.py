@@ -19,8 +19,8 @@ item is (image, block of output rows), so even batch 1 splits over cores. Layout
 Rows of arrays are reached through carray views of a raw pointer (_at), never by indexing an
 array with fewer indices than it has dimensions: such a view carries a reference count, and
 each one made in a loop costs an atomic increment and decrement: 40% of conv1's backward on
-one thread, before its three views per pixel went (docs/BENCHMARKS.md, "Eight sums in flight
-on AVX-512").
+one thread, before its three views per pixel went (see docs/BENCHMARKS.md,
+"Eight sums in flight on AVX-512").
 """
 
 from __future__ import annotations
