@@ -10,7 +10,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const site = JSON.parse($("cp-site").textContent);
-  const state = window.cpBench = { done: false, engine: null, convnetjs: null, error: null };
+  const state = window.cpBench = { done: false, engine: null, convnetjs: null, cold: null, dashboard: null, error: null };
   const status = (t) => { $("cp-bench-status").textContent = t; };
 
   function row(id, r, runtime) {

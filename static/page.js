@@ -174,7 +174,7 @@
     const out = [() => applyText(u)];
     if (u.reset || u.curves) out.push(() => applyCurves(u, "cp-curves"));
     if (u.reset || u.curves || exactChanged(u)) out.push(() => { applyCurves(u, "cp-curves-acc"); applyExact(u); });
-    if (u.reset || u.predictions) out.push(() => applyPredictions(u));
+    if (u.reset || listOf(u.predictions).length) out.push(() => applyPredictions(u));
     if (u.vis) out.push(() => applyVis(u.vis));
     if (u.sections && window.cpSections) out.push(() => window.cpSections.update(u.sections));  // static/sections.js
     return out;
@@ -190,9 +190,10 @@
     syncControls(s.hyper);
     cp.status = s;
     const acc = s.test_acc;
-    setHTML($("cp-pred-head"), `<span style="font-size:18px">running test accuracy <b>${
+    // (written every time: timeline.js writes it too, for a moment of the timeline)
+    $("cp-pred-head").innerHTML = `<span style="font-size:18px">running test accuracy <b>${
       acc == null ? "–" : (100 * acc).toFixed(1) + "%"}</b></span> <span class="cp-dim">over the last ${
-      s.test_seen || 0} test images</span>`);
+      s.test_seen || 0} test images</span>`;
     eachPart("update", u, api);
   }
 
@@ -228,7 +229,8 @@
     }
   }
 
-  // innerHTML only when it changed: an unchanged write still costs the page a style and layout pass.
+  // innerHTML only when it changed (an unchanged write still costs the page a style and layout
+  // pass), for an element only this file writes.
   function setHTML(el, html) {
     if (el.cpHTML === html) return;
     el.innerHTML = html;
