@@ -107,6 +107,7 @@
   function receive(u) {
     if (u.first_step && !cp.firstStep) {  // timed on arrival: what follows is the page's drawing
       cp.firstStep = u.first_step;
+      cp.firstStep.update = Object.keys(u);  // what came with it (for tests)
       cp.timings.firstStep = performance.now();
     }
     if (queued) cp.apply.merged += 1;

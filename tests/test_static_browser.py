@@ -116,6 +116,8 @@ def test_first_step_loss_matches_cpython(dashboard):
         % (first["python"], first["numpy"], first["loss"], loss)
     )
     assert first["loss"] == pytest.approx(loss, abs=1e-5)
+    # the first step reached the page at once: the first accuracy check (test predictions) came after it
+    assert "curves" in first["update"] and "predictions" not in first["update"], first["update"]
 
 
 def test_updates_are_applied_in_slices_a_frame_apart(dashboard):
