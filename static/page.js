@@ -97,7 +97,7 @@
   // An update is applied in slices, one figure per slice, each slice a task of its own after a
   // frame: a Bokeh figure repaints in the frame after its data changed, and each repaint (and
   // the page's style and layout after the HTML parts) then lands in a frame of its own instead
-  // of one long task for all (docs/BENCHMARKS.md, "bench.html: the dashboard while it trains").
+  // of one long task for all (docs/BENCHMARKS.md, "The dashboard's updates in slices, a frame apart").
   // Updates that arrive while one is being applied wait, merged into one (mergeUpdates).
   // For tests: cp.apply = {updates, merged, slices, frames: slices that waited for a frame}.
   let queued = null;
