@@ -414,12 +414,13 @@ def figures():
     from app.core.run_overlays import COLORS
     from app.core.runs import MAX_RUNS
 
-    curves = F.curve_source()
-    curves.name = "cp-curves"
-    # One item (one Bokeh document) for both: they share the curve source.
+    # A curve source per figure, each fed the same points (static/page.js): a figure repaints
+    # when its source changes, and the page gives each repaint a frame of its own.
+    curves, curves_acc = F.curve_source(), F.curve_source()
+    curves.name, curves_acc.name = "cp-curves", "cp-curves-acc"
     exact = F.exact_source()
     exact.name = "cp-exact"
-    accuracy = F.accuracy_figure(curves, exact=exact)
+    accuracy = F.accuracy_figure(curves_acc, exact=exact)
     loss = F.loss_figure(curves)
     runs = F.run_sources(MAX_RUNS)  # the earlier runs' faint lines (static/runs.js)
     F.add_run_lines(loss, runs, "loss", COLORS)

@@ -126,12 +126,22 @@ class Session:
         trained = False
         first = None
         while True:
-            ev = r.tick()
+            # A run's first step goes to the page at once, before the first accuracy check (a
+            # chunk of test images and the confusion matrix's, several steps' worth): the next
+            # tick makes that check, its interval being long past.
+            fresh = not trained and not r.snapshot().get("steps")
+            if fresh:
+                r.eval_interval = float("inf")
+            try:
+                ev = r.tick()
+            finally:
+                r.eval_interval = EVAL_INTERVAL
             if ev is None:
                 break
             trained = True
             if ev["step"] == 1:
                 first = self._first_step_report(ev)
+                break
             if (time.perf_counter() - t0) * 1000 >= budget_ms:
                 break
         blob = Blob()

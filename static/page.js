@@ -3,6 +3,10 @@
 // worker posts into the figures' data sources. The controls send commands to the worker.
 // What the page shows and how it updates follows the server app's views (app/views/*.py).
 //
+// The page's main thread stays free while it trains: the worker starts before the figures are
+// drawn, an update is applied in slices a frame apart (one figure each), and updates that arrive
+// meanwhile are merged (see "updates from the worker" below).
+//
 // For tests and the curious: window.cp holds timings (ms since navigation: ready, firstStep),
 // the first step's report (firstStep: loss, batch indices, seed) and counters. With
 // ?check=compile the worker also compiles the site's Python in the runtime it loaded, before
@@ -67,7 +71,7 @@
   async function embedFigures() {
     const ids = { curves: "fig-curves", predictions: "fig-predictions", network: "fig-network" };
     await Promise.all(Object.entries(ids).map(([k, id]) => Bokeh.embed.embed_item(figs[k], id)));
-    for (const name of ["cp-curves", "cp-exact", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"]) {
+    for (const name of ["cp-curves", "cp-curves-acc", "cp-exact", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions"]) {
       for (const doc of Bokeh.documents) {
         const m = doc.get_model_by_name(name);
         if (m) { sources[name] = m; break; }
@@ -90,47 +94,148 @@
   }
 
   // -- updates from the worker ----------------------------------------------------------------
-  function applyUpdate(u) {
-    cp.updates += 1;
+  // An update is applied in slices, one figure per slice, each slice a task of its own after a
+  // frame: a Bokeh figure repaints in the frame after its data changed, and each repaint (and
+  // the page's style and layout after the HTML parts) then lands in a frame of its own instead
+  // of one long task for all (docs/BENCHMARKS.md, "The dashboard's updates in slices, a frame apart").
+  // Updates that arrive while one is being applied wait, merged into one (mergeUpdates).
+  // For tests: cp.apply = {updates, merged, slices, frames: slices that waited for a frame}.
+  let queued = null;
+  let applying = false;
+  cp.apply = { updates: 0, merged: 0, slices: 0, frames: 0 };
+
+  function receive(u) {
+    if (u.first_step && !cp.firstStep) {  // timed on arrival: what follows is the page's drawing
+      cp.firstStep = u.first_step;
+      cp.firstStep.update = Object.keys(u);  // what came with it (for tests)
+      cp.timings.firstStep = performance.now();
+    }
+    if (queued) cp.apply.merged += 1;
+    queued = queued ? mergeUpdates(queued, u) : u;
+    if (!applying) applyQueued();
+  }
+
+  async function applyQueued() {
+    applying = true;
+    try {
+      while (queued) {
+        const u = queued;
+        queued = null;
+        const slices = updateSlices(u);
+        for (let i = 0; i < slices.length; i++) {
+          if (i) { await nextFrame(); cp.apply.frames += 1; }
+          cp.apply.slices += 1;
+          try { slices[i](); } catch (e) { cp.errors.push(`update: ${e.message || e}`); console.error(e); }
+        }
+        cp.apply.updates += 1;
+        if (queued) await nextFrame();
+      }
+    } finally {
+      applying = false;
+    }
+  }
+
+  // After the next frame's rendering (a task of its own); a page that draws no frames (hidden)
+  // goes on after 200 ms.
+  function nextFrame() {
+    return new Promise((resolve) => {
+      let done = false;
+      const go = () => { if (!done) { done = true; setTimeout(resolve, 0); } };
+      requestAnimationFrame(go);
+      setTimeout(go, 200);
+    });
+  }
+
+  // Two updates as one: the latest state wins, new curve points and predictions add up, and a
+  // new run (reset) drops the points and predictions of the run before.
+  function mergeUpdates(a, b) {
+    const m = Object.assign({}, a, b);
+    m.reset = a.reset || b.reset;
+    m.first_step = a.first_step || b.first_step;
+    m.predictions = (b.reset ? [] : listOf(a.predictions)).concat(listOf(b.predictions));
+    if (!b.reset && a.curves && b.curves) {
+      m.curves = {};
+      for (const k of Object.keys(b.curves)) {
+        const x = a.curves[k].array, y = b.curves[k].array;
+        const both = new y.constructor(x.length + y.length);
+        both.set(x); both.set(y, x.length);
+        m.curves[k] = { __nd__: true, array: both, shape: [both.length] };
+      }
+    } else if (b.reset) {
+      m.curves = b.curves;
+    }
+    for (const k of ["sections", "runs", "timeline"]) if (a[k] && b[k]) m[k] = Object.assign({}, a[k], b[k]);
+    return m;
+  }
+  const listOf = (p) => (p == null ? [] : Array.isArray(p) ? p : [p]);
+  cp.mergeUpdates = mergeUpdates;  // for tests
+
+  // The slices of one update, in order: the HTML parts first, then one per figure changed.
+  function updateSlices(u) {
+    const out = [() => applyText(u)];
+    if (u.reset || u.curves) out.push(() => applyCurves(u, "cp-curves"));
+    if (u.reset || u.curves || exactChanged(u)) out.push(() => { applyCurves(u, "cp-curves-acc"); applyExact(u); });
+    if (u.reset || listOf(u.predictions).length) out.push(() => applyPredictions(u));
+    if (u.vis) out.push(() => applyVis(u.vis));
+    if (u.sections && window.cpSections) out.push(() => window.cpSections.update(u.sections));  // static/sections.js
+    return out;
+  }
+
+  function applyText(u) {
     const s = u.status;
-    $("cp-stats").innerHTML = u.stats_html;
-    $("cp-status").innerHTML = u.status_html;
+    setHTML($("cp-stats"), u.stats_html);
+    setHTML($("cp-status"), u.status_html);
     examples = s.examples || 0;
     $("cp-examples").textContent = `${examples.toLocaleString("en")} examples seen`;
     show($("cp-run-error"), s.error);  // e.g. "training diverged ...": the runner's own message
     syncControls(s.hyper);
     cp.status = s;
     const acc = s.test_acc;
+    // (written every time: timeline.js writes it too, for a moment of the timeline)
     $("cp-pred-head").innerHTML = `<span style="font-size:18px">running test accuracy <b>${
       acc == null ? "–" : (100 * acc).toFixed(1) + "%"}</b></span> <span class="cp-dim">over the last ${
       s.test_seen || 0} test images</span>`;
-    if (u.reset) {
-      empty(sources["cp-curves"]); empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]);
-    }
-    const exact = s.exact_points || [];  // whole-set points: a few, sent whole when they change
-    if (exact.length !== sources["cp-exact"].data.examples.length || u.reset) {
+    eachPart("update", u, api);
+  }
+
+  // New curve points into one curve source (the loss figure's, or the accuracy figure's: one
+  // source each, so that each figure repaints in a frame of its own).
+  function applyCurves(u, name) {
+    const src = sources[name];
+    if (!src) return;
+    if (u.reset) empty(src);
+    if (!u.curves) return;
+    const cols = {};
+    for (const [k, v] of Object.entries(u.curves)) cols[k] = Array.from(v.array);
+    src.stream(cols, ROLLOVER);
+    if (name === "cp-curves") cp.curvePoints += cols.examples.length;
+  }
+
+  // The whole-set points: a few, sent whole (in the status) when they change.
+  const exactChanged = (u) => (u.status.exact_points || []).length !== sources["cp-exact"].data.examples.length;
+  function applyExact(u) {
+    const exact = u.status.exact_points || [];
+    if (exactChanged(u) || u.reset) {
       sources["cp-exact"].data = { examples: exact.map((p) => p[0]), val: exact.map((p) => p[1]), test: exact.map((p) => p[2]) };
       cp.exactPoints = exact.length;
     }
-    if (u.curves) {
-      const cols = {};
-      for (const [k, v] of Object.entries(u.curves)) cols[k] = Array.from(v.array);
-      sources["cp-curves"].stream(cols, ROLLOVER);
-      cp.curvePoints += cols.examples.length;
-    }
-    if (u.predictions) {
-      const p = u.predictions;
+  }
+
+  function applyPredictions(u) {
+    if (u.reset) { empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]); }
+    for (const p of listOf(u.predictions)) {
       if (p.clear) { empty(sources["cp-pred-images"]); empty(sources["cp-pred-bars"]); }
       sources["cp-pred-images"].stream(imageRows(p.images), p.slots);
       sources["cp-pred-bars"].stream(p.bars, 3 * p.slots);
     }
-    if (u.vis) applyVis(u.vis);
-    eachPart("update", u, api);
-    if (u.sections && window.cpSections) window.cpSections.update(u.sections);  // static/sections.js
-    if (u.first_step && !cp.firstStep) {
-      cp.firstStep = u.first_step;
-      cp.timings.firstStep = performance.now();
-    }
+  }
+
+  // innerHTML only when it changed (an unchanged write still costs the page a style and layout
+  // pass), for an element only this file writes.
+  function setHTML(el, html) {
+    if (el.cpHTML === html) return;
+    el.innerHTML = html;
+    el.cpHTML = html;
   }
 
   // The network pictures of one probe (the live net's, or a checkpoint's: static/timeline.js).
@@ -139,9 +244,9 @@
     if (v.size) fitNetFigure(v.size[0], v.size[1]);
     sources["cp-net-images"].data = imageRows(v.images);
     sources["cp-net-captions"].data = v.captions;
-    $("cp-vis-example").innerHTML = `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +
+    setHTML($("cp-vis-example"), `<div class="cp-pred"><img class="cp-upload-img" src="${pictureURL(v.image)}" ` +
       `width="96" height="96" alt="example"><div class="cp-bars"><div class="cp-dim">${
-      escapeHtml(v.caption)}</div>${v.bars_html}</div></div>`;
+      escapeHtml(v.caption)}</div>${v.bars_html}</div></div>`);
   }
 
   // The network figure sized to the pictures of the net drawn (data coordinates are pixels, as
@@ -312,9 +417,10 @@
     const d = site.defaults, o = site.optimizers[d.optimizer];
     syncControls(Object.assign({ lr: o.lr, momentum: o.momentum != null ? o.momentum : 0.9 }, d));
     setProgress(0.01, "drawing the figures");
-    await embedFigures();
-    eachPart("figures", api);
-    wireControls();
+    // The worker starts at once: Pyodide loads while the figures are drawn, and the worker's
+    // messages (but its progress) wait for them.
+    const figures = embedFigures().then(() => { eachPart("figures", api); wireControls(); });
+    figures.catch(() => {});  // reported by the await below
     const base = new URL(".", location.href).href;
     const pyodideURL = new URL(site.pyodide_url, base).href;
     // Current Pyodide ships ES modules only (pyodide.mjs): that needs a module worker. Older
@@ -324,24 +430,8 @@
     worker = cp.worker = new Worker("assets/worker.js", { type: cp.workerType });
     worker.onerror = (e) => fatal(`the worker failed: ${e.message || e}`);
     worker.onmessage = (e) => {
-      const m = e.data;
-      if (m.type === "progress") setProgress(m.fraction, m.text);
-      else if (m.type === "ready") {
-        cp.timings.ready = performance.now();
-        cp.info = m.info;
-        $("cp-loading").hidden = true;
-        enableControls();
-        if (window.cpSections) {  // the explaining sections (static/sections.js)
-          window.cpSections.start(send).catch((e) => fatal(`the sections failed to start: ${e.message || e}`));
-        }
-        eachPart("ready", api, m.info || {});
-      } else if (m.type === "check") cp.check = m.result;
-      else if (m.type === "update") applyUpdate(m.update);
-      else if (m.type === "reply") {
-        const resolve = pending.get(m.id);
-        pending.delete(m.id);
-        if (resolve) resolve(m.reply || {});
-      } else if (m.type === "fatal") fatal(`Python in the browser stopped: ${m.message}`);
+      if (e.data.type === "progress") setProgress(e.data.fraction, e.data.text);
+      else figures.then(() => onMessage(e.data));
     };
     const params = new URLSearchParams(location.search);
     const options = { autostart: params.get("autostart") !== "0" };
@@ -351,6 +441,26 @@
     eachPart("options", options);
     const check = params.get("check") === "compile";
     worker.postMessage({ type: "init", base, site, esm, options, sizes, check });
+    await figures;
+  }
+
+  function onMessage(m) {
+    if (m.type === "ready") {
+      cp.timings.ready = performance.now();
+      cp.info = m.info;
+      $("cp-loading").hidden = true;
+      enableControls();
+      if (window.cpSections) {  // the explaining sections (static/sections.js)
+        window.cpSections.start(send).catch((e) => fatal(`the sections failed to start: ${e.message || e}`));
+      }
+      eachPart("ready", api, m.info || {});
+    } else if (m.type === "check") cp.check = m.result;
+    else if (m.type === "update") receive(m.update);
+    else if (m.type === "reply") {
+      const resolve = pending.get(m.id);
+      pending.delete(m.id);
+      if (resolve) resolve(m.reply || {});
+    } else if (m.type === "fatal") fatal(`Python in the browser stopped: ${m.message}`);
   }
 
   main().catch((e) => fatal(`the page failed to start: ${e.message || e}`));

@@ -215,7 +215,8 @@ def test_figures_are_named_for_the_page(site):
     figs = json.loads(re.search(r'<script type="application/json" id="cp-figures">(.*?)</script>', html, re.S).group(1))
     assert set(figs) == {"curves", "predictions", "network"}
     text = json.dumps(figs)
-    for name in ("cp-curves", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions", "cp-net-figure"):
+    names = ("cp-curves", "cp-curves-acc", "cp-pred-images", "cp-pred-bars", "cp-net-images", "cp-net-captions")
+    for name in names + ("cp-net-figure",):
         assert '"name": "%s"' % name in text, name
     # the accuracy chart says what its lines average, as the app's does (app/core/history.py)
     note = re.search(r'id="cp-acc-note">(.*?)</div>', html, re.S).group(1)
