@@ -1,8 +1,7 @@
 """Compile and threading options of the Numba kernels, in one place (kernels_numba.py, the
 _numba_*.py kernel modules and parallel.py read them).
 
-Nothing else lives here, and this module does not import Numba (conv_tile_pixels asks
-llvmlite, when the kernels load).
+Nothing else lives here, and this module does not import Numba.
 
 - `JIT` is the keyword dict for `numba.njit`. `cache=True` writes the machine code beside the
   source (engine/fast/__pycache__/_numba_*.nbi/.nbc), so only the first run after an install
@@ -64,19 +63,3 @@ MIN_DX_BY_CONV_PIXELS = 2048
 # Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
 # over a block's pixels, and a batch-1 image must still split into chunks for both threads.
 CONV_BLOCK_PIXELS = 64
-
-
-def conv_tile_pixels():
-    """Output pixels per tile of the Numba conv forward kernel: 8 on a CPU with AVX-512 (its
-    32 vector registers hold 8 x 16 sums with room to spare), 4 otherwise. Asks llvmlite,
-    which Numba compiles with, so the answer is what the compiled code may use."""
-    forced = os.environ.get("CONVNET_CONV_TILE_PIXELS", "").strip()
-    if forced in ("4", "8"):  # tests of the other tile; Numba's cache does not key on it, so
-        return int(forced)  # such a run needs its own NUMBA_CACHE_DIR
-    try:
-        from llvmlite import binding
-
-        binding.initialize_native_target()
-        return 8 if "+avx512f" in binding.get_host_cpu_features().flatten().split(",") else 4
-    except Exception:  # no llvmlite or no such query: the narrow tile, right everywhere
-        return 4
