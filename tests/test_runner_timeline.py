@@ -84,9 +84,14 @@ def test_branch_from_a_checkpoint_is_a_new_run_from_its_weights(data):
     r.view_at(at)
     r.tick()
     r.timeline._drop(4)  # thinned out while viewed: the branch still starts from the moment viewed
+    # what a /status.json read sees as the new run's id is published: no moment of the old run
+    seen = []
+    publish = r._publish_weights
+    r._publish_weights = lambda: (seen.append((r.run_id, r._pub.get("timeline_view"))), publish())
     r.branch_from()
     r.pause()
     r.tick()
+    assert seen[0] == (run + 1, None)
     s = r.snapshot()
     assert (
         s["run_id"] == run + 1

@@ -131,6 +131,9 @@ class RunnerNetMixin:
         if ex is not None and ex[0] == "image" and tuple(ex[1].shape) != tuple(net.input_shape):
             self._vis_example = None  # an upload for the previous net's input size
         self.error = ""
+        # the moment viewed ends before the new run's id is published: /status.json never
+        # shows the new run beside the old run's moment
+        self._end_view()
         with self._lock:
             self.runs.end(self.history, self._pub)  # the run ending here keeps its curves
             self.history.clear()

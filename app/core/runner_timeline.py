@@ -149,11 +149,10 @@ class RunnerTimelineMixin:
 
     # -- the training thread ---------------------------------------------------------------
     def _timeline_begin(self, examples=0):
-        """A new run (runner_net.py `_install`): a new timeline, its first checkpoint the net as
-        installed; live again."""
+        """A new run (runner_net.py `_install`, which has ended the moment viewed): a new
+        timeline, its first checkpoint the net as installed."""
         self.timeline.clear()
         self._timeline_names = list(self.net.params().keys())
-        self._end_view()
         self._timeline_record(examples)
 
     def _timeline_record(self, examples):
