@@ -14,7 +14,7 @@ per pass, the sums in registers, and the ReLU applied to them before they are st
 filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
 x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
 item is (image, block of output rows), so even batch 1 splits over cores. Layout: activations
-(N, H, W, C) seen as (N, H, W*C); weights as arrange_weights lays them out.
+(N, H, W, C) seen as (N, H, W*C); weights as _numba_layout.arrange_weights lays them out.
 
 Rows of arrays are reached through carray views of a raw pointer (_at), never by indexing an
 array with fewer indices than it has dimensions: such a view carries a reference count, and
@@ -135,64 +135,6 @@ def _pad_image(xf, n, C, pad, xp):
         dst = carray(_at(xp, (h + pad) * XW + pad * C), WC)
         for k in range(WC):
             dst[k] = src[k]
-
-
-@_jit
-def arrange_weights(w, flip, w16, wr, wsc):
-    """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
-    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wr (Fr, HH*RC) the
-    filters left over as rows, each kernel row's run in chunks of 16 as _fwd_rows reads them
-    (_row_chunks; values no chunk owns, and rows past the last filter, stay as the caller made
-    them: zeros), and wsc
-    (Fp, HH*S) each filter with every kernel row's run padded to S values, for the dx
-    tiles (wsc of size 0: not wanted).
-
-    flip: the layouts of the convolution that gives dx from dout instead (stride 1): its
-    filters are w's input channels, its input channels w's filters, its kernel w's rotated
-    by 180 degrees.
-    """
-    F, C, HH, WW = w.shape
-    Fo, Ci = (C, F) if flip else (F, C)
-    seg = WW * Ci
-    G = w16.shape[0]
-    S = wsc.shape[1] // HH if wsc.size else 0
-    RC = wr.shape[1] // HH
-    last, xl = RC // 16 - 1, _row_chunks(seg)[1]
-    for o in range(Fo):
-        for i in range(HH):
-            for j in range(WW):
-                for c in range(Ci):
-                    v = w[c, o, HH - 1 - i, WW - 1 - j] if flip else w[o, c, i, j]
-                    k = i * seg + j * Ci + c
-                    if o < 16 * G:
-                        w16[o // 16, k, o % 16] = v
-                    else:
-                        kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last
-                        ch = min(kk // 16, last)
-                        wr[o - 16 * G, i * RC + 16 * ch + kk - (xl if ch == last else 16 * ch)] = v
-                    if S:
-                        wsc[o, i * S + j * Ci + c] = v
-
-
-@_jit
-def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
-    """dw (F, C, HH, WW) and db (F,): the sums over chunks of their partials, dw_parts
-    (chunks, Fp, HH*S) in the dx tiles' layout (each kernel row's run padded to S) and
-    db_parts (chunks, Fp); the partials of chunk 0 are overwritten."""
-    F = dw.shape[0]
-    S = dw_parts.shape[2] // HH
-    total, tb = dw_parts[0], db_parts[0]
-    for q in range(1, dw_parts.shape[0]):
-        for f in range(F):
-            tb[f] += db_parts[q, f]
-            for k in range(total.shape[1]):
-                total[f, k] += dw_parts[q, f, k]
-    for f in range(F):
-        db[f] = tb[f]
-        for i in range(HH):
-            for j in range(WW):
-                for c in range(C):
-                    dw[f, c, i, j] = total[f, i * S + j * C + c]
 
 
 @_jit

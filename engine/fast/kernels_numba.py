@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _numba_act as _act
 from . import _numba_conv as _conv
+from . import _numba_layout as _layout
 from . import _numba_optim as _optim
 from . import _numba_pool as _pool
 from . import config, parallel
@@ -116,7 +117,7 @@ def _weights(w, flip, dtype, dx_tiles):
     wr = np.zeros(((Fo - 16 * G + 1) // 2 * 2, HH * RC), dtype=dtype)  # _fwd_rows takes filters in pairs
     S = (WW * Ci + 15) // 16 * 16
     wsc = np.zeros(((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0), dtype=dtype)
-    _conv.arrange_weights(w, flip, w16, wr, wsc)
+    _layout.arrange_weights(w, flip, w16, wr, wsc, _conv._row_chunks(WW * Ci)[1])
     return w16, wr, wsc
 
 
@@ -239,7 +240,7 @@ def _conv_backward(dout, cache, need_dx, act):
     parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
     dw = np.empty((F, C, HH, WW), dtype=x.dtype)
     db = np.empty(F, dtype=x.dtype)
-    _conv.gather_dw(dw_parts, db_parts, C, HH, WW, dw, db)
+    _layout.gather_dw(dw_parts, db_parts, C, HH, WW, dw, db)
     if not need_dx:
         return None, dw, db
     dx = dx4.sum(axis=0) if split else dx4[0]
