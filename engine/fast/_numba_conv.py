@@ -361,6 +361,8 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
             for t in range(64):
                 acc[t] = 0
             f0 = 0
+            # The products below repeat _dw_tiles' written out: in a helper, even one Numba
+            # inlines, LLVM kept the tile's sums in memory (backward 5-7x slower).
             if WIDE:  # filters in pairs, each into its own 64 sums (Fp is a multiple of 4)
                 for t in range(64, 128):
                     acc[t] = 0
