@@ -279,3 +279,24 @@ def test_a_process_that_shares_its_cores_with_a_server_gets_short_spins(monkeypa
     monkeypatch.setattr(config, "OMP_SPINCOUNT", None)
     engine.fast.share_cores_with_a_server()
     assert config.OMP_SPINCOUNT == config.APP_OMP_SPINCOUNT
+
+
+def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
+    """kernels_numba works a call's plan out once per shape (_plans); a change of the thread
+    count or of config.py's thresholds between two calls of the same shapes must still take
+    effect (tests and the bench change them at run time)."""
+    used = []
+    run = parallel.run
+    monkeypatch.setattr(parallel, "run", lambda T, *a: used.append(T) or run(1, *a))
+    rng = np.random.RandomState(0)
+    x = rng.standard_normal((2, 12, 12, 4)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    b = np.zeros(8, np.float32)
+    expected = kn.conv_forward(x, w, b, 1, 1)[0]
+    for T, macs in [(1, 0), (2, 0), (2, 10**9), (3, 0)]:
+        monkeypatch.setattr(kb, "_threads", lambda: T)
+        monkeypatch.setattr(config, "MIN_PARALLEL_MACS", macs)
+        out, cache = kb.conv_forward(x, w, b, 1, 1)
+        kb.conv_backward(np.ones_like(out), cache)
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+    assert used == [1, 1, 2, 2, 1, 1, 3, 3]

@@ -105,19 +105,56 @@ def _conv_plan(N, Ho, Wo, macs):
     return T, chunks, rb, nblk
 
 
+def _settings():
+    """What a call's plan depends on besides shapes: the threads and config.py's thresholds
+    (tests change them at run time)."""
+    c = config
+    return (
+        _threads(),
+        c.MIN_PARALLEL_MACS,
+        c.MIN_PARALLEL_ELEMENTS,
+        c.CHUNKS_PER_THREAD,
+        c.CONV_BLOCK_PIXELS,
+        c.MIN_DX_BY_CONV_PIXELS,
+    )
+
+
+_plans = {}  # (what, shapes..., _settings()) -> a call's plan: computed once per shape (a net
+# uses a few), not at every call; at batch 1 working them out took a tenth of a training
+# step (docs/BENCHMARKS.md, "A call's plan made once")
+
+
+def _remember(key, plan):
+    if len(_plans) > 4096:  # a long-running process that saw many shapes
+        _plans.clear()
+    _plans[key] = plan
+    return plan
+
+
 def _weights(w, flip, dtype, dx_tiles):
     """arrange_weights' layouts of w (F, C, HH, WW): (w16, wr, wsc); flip: those of the
     convolution that gives dx from dout. wsc only with dx_tiles (else an empty array)."""
-    F, C, HH, WW = w.shape
-    Fo, Ci = (C, F) if flip else (F, C)
-    K = HH * WW * Ci
-    G = Fo // 16
-    w16 = np.empty((G, K, 16), dtype=dtype)
-    RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in _fwd_rows' chunks of 16
-    wr = np.zeros(((Fo - 16 * G + 1) // 2 * 2, HH * RC), dtype=dtype)  # _fwd_rows takes filters in pairs
-    S = (WW * Ci + 15) // 16 * 16
-    wsc = np.zeros(((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0), dtype=dtype)
-    _layout.arrange_weights(w, flip, w16, wr, wsc, _conv._row_chunks(WW * Ci)[1])
+    key = ("w", w.shape, flip, dx_tiles)
+    shapes = _plans.get(key)
+    if shapes is None:
+        F, C, HH, WW = w.shape
+        Fo, Ci = (C, F) if flip else (F, C)
+        G = Fo // 16
+        RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in _fwd_rows' chunks of 16
+        S = (WW * Ci + 15) // 16 * 16
+        shapes = _remember(
+            key,
+            (
+                (G, HH * WW * Ci, 16),
+                ((Fo - 16 * G + 1) // 2 * 2, HH * RC),  # _fwd_rows takes filters in pairs
+                ((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0),
+                _conv._row_chunks(WW * Ci)[1],
+            ),
+        )
+    w16 = np.empty(shapes[0], dtype=dtype)
+    wr = np.zeros(shapes[1], dtype=dtype)
+    wsc = np.zeros(shapes[2], dtype=dtype)
+    _layout.arrange_weights(w, flip, w16, wr, wsc, shapes[3])
     return w16, wr, wsc
 
 
@@ -129,12 +166,17 @@ def _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu=False):
     (N, Ho, Wo, F); with relu, through a ReLU: the chunk kernel writes each value and then
     passes it through the ReLU in place (act2 is out2), so one array is ever written."""
     N, H, W, C = x.shape
-    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+    key = ("f", x.shape, F, HH, WW, stride, pad, _settings())
+    plan = _plans.get(key)
+    if plan is None:
+        Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+        T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
+        plan = _remember(key, (Ho, Wo, T, rb, parallel.chunks(_split(N * nblk, chunks))[0]))
+    Ho, Wo, T, rb, bounds = plan
     out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
     xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
     act2 = out2 if relu else _NO_ROWS[x.dtype]
-    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
-    bounds, taken = parallel.chunks(_split(N * nblk, chunks))
+    taken = np.zeros(1, dtype=np.int64)
     args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2)
     parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
     return out
@@ -153,9 +195,21 @@ def conv_relu_forward(x, w, b, stride, pad):
 
 def _conv_forward(x, w, b, stride, pad, relu):
     x = _float(x)
-    _check_volume(x, "conv_forward")
     w = _float(w, x.dtype)
     b = _float(b, x.dtype)
+    key = ("cf", x.shape, w.shape, b.shape, stride, pad)
+    if key not in _plans:  # the checks, once per shape
+        _check_conv(x, w, b, stride, pad)
+        _remember(key, (int(stride), int(pad)))
+    stride, pad = _plans[key]
+    F, _, HH, WW = w.shape
+    w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
+    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
+    return out, (x, w.copy(), wsc, stride, pad)
+
+
+def _check_conv(x, w, b, stride, pad):
+    _check_volume(x, "conv_forward")
     N, H, W, C = x.shape
     if w.ndim != 4 or w.shape[1] != C:
         raise ValueError(
@@ -174,9 +228,6 @@ def _conv_forward(x, w, b, stride, pad, relu):
             "conv_forward: kernel %dx%d does not fit a %dx%d input with padding %d "
             "— use more padding or a smaller kernel" % (HH, WW, H, W, pad)
         )
-    w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
-    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
-    return out, (x, w.copy(), wsc, stride, pad)
 
 
 def conv_relu_backward(dact, act, cache, need_dx=True):
@@ -204,10 +255,13 @@ def _conv_backward(dout, cache, need_dx, act):
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     dout = _float(dout, x.dtype)
-    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+    need_dx = bool(need_dx)
+    key = ("b", x.shape, w.shape, stride, pad, need_dx, wsc.shape, _settings())
+    plan = _plans.get(key) or _remember(key, _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx, wsc))
+    Ho, Wo, by_conv, T, chunks, rb, split, bounds, Fp, S = plan
     if dout.shape != (N, Ho, Wo, F):
         raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, (N, Ho, Wo, F)))
-    if need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS:
+    if by_conv:
         # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
         # rotated and in/out channels swapped: the forward kernel, whose sums run over
         # HH*WW*F values, instead of the dx tiles, whose sums run over F only.
@@ -216,15 +270,6 @@ def _conv_backward(dout, cache, need_dx, act):
         w16, wr, _ = _weights(w, True, x.dtype, False)
         dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
         return (dx,) + _conv_backward(dout, cache, False, None)[1:]
-    need_dx = bool(need_dx)
-    Fp, S = wsc.shape[0], (WW * C + 15) // 16 * 16
-    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, (1 + need_dx) * N * Ho * Wo * F * HH * WW * C)
-    split = N < T  # fewer images than threads: chunks split images by rows
-    if split:
-        ranges = _split(N * nblk, chunks)
-    else:  # whole images per chunk
-        chunks = min(chunks, N)
-        ranges = [(i0 * nblk, i1 * nblk) for i0, i1 in _split(N, chunks)]
     dw_parts = np.zeros((chunks, Fp, HH * S), dtype=x.dtype)
     db_parts = np.zeros((chunks, Fp), dtype=x.dtype)
     if not need_dx:
@@ -234,7 +279,7 @@ def _conv_backward(dout, cache, need_dx, act):
     else:
         dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
     xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
-    bounds, taken = parallel.chunks(ranges)
+    taken = np.zeros(1, dtype=np.int64)
     act2 = _NO_ROWS[x.dtype] if act is None else act.reshape(N * Ho * Wo, F)
     args = (xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2)
     parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
@@ -247,9 +292,42 @@ def _conv_backward(dout, cache, need_dx, act):
     return dx.reshape(N, H, W, C), dw, db
 
 
+def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx, wsc):
+    """(Ho, Wo, by_conv, threads, chunks, rb, split, bounds, Fp, S) of a conv_backward call:
+    by_conv, dx as a convolution of dout (a forward call and a dw call without dx); split,
+    fewer images than threads (chunks split images by rows, each with its own dx partial)."""
+    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+    by_conv = need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS
+    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, (1 + need_dx) * N * Ho * Wo * F * HH * WW * C)
+    split = N < T
+    if split:
+        ranges = _split(N * nblk, chunks)
+    else:  # whole images per chunk
+        chunks = min(chunks, N)
+        ranges = [(i0 * nblk, i1 * nblk) for i0, i1 in _split(N, chunks)]
+    bounds = parallel.chunks(ranges)[0]
+    return Ho, Wo, by_conv, T, chunks, rb, split, bounds, wsc.shape[0], (WW * C + 15) // 16 * 16
+
+
 def pool_forward(x, size, stride):
     """Max pooling. x (N, H, W, C) -> out (N, Ho, Wo, C), cache (first maximum of each window)."""
     x = _float(x)
+    key = ("pf", x.shape, size, stride, _settings())
+    plan = _plans.get(key) or _remember(key, _pool_plan(x, size, stride))
+    size, stride, Ho, Wo, T, ranges = plan
+    N, H, W, C = x.shape
+    out = np.empty((N, Ho, Wo, C), dtype=x.dtype)
+    arg = np.empty((N, Ho, Wo, C), dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
+    xf, out2, arg2 = x.reshape(N, H, W * C), out.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C)
+    head = (xf, C, size, stride, Ho, Wo)
+    parallel.run_ranges(
+        T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, ranges, (out2, arg2), x.dtype
+    )
+    return out, (x.shape, arg, size, stride)
+
+
+def _pool_plan(x, size, stride):
+    """The checks of a pool_forward call, and its (size, stride, Ho, Wo, threads, ranges)."""
     _check_volume(x, "pool_forward")
     size, stride = int(size), int(stride)
     N, H, W, C = x.shape
@@ -259,15 +337,8 @@ def pool_forward(x, size, stride):
         raise ValueError("pool_forward: a %dx%d window does not fit a %dx%d input" % (size, size, H, W))
     Ho = (H - size) // stride + 1
     Wo = (W - size) // stride + 1
-    out = np.empty((N, Ho, Wo, C), dtype=x.dtype)
-    arg = np.empty((N, Ho, Wo, C), dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
     T, chunks = _plan(x.size, config.MIN_PARALLEL_ELEMENTS, N * Ho)
-    xf, out2, arg2 = x.reshape(N, H, W * C), out.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C)
-    head = (xf, C, size, stride, Ho, Wo)
-    parallel.run_ranges(
-        T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, _split(N * Ho, chunks), (out2, arg2), x.dtype
-    )
-    return out, (x.shape, arg, size, stride)
+    return size, stride, Ho, Wo, T, tuple(_split(N * Ho, chunks))
 
 
 def pool_backward(dout, cache):
@@ -280,12 +351,17 @@ def pool_backward(dout, cache):
     H, W = x_shape[1:3]
     dx = np.empty(x_shape, dtype=dout.dtype)
     by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
-    units = N * Ho if by_rows else N
-    T, chunks = _plan(dx.size, config.MIN_PARALLEL_ELEMENTS, units)
+    key = ("pb", x_shape, size, stride, _settings())
+    plan = _plans.get(key)
+    if plan is None:
+        units = N * Ho if by_rows else N
+        T, chunks = _plan(dx.size, config.MIN_PARALLEL_ELEMENTS, units)
+        plan = _remember(key, (T, tuple(_split(units, chunks))))
+    T, ranges = plan
     dout2, arg2, dxf = dout.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C), dx.reshape(N, H, W * C)
     head = (dout2, arg2, C, size, stride, Ho, Wo, by_rows)
     parallel.run_ranges(
-        T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, _split(units, chunks), (dxf,), dx.dtype
+        T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dxf,), dx.dtype
     )
     return dx
 

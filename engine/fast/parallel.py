@@ -148,12 +148,16 @@ _bounds = {}  # tuple(bounds) -> its int64 array: the few splits a net uses, mad
 def chunks(ranges):
     """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
     [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
-    key = tuple([i0 for i0, _ in ranges] + [ranges[-1][1]])
-    bounds = _bounds.get(key)
+    bounds = _bounds.get(ranges) if type(ranges) is tuple else None  # a plan's ranges: made once
     if bounds is None:
-        if len(_bounds) > 4096:  # a long-running process that saw many shapes
-            _bounds.clear()
-        bounds = _bounds[key] = np.array(key, dtype=np.int64)
+        key = tuple([i0 for i0, _ in ranges] + [ranges[-1][1]])
+        bounds = _bounds.get(key)
+        if bounds is None:
+            if len(_bounds) > 4096:  # a long-running process that saw many shapes
+                _bounds.clear()
+            bounds = _bounds[key] = np.array(key, dtype=np.int64)
+        if type(ranges) is tuple:
+            _bounds[ranges] = bounds
     return bounds, np.zeros(1, dtype=np.int64)
 
 
