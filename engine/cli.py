@@ -154,7 +154,14 @@ def _run_flags(args):
 
 def cmd_train(args):
     from . import checkpoint as ckpt
+    from . import fast
     from .atomic import write_atomic
+
+    # Short OpenMP spins, as the app's: beside one busy core (a browser, a build) OpenMP's
+    # default spins cut training to a quarter or less, alone short ones cost ~5%
+    # (docs/BENCHMARKS.md, "OpenMP spin count beside a browser"). Before any net is built:
+    # the pool reads it once, when it loads.
+    fast.share_cores_with_a_server()
 
     snap = saved = spec = None
     if args.resume:

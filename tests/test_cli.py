@@ -172,3 +172,26 @@ def test_paired_ratio_is_the_median_of_side_by_side_windows():
     assert paired_ratio([4.0, 2.0, 2.0], [8.0, 1.0, 1.0]) == 2.0
     assert paired_ratio([3.0, 1.0, 2.0], [1.0, 1.0, 4.0]) == 1.0  # ratios 3, 1, 0.5
     assert paired_ratio([2.0, 6.0], [1.0, 2.0]) == 2.5  # an even count: the mean of the middle two
+
+
+def test_train_gives_the_numba_pool_short_spins(cache, folder):
+    """`engine train` shares its cores with whatever else runs: its OpenMP pool gets the app's
+    short spin count (engine.fast.share_cores_with_a_server), set before the pool loads."""
+    code = (
+        "import sys, engine.cli, engine.fast.config as k, engine.fast.parallel as p;"
+        "print(k.OMP_SPINCOUNT, k.APP_OMP_SPINCOUNT, p.LAYER)"
+    )
+    env = dict(os.environ, CONVNET_CACHE_DIR=str(cache), PYTHONPATH=str(REPO))
+    run = ["import engine.cli", "engine.cli.main(sys.argv[1:])"]
+    args = ["train", "--data", str(folder), "--epochs", "1", "--batch", "4"]
+    r = subprocess.run(
+        [sys.executable, "-c", "import sys;" + ";".join(run) + ";" + code, *args],
+        cwd=str(REPO),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    spins, app_spins, layer = r.stdout.strip().splitlines()[-1].split()
+    assert spins == app_spins and layer in ("omp", "tbb")

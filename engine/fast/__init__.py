@@ -29,9 +29,10 @@ __all__ = ["keep_freed_memory", "pair_conv_relu", "share_cores_with_a_server"]
 
 def share_cores_with_a_server():
     """Let the Numba backend's OpenMP threads go to sleep soon after a kernel, for a process
-    that shares its cores with a server and a browser (the app): a spinning thread holds a
-    core the OS could give to the training thread a redraw pushed aside. Call it before the
-    first Numba net is built: the pool reads it once, when it loads (parallel.py)."""
+    that shares its cores with a server and a browser (the app), or with whatever else runs
+    on a laptop (`engine train`): a spinning thread holds a core the OS could give to the
+    training thread that other work pushed aside. Call it before the first Numba net is
+    built: the pool reads it once, when it loads (parallel.py)."""
     from . import config
 
     config.OMP_SPINCOUNT = config.APP_OMP_SPINCOUNT
