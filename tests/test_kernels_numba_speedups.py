@@ -35,7 +35,7 @@ def chunks(request, monkeypatch):
     def use(T):
         monkeypatch.setattr(config, "MIN_PARALLEL_MACS", 0)
         monkeypatch.setattr(config, "MIN_PARALLEL_ELEMENTS", 0)
-        monkeypatch.setattr(kb, "_threads", lambda: T)
+        monkeypatch.setattr(kb, "_threads", lambda T=T: T)
 
     return use
 
@@ -294,7 +294,7 @@ def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
     b = np.zeros(8, np.float32)
     expected = kn.conv_forward(x, w, b, 1, 1)[0]
     for T, macs in [(1, 0), (2, 0), (2, 10**9), (3, 0)]:
-        monkeypatch.setattr(kb, "_threads", lambda: T)
+        monkeypatch.setattr(kb, "_threads", lambda T=T: T)
         monkeypatch.setattr(config, "MIN_PARALLEL_MACS", macs)
         out, cache = kb.conv_forward(x, w, b, 1, 1)
         kb.conv_backward(np.ones_like(out), cache)

@@ -25,44 +25,21 @@ one thread, before its three views per pixel went (see docs/BENCHMARKS.md,
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from llvmlite import binding
 from numba import carray, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import config
+from ._numba_cpu import tile_pixels
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
 
 
-# Output pixels per forward tile: 8 where the CPU has AVX-512, 4 otherwise. A tile's sums are
-# PX x 16 values; with 512-bit registers that is PX registers, and a fused multiply-add's
-# latency (4 cycles) times its throughput (2 per cycle) needs 8 independent sums in flight:
-# 4 of them left half of the FMA units idle. On AVX2, 8 x 16 values would need 16 of its 16
-# registers and spill. Numba compiles PX in as a constant, and its cache keys on the CPU, so
-# a cache written on one kind of CPU is not loaded on another (see docs/BENCHMARKS.md,
-# "Eight sums in flight on AVX-512").
-def _tile_pixels():
-    """Output pixels per tile of the Numba conv forward kernel: 8 on a CPU with AVX-512 (its
-    32 vector registers hold 8 x 16 sums with room to spare), 4 otherwise. Asks llvmlite,
-    which Numba compiles with, so the answer is what the compiled code may use."""
-    forced = os.environ.get("CONVNET_CONV_TILE_PIXELS", "").strip()
-    if forced in ("4", "8"):  # tests of the other tile; Numba's cache does not key on it, so
-        return int(forced)  # such a run needs its own NUMBA_CACHE_DIR
-    try:
-        binding.initialize_native_target()
-        return 8 if "+avx512f" in binding.get_host_cpu_features().flatten().split(",") else 4
-    except Exception:  # no such query in this llvmlite: the narrow tile, right everywhere
-        return 4
-
-
-PX = _tile_pixels()
+PX = tile_pixels()  # 8 with AVX-512, else 4 (_numba_cpu.py)
 ACC = 16 * PX  # a tile's sums
-WIDE = PX == 8  # the dw and dx tiles also keep two sets of sums, over alternate pixels or filters
+WIDE = PX == 8  # and the dw tiles are 4 x 5 runs (_dw_tiles5), the dx tiles keep two sets of sums
 
 
 @intrinsic
@@ -281,50 +258,19 @@ def _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw):
     their windows, which start at addr[:P]; Fp % 4 == 0, S % 16 == 0.
 
     A tile is 4 filters x 16 values of one kernel row, its 64 sums in registers as in
-    _fwd16. A row's run is read in whole tiles: past its end the tile reads the next values
-    of the padded image, and the sums it makes of them land in the padding of dw's rows,
-    which gather_dw never reads.
+    _fwd16 (with AVX-512, _dw_tiles5 instead). A row's run is read in whole tiles: past its
+    end the tile reads the next values of the padded image, and the sums it makes of them
+    land in the padding of dw's rows, which gather_dw never reads.
     """
     Fp = dblk.shape[1]
     for f in range(0, Fp, 4):
         for i in range(HH):
             for k0 in range(0, S, 16):
-                acc = carray(_stack_like(xpf, 128), 128)
+                acc = carray(_stack_like(xpf, 64), 64)
                 for t in range(64):
                     acc[t] = 0
                 off = i * XW + k0
-                j0 = 0
-                if WIDE:  # pixels in pairs, each into its own 64 sums: 8 vector sums in flight
-                    for t in range(64, 128):
-                        acc[t] = 0
-                    for j in range(0, P - 1, 2):
-                        row = carray(_at(xpf, addr[j] + off), 16)
-                        rwb = carray(_at(xpf, addr[j + 1] + off), 16)
-                        d = carray(_at(dblk, j * Fp + f), 4)
-                        e = carray(_at(dblk, (j + 1) * Fp + f), 4)
-                        x0 = d[0]
-                        x1 = d[1]
-                        x2 = d[2]
-                        x3 = d[3]
-                        y0 = e[0]
-                        y1 = e[1]
-                        y2 = e[2]
-                        y3 = e[3]
-                        for c in range(16):
-                            v = row[c]
-                            u = rwb[c]
-                            acc[c] += x0 * v
-                            acc[16 + c] += x1 * v
-                            acc[32 + c] += x2 * v
-                            acc[48 + c] += x3 * v
-                            acc[64 + c] += y0 * u
-                            acc[80 + c] += y1 * u
-                            acc[96 + c] += y2 * u
-                            acc[112 + c] += y3 * u
-                    for t in range(64):
-                        acc[t] += acc[64 + t]
-                    j0 = P - P % 2
-                for j in range(j0, P):
+                for j in range(P):
                     row = carray(_at(xpf, addr[j] + off), 16)
                     d = carray(_at(dblk, j * Fp + f), 4)
                     x0 = d[0]
@@ -341,6 +287,81 @@ def _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw):
                     o = carray(_at(dw, (f + r) * HH * S + i * S + k0), 16)
                     for c in range(16):
                         o[c] += acc[16 * r + c]
+
+
+@_jit
+def _chunk_at(m0, t, nm, nk, XW):
+    """The window offset of chunk m0 + t of a _dw_tiles5 tile (kernel row m // nk, values
+    16 * (m % nk) on); a tile's chunks past its last (t >= nm) repeat its first."""
+    m = m0 + (t if t < nm else 0)
+    return (m // nk) * XW + 16 * (m % nk)
+
+
+@_jit
+def _dw_tiles5(xpf, addr, P, XW, HH, S, dblk, dw):
+    """_dw_tiles with a wider tile, for AVX-512 (WIDE): 4 filters x 5 runs of 16 values of
+    the window (its chunks of 16 in (kernel row, offset) order, five at a time), 20 vector
+    sums: per pixel 5 loads of the window and 4 of the gradient feed 20 multiply-adds, where
+    _dw_tiles' 4 x 16 needed 5 loads for 4 (docs/BENCHMARKS.md, "Dw tiles of 4 filters x 5
+    runs"). Sums in the same order as _dw_tiles: the same bits."""
+    Fp = dblk.shape[1]
+    nk = S // 16
+    total = HH * nk
+    for f in range(0, Fp, 4):
+        for m0 in range(0, total, 5):
+            nm = min(5, total - m0)
+            # the sums of chunks past the last (nm < 5) are dropped
+            o0 = _chunk_at(m0, 0, nm, nk, XW)
+            o1 = _chunk_at(m0, 1, nm, nk, XW)
+            o2 = _chunk_at(m0, 2, nm, nk, XW)
+            o3 = _chunk_at(m0, 3, nm, nk, XW)
+            o4 = _chunk_at(m0, 4, nm, nk, XW)
+            acc = carray(_stack_like(xpf, 320), 320)
+            for t in range(320):
+                acc[t] = 0
+            for j in range(P):
+                a = addr[j]
+                r0 = carray(_at(xpf, a + o0), 16)
+                r1 = carray(_at(xpf, a + o1), 16)
+                r2 = carray(_at(xpf, a + o2), 16)
+                r3 = carray(_at(xpf, a + o3), 16)
+                r4 = carray(_at(xpf, a + o4), 16)
+                d = carray(_at(dblk, j * Fp + f), 4)
+                x0 = d[0]
+                x1 = d[1]
+                x2 = d[2]
+                x3 = d[3]
+                for c in range(16):
+                    v = r0[c]
+                    acc[c] += x0 * v
+                    acc[16 + c] += x1 * v
+                    acc[32 + c] += x2 * v
+                    acc[48 + c] += x3 * v
+                    v = r1[c]
+                    acc[64 + c] += x0 * v
+                    acc[80 + c] += x1 * v
+                    acc[96 + c] += x2 * v
+                    acc[112 + c] += x3 * v
+                    v = r2[c]
+                    acc[128 + c] += x0 * v
+                    acc[144 + c] += x1 * v
+                    acc[160 + c] += x2 * v
+                    acc[176 + c] += x3 * v
+                    v = r3[c]
+                    acc[192 + c] += x0 * v
+                    acc[208 + c] += x1 * v
+                    acc[224 + c] += x2 * v
+                    acc[240 + c] += x3 * v
+                    v = r4[c]
+                    acc[256 + c] += x0 * v
+                    acc[272 + c] += x1 * v
+                    acc[288 + c] += x2 * v
+                    acc[304 + c] += x3 * v
+            for mm in range(nm):  # dw's row holds chunk m at 16 * m (S = 16 * nk)
+                for r in range(4):
+                    o = carray(_at(dw, (f + r) * HH * S + 16 * (m0 + mm)), 16)
+                    for c in range(16):
+                        o[c] += acc[64 * mm + 16 * r + c]
 
 
 @_jit
@@ -531,7 +552,10 @@ def conv_backward_chunk(
                         dst[f] = v
                         dbl[f] += v
                 addr[p] = (ho0 + p // Wo) * stride * XW + (p % Wo) * sC
-            _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw)
+            if WIDE:
+                _dw_tiles5(xpf, addr, P, XW, HH, S, dblk, dw)
+            else:
+                _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw)
             if need_dx:
                 for r in range(ho1 - ho0):
                     for wo in range(0, Wo, 4):

@@ -320,9 +320,7 @@ def pool_forward(x, size, stride):
     arg = np.empty((N, Ho, Wo, C), dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
     xf, out2, arg2 = x.reshape(N, H, W * C), out.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C)
     head = (xf, C, size, stride, Ho, Wo)
-    parallel.run_ranges(
-        T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, ranges, (out2, arg2), x.dtype
-    )
+    parallel.run_ranges(T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, ranges, (out2, arg2), x.dtype)
     return out, (x.shape, arg, size, stride)
 
 
@@ -360,9 +358,7 @@ def pool_backward(dout, cache):
     T, ranges = plan
     dout2, arg2, dxf = dout.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C), dx.reshape(N, H, W * C)
     head = (dout2, arg2, C, size, stride, Ho, Wo, by_rows)
-    parallel.run_ranges(
-        T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dxf,), dx.dtype
-    )
+    parallel.run_ranges(T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dxf,), dx.dtype)
     return dx
 
 
