@@ -1,11 +1,13 @@
-"""The Numba conv kernels' two tile widths: 8 output pixels per forward tile (and dw/dx
-tiles over pairs) where the CPU has AVX-512, 4 elsewhere (engine/fast/_numba_conv.py, PX).
+"""The Numba conv kernels' two tile widths: 8 output pixels per forward tile (dw tiles of 4
+filters x 5 runs, dx tiles over pairs of filters) where the CPU has AVX-512, 4 elsewhere
+(engine/fast/_numba_conv.py, PX).
 The other kernel tests run the width this machine picks; here a fresh process runs each
 width (CONVNET_CONV_TILE_PIXELS, with its own Numba cache: the cache does not key on it)
 against the NumPy kernels, over the edges the tiles have: output rows not a multiple of the
 tile, filters left over past the slices of 16 (in pairs: an odd count leaves a row of
 zeros), kernel rows shorter than 16 values and longer but not a multiple of 16, stride 2,
-and dx both by tiles and as a convolution of dout.
+and dx both by tiles and as a convolution of dout. Both widths' dw must be the same bits
+(their tiles sum the pixels in the same order).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +31,7 @@ assert _numba_conv.PX == int(PX), _numba_conv.PX
 config.THREADS = 2
 config.MIN_PARALLEL_MACS = 0
 rng = np.random.RandomState(0)
-cases = 0
+cases, dws = 0, {}
 # (H, W, C, F, k, stride, pad): Wo 13, 9, 7, 5 and 33; F 20, 7, 16, 33; runs of 15, 21, 18, 60
 for H, W, C, F, k, stride, pad in [(9, 13, 3, 20, 5, 1, 2), (10, 17, 3, 7, 7, 2, 3),
                                    (6, 7, 6, 16, 3, 1, 1), (5, 5, 12, 33, 5, 1, 2), (4, 33, 4, 4, 3, 1, 1)]:
@@ -53,18 +56,40 @@ for H, W, C, F, k, stride, pad in [(9, 13, 3, 20, 5, 1, 2), (10, 17, 3, 7, 7, 2,
                 expected = kn.conv_backward(dout, cache_n)
             for name, g, e in zip(("dx", "dw", "db"), got, expected):
                 np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
+            dws["case%d" % cases] = got[1]
             cases += 1
+np.savez(OUT, **dws)
 print("cases", cases)
 """
 
 
+@pytest.fixture(scope="module")
+def widths(tmp_path_factory):
+    """Each width run once, in a process of its own: {px: (the process, its dw arrays' file)}."""
+    runs = {}
+    for px in ("4", "8"):
+        tmp = tmp_path_factory.mktemp("px" + px)
+        env = dict(os.environ, CONVNET_CONV_TILE_PIXELS=px, NUMBA_CACHE_DIR=str(tmp / "numba-cache"))
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        out = tmp / "dw.npz"
+        proc = subprocess.run(
+            [sys.executable, "-c", "PX, OUT = %r, %r\n" % (px, str(out)) + CHECK],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        runs[px] = proc, out
+    return runs
+
+
 @pytest.mark.parametrize("px", ["4", "8"])
-def test_each_tile_width_matches_numpy(px, tmp_path):
-    env = dict(os.environ, CONVNET_CONV_TILE_PIXELS=px, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    proc = subprocess.run(
-        [sys.executable, "-c", "PX = %r\n" % px + CHECK],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+def test_each_tile_width_matches_numpy(px, widths):
+    proc, _ = widths[px]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["cases", "20"]
+
+
+def test_both_widths_give_dw_the_same_bits(widths):
+    assert all(proc.returncode == 0 for proc, _ in widths.values())
+    four, eight = (np.load(str(widths[px][1])) for px in ("4", "8"))
+    assert sorted(four.files) == sorted(eight.files) and len(four.files) == 20
+    for name in four.files:
+        assert np.array_equal(four[name], eight[name]), name
