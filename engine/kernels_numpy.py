@@ -134,6 +134,7 @@ def _conv_backward(dout, cache, need_dx, act):
     P = Ho * Wo
     T = max(1, min(N, _parallel(_threads.threads(), 2 * N * P * F * HH * WW * C)))
     dx = np.empty(x_shape, dtype=dout.dtype) if need_dx else None
+    blas1 = T > 1 or (not NO_BLAS and _threads.blas_threads() == 1)  # OpenBLAS on one thread (see _conv_dx)
 
     K = HH * WW * C
     ones = cols.shape[1] > K  # a column of ones: db comes with dw (see _convolve)
@@ -144,7 +145,7 @@ def _conv_backward(dout, cache, need_dx, act):
         d2 = d.reshape((n1 - n0) * P, F)
         dw = _dw(d2, cols[rows])  # (F, K), or (F, K + 1) with db last
         if need_dx:
-            _conv_dx(d, w, stride, pad, dx[n0:n1], T > 1)
+            _conv_dx(d, w, stride, pad, dx[n0:n1], blas1)
         return dw, None if ones else d2.sum(axis=0)
 
     parts = _threads.run(part, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
@@ -177,7 +178,8 @@ def _dw(d2, cols):
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):
     """dx of conv_forward for dout (N, Ho, Wo, F), written into dx (N, H, W, C); one thread.
-    blas1: OpenBLAS runs on one thread (engine/fast/numpy_threads.py) for this call."""
+    blas1: OpenBLAS runs on one thread for this call (engine/fast/numpy_threads.py shares the
+    batch out, or OPENBLAS_NUM_THREADS=1)."""
     N, H, W, C = dx.shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
