@@ -73,6 +73,12 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     windows = _windows(xp, HH, stride, Ho, Wo)  # (N, Ho, Wo, HH, WW, C), a view
     K = HH * WW * C
     w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
+    # With OpenBLAS, cols gets a last column of ones and w2 the bias as its last row: the GEMM
+    # adds the bias, and conv_backward's dw GEMM yields db, instead of a pass over out and a
+    # slow column sum of dout (docs/BENCHMARKS.md, "NumPy bias in the GEMM").
+    ones = b is not None and not NO_BLAS
+    if ones:
+        w2 = np.concatenate([w2, np.reshape(b, (1, F)).astype(w2.dtype)])  # (K + 1, F)
     P = Ho * Wo
     # A few images at a time: each block of cols is multiplied while it is still in cache,
     # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (see
@@ -82,7 +88,7 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     step = max(1, CONV_ROWS // P)  # images per GEMM
     if T > 1:  # at least one block per thread (conv3 at batch 16 is one block of 1024 rows)
         step = max(1, min(step, -(-N // T)))
-    cols = np.empty((N * P, K), dtype=x.dtype) if b is not None else None
+    cols = np.empty((N * P, K + 1 if ones else K), dtype=x.dtype) if b is not None else None
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
     out4, out = out, out.reshape(N * P, F)
@@ -91,9 +97,11 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     def block(n0, n1):
         rows = slice(n0 * P, n1 * P)
         cb = cols[rows] if cols is not None else np.empty(((n1 - n0) * P, K), dtype=x.dtype)
-        cb.reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]
+        cb[:, :K].reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]  # a view: splits axes only
+        if ones:
+            cb[:, K] = 1
         np.dot(cb, w2, out=out[rows])
-        if b is not None:
+        if b is not None and not ones:
             out[rows] += b
         if act is not None:
             np.maximum(out[rows], 0, out=act2[rows])
@@ -126,21 +134,28 @@ def _conv_backward(dout, cache, need_dx, act):
     P = Ho * Wo
     T = max(1, min(N, _parallel(_threads.threads(), 2 * N * P * F * HH * WW * C)))
     dx = np.empty(x_shape, dtype=dout.dtype) if need_dx else None
+    blas1 = T > 1 or (not NO_BLAS and _threads.blas_threads() == 1)  # OpenBLAS on one thread (see _conv_dx)
+
+    K = HH * WW * C
+    ones = cols.shape[1] > K  # a column of ones: db comes with dw (see _convolve)
 
     def part(n0, n1):
         rows = slice(n0 * P, n1 * P)
         d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
         d2 = d.reshape((n1 - n0) * P, F)
-        dw = _dw(d2, cols[rows])  # (F, K)
+        dw = _dw(d2, cols[rows])  # (F, K), or (F, K + 1) with db last
         if need_dx:
-            _conv_dx(d, w, stride, pad, dx[n0:n1], T > 1)
-        return dw, d2.sum(axis=0)
+            _conv_dx(d, w, stride, pad, dx[n0:n1], blas1)
+        return dw, None if ones else d2.sum(axis=0)
 
     parts = _threads.run(part, [(N * t // T, N * (t + 1) // T) for t in range(T)], T)
     dw, db = parts[0]
     for dw_t, db_t in parts[1:]:
         dw += dw_t
-        db += db_t
+        if not ones:
+            db += db_t
+    if ones:
+        dw, db = dw[:, :K], np.ascontiguousarray(dw[:, K])
     dw = dw.reshape(F, HH, WW, C).transpose(0, 3, 1, 2)  # (F, C, HH, WW)
     return dx, np.ascontiguousarray(dw), db
 
@@ -163,7 +178,8 @@ def _dw(d2, cols):
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):
     """dx of conv_forward for dout (N, Ho, Wo, F), written into dx (N, H, W, C); one thread.
-    blas1: OpenBLAS runs on one thread (engine/fast/numpy_threads.py) for this call."""
+    blas1: OpenBLAS runs on one thread for this call (engine/fast/numpy_threads.py shares the
+    batch out, or OPENBLAS_NUM_THREADS=1)."""
     N, H, W, C = dx.shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
@@ -271,11 +287,18 @@ def _max_pool2(x, Ho, Wo):
         bottom = np.maximum(t2, t3)
         below = bottom > top  # strictly: a tie keeps the top pair, so the first maximum wins
         np.maximum(top, bottom, out=out[n0:n1])
+        # arg = 2 * below + (below ? the bottom pair's first maximum : the top pair's), chosen
+        # with bit operations: np.copyto(..., where=below) took longer than all the rest
+        # together (docs/BENCHMARKS.md, "NumPy 2x2 max pooling").
         a = arg[n0:n1]
-        np.greater(t1, t0, out=a.view(np.bool_))  # 0 or 1: the top pair's first maximum
-        arg_bottom = np.greater(t3, t2).view(np.int8)
-        arg_bottom += 2
-        np.copyto(a, arg_bottom, where=below)
+        first = a.view(np.bool_)
+        np.greater(t1, t0, out=first)  # the top pair's first maximum: 0 or 1
+        pick = np.greater(t3, t2)  # the bottom pair's
+        np.bitwise_xor(pick, first, out=pick)
+        np.bitwise_and(pick, below, out=pick)
+        np.bitwise_xor(first, pick, out=first)  # below ? the bottom pair's : the top pair's
+        np.add(a, below.view(np.int8), out=a)
+        np.add(a, below.view(np.int8), out=a)
 
     _by_images(part, N, x.size)
     return out, (x.shape, arg, 2, 2)

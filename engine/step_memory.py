@@ -5,7 +5,8 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   and the ReLU after it (engine/fast/fusion.py: the ReLU's output; its mask is all backward
   needs), the input batch included;
 - the arrays a backend saves beside them (the "workspace"): the NumPy backend keeps each
-  conv's im2col columns (Ho*Wo x HH*WW*C per image: its GEMM's input, reused by dw) and the
+  conv's im2col columns (Ho*Wo x HH*WW*C per image: its GEMM's input, reused by dw; with
+  OpenBLAS one column more, of ones, that brings the bias into the GEMMs) and the
   pooling switches (int8 for 2x2 windows at stride 2, else int32); the Numba backend reads
   windows straight from the conv's input, keeps int32 switches and, per conv, a copy of the
   weights and their rearranged layout (twice the weights);
@@ -29,6 +30,8 @@ Plain integer arithmetic over a normalized spec; summary.py calls it. Runs in th
 
 from __future__ import annotations
 
+import sys
+
 BYTES_PER_VALUE = 4  # float32
 # Arrays of optimizer state per parameter (velocities, running averages).
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "adadelta": 2, "adam": 2}
@@ -36,6 +39,9 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "adadel
 # place), as tracemalloc counts them; the Numba backend's one-pass update makes none.
 OPTIMIZER_SCRATCH = {"sgd": 1, "momentum": 1, "nesterov": 2, "adagrad": 2, "adadelta": 2, "adam": 4}
 BACKENDS = ("numpy", "numba")
+# The NumPy backend's im2col columns carry a column of ones, except without BLAS (Pyodide):
+# kernels_numpy.NO_BLAS.
+ONES_COLUMN = 0 if sys.platform == "emscripten" else 1
 DX_BY_CONV_PIXELS = 2048  # engine/fast/config.py's MIN_DX_BY_CONV_PIXELS (a test holds them equal)
 
 
@@ -70,7 +76,7 @@ def _workspace(layer, backend):
         k = layer["kernel_size"]
         f, ho, wo = layer["out_shape"]
         if backend == "numpy":
-            return BYTES_PER_VALUE * ho * wo * k * k * c, 0  # im2col columns
+            return BYTES_PER_VALUE * ho * wo * (k * k * c + ONES_COLUMN), 0  # im2col columns
         return 0, 2 * BYTES_PER_VALUE * f * c * k * k  # the weights' copy and layout
     if kind == "pool":
         small = backend == "numpy" and layer["kernel_size"] == layer["stride"] == 2

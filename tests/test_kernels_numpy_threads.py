@@ -169,3 +169,26 @@ def test_conv_with_float64_weights_and_an_empty_batch(threads, T):
     out, cache = kn.conv_forward(x[:0], w.astype(np.float32), b.astype(np.float32), 1, 1)
     dx, dw, db = kn.conv_backward(out, cache)
     assert out.shape == (0, 6, 6, 4) and dx.shape == (0, 6, 6, 2) and not dw.any() and not db.any()
+
+
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_dx_is_a_convolution_wherever_openblas_runs_on_one_thread(monkeypatch, blas_threads):
+    """With the batch not shared out, conv backward's dx of many pixels is a convolution of
+    dout where OpenBLAS runs on one thread (OPENBLAS_NUM_THREADS=1), and tap by tap where it
+    runs on two (kernels_numpy._conv_dx); both give naive's dx."""
+    monkeypatch.setattr(numpy_threads, "_state", {"threads": 1, "blas": (None, lambda: blas_threads), "blas_off": True})
+    monkeypatch.setattr(kn, "DX_BY_CONV_MAX_ROWS", 0)
+    convolved = []
+    convolve = kn._convolve
+    monkeypatch.setattr(
+        kn, "_convolve", lambda x, w, b, *a, **k: convolved.append(b is None) or convolve(x, w, b, *a, **k)
+    )
+    rng = np.random.RandomState(blas_threads)
+    x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    out, cache = kn.conv_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, _, _ = kn.conv_backward(dout, cache)
+    assert convolved == [False, True] if blas_threads == 1 else convolved == [False]
+    np.testing.assert_allclose(dx, naive.conv_backward(dout, x, w, 1, 1)[0], rtol=1e-4, atol=1e-5)

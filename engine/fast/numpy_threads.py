@@ -19,6 +19,7 @@ OPENBLAS_NUM_THREADS=1 keeps the backend on one core). Plain Python; Python 3.8 
 
     threads() -> how many threads run() uses (1: no threading here)
     run(fn, calls, T) -> [fn(*args) for args in calls], on up to T threads
+    blas_threads() -> how many threads OpenBLAS runs on now (0: no OpenBLAS found)
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def threads():
                 _state["blas"] = blas
         _state["threads"] = T
     return _state["threads"]
+
+
+def blas_threads():
+    """How many threads OpenBLAS runs on now: 1 once run() has shared work out (see above) or
+    where OPENBLAS_NUM_THREADS=1; 0 where no OpenBLAS is found (Pyodide, MKL, Accelerate)."""
+    if _state["blas"] is None and not _state.get("blas_looked"):
+        _state["blas"], _state["blas_looked"] = _find_openblas(), True
+    return _state["blas"][1]() if _state["blas"] is not None else 0
 
 
 def run(fn, calls, T=None):
