@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .fast import noblas as _noblas
 from .fast import numpy_threads as _threads
 
 NAME = "numpy"
@@ -34,10 +35,10 @@ DX_BY_CONV_MAX_ROWS = 4096
 # and OpenBLAS").
 MIN_THREAD_WORK = 2000000
 MIN_THREAD_VALUES = 100000
-# Pyodide's NumPy has no BLAS: its dot is a plain loop, so conv_backward's dw is shaped for that
-# there (see _dw); with OpenBLAS that shaping only costs.
+# Pyodide's NumPy has no BLAS: its dot is a plain loop, so the conv GEMMs are shaped for that
+# there (engine/fast/noblas.py, called from _convolve and _dw); with OpenBLAS that shaping only
+# costs.
 NO_BLAS = sys.platform == "emscripten"
-DW_ROWS = 64  # rows of cols per dw GEMM without BLAS (see _dw)
 
 
 def _pad(x, pad):
@@ -71,6 +72,10 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     Wo = (W + 2 * pad - WW) // stride + 1
     xp = _pad(x, pad)
     windows = _windows(xp, HH, stride, Ho, Wo)  # (N, Ho, Wo, HH, WW, C), a view
+    if NO_BLAS:  # Pyodide: the GEMM transposed, for NumPy's loops without BLAS (fast/noblas.py)
+        if out is None:
+            out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
+        return out, (x.shape, _noblas.convolve(windows, w, b, out, act, b is not None), w, stride, pad)
     K = HH * WW * C
     w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
     P = Ho * Wo
@@ -146,19 +151,12 @@ def _conv_backward(dout, cache, need_dx, act):
 
 
 def _dw(d2, cols):
-    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K).
-
-    Without BLAS (Pyodide, NO_BLAS) NumPy's dot sums each output over all rows in a plain loop:
-    it runs faster on dout's transpose made contiguous, DW_ROWS rows at a time, so that the
-    block of cols it walks down stays in cache (docs/BENCHMARKS.md, "dw without BLAS: dout's
-    transpose made contiguous")."""
+    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K); without BLAS (Pyodide, NO_BLAS)
+    cols is the transposed view that fast/noblas.py's convolve keeps, and noblas.dw sums it
+    in blocks of rows."""
     if not NO_BLAS:
         return d2.T.dot(cols)
-    dt = np.ascontiguousarray(d2.T)  # (F, rows)
-    dw = dt[:, :DW_ROWS].dot(cols[:DW_ROWS])
-    for m0 in range(DW_ROWS, len(cols), DW_ROWS):
-        dw += dt[:, m0 : m0 + DW_ROWS].dot(cols[m0 : m0 + DW_ROWS])
-    return dw
+    return _noblas.dw(d2, cols)
 
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):
