@@ -27,7 +27,8 @@ NAME = "numpy"
 
 # Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
 CONV_ROWS = 1024
-# Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there).
+# Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there;
+# without BLAS at any size).
 DX_BY_CONV_MAX_ROWS = 4096
 # Calls with less work than this run on the calling thread alone (a hand-off to another thread
 # costs more than it saves); bigger ones are shared out to numpy_threads's threads:
@@ -165,11 +166,12 @@ def _conv_dx(dout, w, stride, pad, dx, blas1=False):
     N, H, W, C = dx.shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
-    if stride == 1 and HH == WW and pad <= HH - 1 and (blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS):
+    by_conv = NO_BLAS or blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS
+    if stride == 1 and HH == WW and pad <= HH - 1 and by_conv:
         # dx is the convolution of dout, padded by HH-1-pad, with the filters flipped and
         # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap,
         # faster on one BLAS thread, slower on two (docs/BENCHMARKS.md, "NumPy dx as a
-        # convolution").
+        # convolution"); without BLAS faster at any size ("Conv GEMMs without BLAS").
         w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
         if dx.dtype == np.result_type(dout.dtype, w.dtype):
             _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)

@@ -113,3 +113,24 @@ def test_noblas_forward_has_the_bits_of_dot():
     assert cols.shape == (72, 27) and cols.T.flags.c_contiguous
     np.testing.assert_array_equal(out, naive.conv_forward(x, w, b, 1, 1))
     np.testing.assert_array_equal(cols.dot(w.transpose(2, 3, 1, 0).reshape(27, 4)) + b, out.reshape(72, 4))
+
+
+def test_noblas_dx_is_a_convolution_at_any_size(monkeypatch):
+    """Without BLAS, dx is the convolution of dout (an einsum in noblas.convolve) however many
+    output pixels the batch has: DX_BY_CONV_MAX_ROWS, the limit that OpenBLAS needs, is not
+    asked; and the gradients are the same as the BLAS path's."""
+    kn = get_kernels("numpy")
+    monkeypatch.setattr(kn, "DX_BY_CONV_MAX_ROWS", 0)
+    calls = []
+    convolve = noblas.convolve
+    monkeypatch.setattr(noblas, "convolve", lambda *a, **k: calls.append(a[2] is None) or convolve(*a, **k))
+    x, w, b, dout = inputs((5, 1, 2), np.float32)
+
+    def conv(kn):
+        _, cache = kn.conv_forward(x, w, b, 1, 2)
+        return kn.conv_backward(dout, cache)
+
+    got, blas = both_ways(monkeypatch, conv)
+    assert calls == [False, True]  # the forward (with bias), then dx (no bias)
+    for g, bl, what in zip(got, blas, ("dx", "dw", "db")):
+        close(g, bl, np.float32, "no BLAS against BLAS: conv " + what)
