@@ -20,13 +20,15 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .fast import noblas as _noblas
 from .fast import numpy_threads as _threads
 
 NAME = "numpy"
 
 # Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
 CONV_ROWS = 1024
-# Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there).
+# Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there;
+# without BLAS at any size).
 DX_BY_CONV_MAX_ROWS = 4096
 # Calls with less work than this run on the calling thread alone (a hand-off to another thread
 # costs more than it saves); bigger ones are shared out to numpy_threads's threads:
@@ -34,10 +36,10 @@ DX_BY_CONV_MAX_ROWS = 4096
 # and OpenBLAS").
 MIN_THREAD_WORK = 2000000
 MIN_THREAD_VALUES = 100000
-# Pyodide's NumPy has no BLAS: its dot is a plain loop, so conv_backward's dw is shaped for that
-# there (see _dw); with OpenBLAS that shaping only costs.
+# Pyodide's NumPy has no BLAS: its dot is a plain loop, so the conv GEMMs are shaped for that
+# there (engine/fast/noblas.py, called from _convolve and _dw); with OpenBLAS that shaping only
+# costs.
 NO_BLAS = sys.platform == "emscripten"
-DW_ROWS = 64  # rows of cols per dw GEMM without BLAS (see _dw)
 
 
 def _pad(x, pad):
@@ -71,6 +73,10 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     Wo = (W + 2 * pad - WW) // stride + 1
     xp = _pad(x, pad)
     windows = _windows(xp, HH, stride, Ho, Wo)  # (N, Ho, Wo, HH, WW, C), a view
+    if NO_BLAS:  # Pyodide: the GEMM transposed, for NumPy's loops without BLAS (fast/noblas.py)
+        if out is None:
+            out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
+        return out, (x.shape, _noblas.convolve(windows, w, b, out, act, b is not None), w, stride, pad)
     K = HH * WW * C
     w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
     # With OpenBLAS, cols gets a last column of ones and w2 the bias as its last row: the GEMM
@@ -161,19 +167,12 @@ def _conv_backward(dout, cache, need_dx, act):
 
 
 def _dw(d2, cols):
-    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K).
-
-    Without BLAS (Pyodide, NO_BLAS) NumPy's dot sums each output over all rows in a plain loop:
-    it runs faster on dout's transpose made contiguous, DW_ROWS rows at a time, so that the
-    block of cols it walks down stays in cache (docs/BENCHMARKS.md, "dw without BLAS: dout's
-    transpose made contiguous")."""
+    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K); without BLAS (Pyodide, NO_BLAS)
+    cols is the transposed view that fast/noblas.py's convolve keeps, and noblas.dw sums it
+    in blocks of rows."""
     if not NO_BLAS:
         return d2.T.dot(cols)
-    dt = np.ascontiguousarray(d2.T)  # (F, rows)
-    dw = dt[:, :DW_ROWS].dot(cols[:DW_ROWS])
-    for m0 in range(DW_ROWS, len(cols), DW_ROWS):
-        dw += dt[:, m0 : m0 + DW_ROWS].dot(cols[m0 : m0 + DW_ROWS])
-    return dw
+    return _noblas.dw(d2, cols)
 
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):
@@ -183,11 +182,12 @@ def _conv_dx(dout, w, stride, pad, dx, blas1=False):
     N, H, W, C = dx.shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
-    if stride == 1 and HH == WW and pad <= HH - 1 and (blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS):
+    by_conv = NO_BLAS or blas1 or N * Ho * Wo <= DX_BY_CONV_MAX_ROWS
+    if stride == 1 and HH == WW and pad <= HH - 1 and by_conv:
         # dx is the convolution of dout, padded by HH-1-pad, with the filters flipped and
         # in/out channels swapped: one im2col GEMM instead of a GEMM and a strided add per tap,
         # faster on one BLAS thread, slower on two (docs/BENCHMARKS.md, "NumPy dx as a
-        # convolution").
+        # convolution"); without BLAS faster at any size ("Conv GEMMs without BLAS").
         w_flip = w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]  # (C, F, HH, WW)
         if dx.dtype == np.result_type(dout.dtype, w.dtype):
             _convolve(dout, w_flip, None, 1, HH - 1 - pad, 1, dx)

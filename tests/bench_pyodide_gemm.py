@@ -6,7 +6,8 @@ Loads the npm package @pyodide/pyodide 0.17.1 (Python 3.8, NumPy 1.17, no BLAS; 
 in headless Chromium's main thread and times, interleaved round by round, the weight gradient
 of each conv of the default net (convnetjs-cifar10) at batch 16 the way engine/kernels_numpy.py
 can compute it: dout's (rows, F) transposed as a strided view (what OpenBLAS prefers), copied
-contiguous first, or copied and summed 64 rows at a time (kernels_numpy._dw with NO_BLAS). Prints
+contiguous first, or copied and summed 64 rows at a time (kernels_numpy._dw with NO_BLAS until
+engine/fast/noblas.py; tests/bench_pyodide_step.py times whole steps). Prints
 the best and the median ms of each, whether the first two give the same bits and how far the
 blocked sum is from them. The machine is shared: compare the two columns of one run, not
 runs with each other.
@@ -33,7 +34,7 @@ out = {}
 for name, M, K, F in [("conv1", 16384, 75, 16), ("conv2", 4096, 400, 20), ("conv3", 1024, 500, 20)]:
     cols = rng.randn(M, K).astype(np.float32)  # (N*Ho*Wo, HH*WW*C)
     d2 = rng.randn(M, F).astype(np.float32)  # dout as (N*Ho*Wo, F)
-    def blocked(rows=64):  # kernels_numpy._dw with NO_BLAS, DW_ROWS = 64
+    def blocked(rows=64):  # kernels_numpy._dw with NO_BLAS before engine/fast/noblas.py
         dt = np.ascontiguousarray(d2.T)
         dw = dt[:, :rows].dot(cols[:rows])
         for m0 in range(rows, M, rows):

@@ -104,11 +104,11 @@ def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, dx_by_c
 @pytest.mark.parametrize("case", [(5, 1, 2), (3, 2, 1)], ids=lambda c: "k%d-s%d-p%d" % c)
 def test_numpy_dw_both_ways_matches_naive(monkeypatch, case, no_blas):
     """Without BLAS (Pyodide) conv_backward's dw copies dout's transpose contiguous and sums
-    DW_ROWS rows at a time (kernels_numpy._dw; 3 rows here, so several blocks and a shorter
+    DW_ROWS rows at a time (fast/noblas.py dw; 3 rows here, so several blocks and a shorter
     last one); with OpenBLAS it is one GEMM on the strided view: both ways, the same gradients."""
     kn = get_kernels("numpy")
     monkeypatch.setattr(kn, "NO_BLAS", no_blas)
-    monkeypatch.setattr(kn, "DW_ROWS", 3)
+    monkeypatch.setattr(kn._noblas, "DW_ROWS", 3)
     x, w, b, dout = conv_inputs(case, np.float32)
     _, cache = kn.conv_forward(x, w, b, case[1], case[2])
     _, dw, db = kn.conv_backward(dout, cache, need_dx=False)
