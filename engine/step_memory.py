@@ -42,7 +42,7 @@ BACKENDS = ("numpy", "numba")
 # The NumPy backend's im2col columns carry a column of ones, except without BLAS (Pyodide):
 # kernels_numpy.NO_BLAS.
 ONES_COLUMN = 0 if sys.platform == "emscripten" else 1
-DX_BY_CONV_PIXELS = 2048  # engine/fast/config.py's MIN_DX_BY_CONV_PIXELS (a test holds them equal)
+DX_BY_CONV_PIXELS = 256  # engine/fast/config.py's MIN_DX_BY_CONV_PIXELS (a test holds them equal)
 
 
 def _prod(shape):

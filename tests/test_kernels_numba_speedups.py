@@ -138,6 +138,7 @@ def test_conv_chunks_are_taken_once_whichever_thread_takes_them(chunks, monkeypa
     dout = rng.standard_normal((N, 11, 10, 5))
     chunks(3)
     monkeypatch.setattr(parallel, "LAYER", None)  # the workers' run() is watched below
+    monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 10**9)  # one backward call: dx by tiles
 
     def both():
         out, cache = kb.conv_forward(x, w, b, 1, 1)
@@ -287,6 +288,7 @@ def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
     effect (tests and the bench change them at run time)."""
     used = []
     run = parallel.run
+    monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 10**9)  # one call each way
     monkeypatch.setattr(parallel, "run", lambda T, *a: used.append(T) or run(1, *a))
     rng = np.random.RandomState(0)
     x = rng.standard_normal((2, 12, 12, 4)).astype(np.float32)

@@ -55,10 +55,11 @@ MIN_PARALLEL_ELEMENTS = 200_000  # values read by a pooling or elementwise call
 CHUNKS_PER_THREAD = 4
 
 # conv_backward computes dx as a convolution of dout (stride 1) from this many output
-# pixels in the batch on (conv2 at batch 8); below, one call does dw and dx together (its dx
-# tiles): a second hand-off to the threads costs more than it saves on small batches, and
-# the tiles lose on big ones (see docs/BENCHMARKS.md, "Numba dx as a convolution").
-MIN_DX_BY_CONV_PIXELS = 2048
+# pixels in the batch on (conv2 at batch 1, conv3 at batch 4); below, one call does dw and dx
+# together (its dx tiles): a second hand-off to the threads costs more than it saves on the
+# smallest calls, and the tiles lose on bigger ones (see docs/BENCHMARKS.md, "Numba dx as a
+# convolution").
+MIN_DX_BY_CONV_PIXELS = 256
 
 # Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
 # over a block's pixels, and a batch-1 image must still split into chunks for both threads.
