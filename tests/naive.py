@@ -18,6 +18,17 @@ def out_size(size, k, stride, pad):
     return (size + 2 * pad - k) // stride + 1
 
 
+def conv_case(rng, shape, F, k, stride, pad, dtype):
+    """Random inputs of a conv test: x (N, H, W, C), w (F, C, k, k), b (F,) and a gradient at
+    the output, dout (N, Ho, Wo, F), drawn from rng in that order, of dtype."""
+    N, H, W, C = shape
+    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+    w = rng.standard_normal((F, C, k, k)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    dout = rng.standard_normal((N, out_size(H, k, stride, pad), out_size(W, k, stride, pad), F)).astype(dtype)
+    return x, w, b, dout
+
+
 # -- convolution -------------------------------------------------------------------------
 def conv_forward(x, w, b, stride, pad):
     """x (N, H, W, C), w (F, C, HH, WW), b (F,) -> out (N, Ho, Wo, F), zero padding."""

@@ -38,12 +38,7 @@ def conv_inputs(case, dtype):
     rng = np.random.RandomState(1000 + CONV_CASES.index(case))
     N, H, W = rng.randint(1, 3), rng.randint(5, 9), rng.randint(5, 9)
     C, F = rng.randint(1, 4), rng.randint(1, 5)
-    x = rng.standard_normal((N, H, W, C)).astype(dtype)
-    w = rng.standard_normal((F, C, k, k)).astype(dtype)
-    b = rng.standard_normal(F).astype(dtype)
-    Ho, Wo = naive.out_size(H, k, stride, pad), naive.out_size(W, k, stride, pad)
-    dout = rng.standard_normal((N, Ho, Wo, F)).astype(dtype)
-    return x, w, b, dout
+    return naive.conv_case(rng, (N, H, W, C), F, k, stride, pad, dtype)
 
 
 # -- convolution -------------------------------------------------------------------------

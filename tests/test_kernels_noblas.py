@@ -26,12 +26,7 @@ def inputs(case, dtype, N=5):
     k, stride, pad = case
     rng = np.random.RandomState(100 * k + 10 * stride + pad)
     H, W, C, F = rng.randint(k, 9), rng.randint(k, 9), rng.randint(1, 4), rng.randint(1, 5)
-    x = rng.standard_normal((N, H, W, C)).astype(dtype)
-    w = rng.standard_normal((F, C, k, k)).astype(dtype)
-    b = rng.standard_normal(F).astype(dtype)
-    Ho, Wo = naive.out_size(H, k, stride, pad), naive.out_size(W, k, stride, pad)
-    dout = rng.standard_normal((N, Ho, Wo, F)).astype(dtype)
-    return x, w, b, dout
+    return naive.conv_case(rng, (N, H, W, C), F, k, stride, pad, dtype)
 
 
 def both_ways(monkeypatch, fn):
