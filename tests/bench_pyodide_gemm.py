@@ -16,15 +16,12 @@ runs with each other.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import CHROMIUM  # noqa: E402
-from static_site import PYODIDE_017, serve  # noqa: E402
+from static_site import run_in_pyodide_page  # noqa: E402
 
 PYTHON = r"""
 import json, time
@@ -69,17 +66,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=15)
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    folder = tempfile.mkdtemp()
-    Path(folder, "index.html").write_text(PAGE)
-    with serve(folder, {"/pyodide/": PYODIDE_017}) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(600_000)
-        page.goto(url + "index.html")
-        result = json.loads(page.evaluate("(code) => window.run(code)", PYTHON.replace("ROUNDS", str(args.rounds))))
-        browser.close()
+    result = run_in_pyodide_page(
+        PAGE, "(code) => window.run(code)", PYTHON.replace("ROUNDS", str(args.rounds)), 600_000
+    )
     for name, r in result.items():
         (s_best, s_med), (c_best, c_med) = r["ms"]["strided d2.T"], r["ms"]["contiguous d2.T"]
         b_best, b_med = r["ms"]["contiguous, 64 rows at a time"]

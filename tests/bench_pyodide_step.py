@@ -20,16 +20,14 @@ machine is shared: compare the columns of one run, not runs with each other.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import CHROMIUM, REPO  # noqa: E402
-from static_site import PYODIDE_017, load_build, serve  # noqa: E402
+from browser import REPO  # noqa: E402
+from static_site import load_build, run_in_pyodide_page  # noqa: E402
 
 HOME = "/cp"  # as static/worker.js
 
@@ -114,8 +112,6 @@ def main():
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--before", default="HEAD", help="git revision of engine/kernels_numpy.py to compare with")
     args = p.parse_args()
-    from playwright.sync_api import sync_playwright
-
     files = load_build().python_bundle(root=REPO)
     setup = SETUP.replace("HOME", repr(HOME))
     if args.rounds:
@@ -129,15 +125,7 @@ def main():
     else:
         code = setup + PROFILE.replace("TOP", str(args.top))
     code = code.replace("STEPS", str(args.steps))
-    folder = tempfile.mkdtemp()
-    Path(folder, "index.html").write_text(PAGE)
-    with serve(folder, {"/pyodide/": PYODIDE_017}) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(1_200_000)
-        page.goto(url + "index.html")
-        result = json.loads(page.evaluate("([f, h, c]) => window.run(f, h, c)", [files, HOME, code]))
-        browser.close()
+    result = run_in_pyodide_page(PAGE, "([f, h, c]) => window.run(f, h, c)", [files, HOME, code], 1_200_000)
     if args.rounds:
         for name, v in result["speed"].items():
             s = sorted(v)

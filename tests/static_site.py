@@ -14,12 +14,14 @@ import contextlib
 import functools
 import http.server
 import importlib.util
+import json
 import posixpath
+import tempfile
 import threading
 import urllib.parse
 from pathlib import Path
 
-from browser import REPO
+from browser import CHROMIUM, REPO
 
 PYODIDE_017 = REPO / "node_modules" / "@pyodide" / "pyodide" / "dist"
 PYODIDE_314 = REPO / "node_modules" / "pyodide"
@@ -101,3 +103,21 @@ def offsite(log):
 def cp(page, expr="window.cp"):
     """A plain copy of a page value (window.cp by default: see static/page.js)."""
     return page.evaluate("JSON.parse(JSON.stringify(%s))" % expr)
+
+
+def run_in_pyodide_page(page_html, expression, arg, timeout_ms):
+    """A measurement's page (tests/bench_pyodide_*.py): page_html served on loopback as
+    index.html, with Pyodide 0.17.1 at /pyodide/, opened in headless Chromium; returns the JSON
+    that `expression` (a JavaScript function, called with arg) resolves to."""
+    from playwright.sync_api import sync_playwright
+
+    folder = tempfile.mkdtemp()
+    Path(folder, "index.html").write_text(page_html)
+    with serve(folder, {"/pyodide/": PYODIDE_017}) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(timeout_ms)
+        page.goto(url + "index.html")
+        result = json.loads(page.evaluate(expression, arg))
+        browser.close()
+    return result
