@@ -303,7 +303,7 @@ def _dw_tiles5(xpf, addr, P, XW, HH, S, dblk, dw):
     the window (its chunks of 16 in (kernel row, offset) order, five at a time), 20 vector
     sums: per pixel 5 loads of the window and 4 of the gradient feed 20 multiply-adds, where
     _dw_tiles' 4 x 16 needed 5 loads for 4 (docs/BENCHMARKS.md, "Dw tiles of 4 filters x 5
-    runs"). Sums in the same order as _dw_tiles: the same bits."""
+    runs"). Same sum order as _dw_tiles, so the same bits; products written out (see _dx_px4)."""
     Fp = dblk.shape[1]
     nk = S // 16
     total = HH * nk
