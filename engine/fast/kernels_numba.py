@@ -120,8 +120,8 @@ def _settings():
 
 
 _plans = {}  # (what, shapes..., _settings()) -> a call's plan: computed once per shape (a net
-# uses a few), not at every call; at batch 1 working them out took a tenth of a training
-# step (docs/BENCHMARKS.md, "A call's plan made once")
+# uses a few), not at every call; at batch 1 working them out took ~20 us of a ~350 us step
+# on one thread (docs/BENCHMARKS.md, "A call's plan made once")
 
 
 def _remember(key, plan):
@@ -140,14 +140,13 @@ def _weights(w, flip, dtype, dx_tiles):
         F, C, HH, WW = w.shape
         Fo, Ci = (C, F) if flip else (F, C)
         G = Fo // 16
-        RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in _fwd_rows' chunks of 16
-        S = (WW * Ci + 15) // 16 * 16
+        RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in chunks of 16 (_fwd_rows; wsc's S too)
         shapes = _remember(
             key,
             (
                 (G, HH * WW * Ci, 16),
                 ((Fo - 16 * G + 1) // 2 * 2, HH * RC),  # _fwd_rows takes filters in pairs
-                ((Fo + 3) // 4 * 4, HH * S) if dx_tiles else (0, 0),
+                ((Fo + 3) // 4 * 4, HH * RC) if dx_tiles else (0, 0),
                 _conv._row_chunks(WW * Ci)[1],
             ),
         )
