@@ -126,11 +126,10 @@ def _runs4(xpf, a0, a1, a2, a3, o, seg):
 
 
 @_jit
-def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q, nv):
+def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
     """Filters f0..f0+15 of PX output pixels whose windows start at at[:PX]: out2[q + t, f0:
-    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), and
-    act2's the same values through a ReLU (act2 with no rows: no ReLU; act2 may be out2
-    itself: the ReLU in place, as conv_relu_forward keeps one array).
+    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), with
+    relu through a ReLU (conv_relu_forward keeps that one array).
     w16[g] (K, 16): the slice of filters f0 = 16g..f0+15.
 
     The PX x 16 sums live in a stack array that LLVM keeps in vector registers: each k
@@ -179,17 +178,26 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q, nv):
                     acc[16 + f] += x1 * wf
                     acc[32 + f] += x2 * wf
                     acc[48 + f] += x3 * wf
-    relu = act2.shape[0] > 0
+    # Each value stored once, as one vector of 16 per pixel: the loops over f run to w16's
+    # last dimension (16, but not a constant), so that LLVM vectorises them instead of
+    # unrolling them into scalar code (Numba leaves LLVM's SLP vectoriser off), and the bias
+    # is read from a copy on the stack, which LLVM knows out2 cannot overlap. Stored value by
+    # value (and twice, once before the ReLU), they cost conv1's forward as much as its sums
+    # (docs/BENCHMARKS.md, "A conv's outputs stored as vectors").
+    nf = w16.shape[2]
+    bias = carray(_stack_like(xpf, 16), 16)
+    for f in range(nf):
+        bias[f] = b[f0 + f]
     zero = xpf.dtype.type(0)
     for t in range(nv):
         dst = carray(_at(out2, (q + t) * out2.shape[1] + f0), 16)
-        for f in range(16):
-            dst[f] = acc[16 * t + f] + b[f0 + f]
-        if relu:  # from the sums still in registers; in place when act2 is out2
-            act = carray(_at(act2, (q + t) * act2.shape[1] + f0), 16)
-            for f in range(16):
-                v = acc[16 * t + f] + b[f0 + f]
-                act[f] = zero if v < zero else v  # as _numba_act.relu_chunk: NaN passes
+        if relu:
+            for f in range(nf):
+                v = acc[16 * t + f] + bias[f]
+                dst[f] = zero if v < zero else v  # as _numba_act.relu_chunk: NaN passes
+        else:
+            for f in range(nf):
+                dst[f] = acc[16 * t + f] + bias[f]
 
 
 @_jit
@@ -202,7 +210,7 @@ def _row_chunks(seg):
 
 
 @_jit
-def _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
+def _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, f0, out2, relu, q, nv):
     """The filters past the slices of 16 (conv2's 20 = 16 + 4), two at a time as rows of wr
     (Fr, HH*RC), Fr even, for the 4 pixels whose windows start at at[t0:t0 + 4]: eight sums
     of 16 products each, over the chunks of every kernel row's run (_row_chunks), which LLVM
@@ -242,14 +250,10 @@ def _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, f0, out2, act2, q, nv):
                 s0 += acc[32 * t + c]
                 s1 += acc[32 * t + 16 + c]
             s0 += b[g]
-            out2[q + t, g] = s0
-            if act2.shape[0]:
-                act2[q + t, g] = zero if s0 < zero else s0
+            out2[q + t, g] = zero if relu and s0 < zero else s0
             if two:
                 s1 += b[g + 1]
-                out2[q + t, g + 1] = s1
-                if act2.shape[0]:
-                    act2[q + t, g + 1] = zero if s1 < zero else s1
+                out2[q + t, g + 1] = zero if relu and s1 < zero else s1
 
 
 @_jit
@@ -440,10 +444,10 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # Pixels go in fours along an output row; a row's last four repeat its last pixel where the
 # row runs out, and only real pixels are stored.
 @_jit
-def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
+def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
-    bias b (F,); weights as arrange_weights lays them out (w16, wr). act2: out2 through a
-    ReLU, fused (or an array with no rows: none); out2 itself for the ReLU in place."""
+    bias b (F,); weights as arrange_weights lays them out (w16, wr). relu: each value through
+    a ReLU before it is stored (conv_relu_forward's one array)."""
     N, H, WC = xf.shape
     G = w16.shape[0]
     F = out2.shape[1]
@@ -473,10 +477,10 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                     for t in range(PX):
                         at[t] = row + min(wo + t, Wo - 1) * sC
                     for g in range(G):
-                        _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, act2, q + wo, nv)
+                        _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q + wo, nv)
                     if F > 16 * G:
                         for t0 in range(0, nv, 4):
-                            _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, act2, q + wo + t0, min(4, nv - t0))
+                            _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, relu, q + wo + t0, min(4, nv - t0))
 
 
 @_jit
@@ -584,9 +588,9 @@ def conv_backward_chunk(
 # thread (parallel.run picks one of the two; docs/BENCHMARKS.md, "Numba's pool against our own
 # threads").
 @_par
-def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2):
+def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     for _ in prange(T):
-        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, act2)
+        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu)
 
 
 @_par
