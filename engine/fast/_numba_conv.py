@@ -287,9 +287,9 @@ def _dw_tiles(xpf, addr, P, XW, HH, S, dblk, dw):
                         acc[16 + c] += x1 * v
                         acc[32 + c] += x2 * v
                         acc[48 + c] += x3 * v
-                for r in range(4):
+                for r in range(4):  # one vector each: see _dw_tiles5's last loop
                     o = carray(_at(dw, (f + r) * HH * S + i * S + k0), 16)
-                    for c in range(16):
+                    for c in range(min(16, S)):
                         o[c] += acc[16 * r + c]
 
 
@@ -361,10 +361,14 @@ def _dw_tiles5(xpf, addr, P, XW, HH, S, dblk, dw):
                     acc[272 + c] += x1 * v
                     acc[288 + c] += x2 * v
                     acc[304 + c] += x3 * v
-            for mm in range(nm):  # dw's row holds chunk m at 16 * m (S = 16 * nk)
+            # dw's row holds chunk m at 16 * m (S = 16 * nk). The loops over c run to
+            # min(16, S), which is 16 but not a constant: a loop of 16 LLVM unrolls into
+            # scalar adds (Numba leaves its SLP vectoriser off), a third of the tile's time
+            # on conv1's backward (docs/BENCHMARKS.md, "A conv's outputs stored as vectors").
+            for mm in range(nm):
                 for r in range(4):
                     o = carray(_at(dw, (f + r) * HH * S + 16 * (m0 + mm)), 16)
-                    for c in range(16):
+                    for c in range(min(16, S)):
                         o[c] += acc[64 * mm + 16 * r + c]
 
 
@@ -413,7 +417,7 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
                         acc[80 + c] += y1 * u
                         acc[96 + c] += y2 * u
                         acc[112 + c] += y3 * u
-                for t in range(64):
+                for t in range(min(64, 4 * S)):  # 64, not a constant: one vector a pixel
                     acc[t] += acc[64 + t]
                 f0 = Fp
             for f in range(f0, Fp):
