@@ -9,7 +9,7 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   OpenBLAS one column more, of ones, that brings the bias into the GEMMs) and the
   pooling switches (int8 for 2x2 windows at stride 2, else int32); the Numba backend reads
   windows straight from the conv's input, keeps int32 switches and, per conv, a copy of the
-  weights and their rearranged layout (twice the weights);
+  weights;
 - the gradients of backward, which Net frees as it goes: at most one layer's output gradient
   twice (as given, and through a ReLU's mask, which the Numba backend applies on the fly but
   where it convolves the masked gradient for dx) and its input gradient (none for the first
@@ -77,7 +77,7 @@ def _workspace(layer, backend):
         f, ho, wo = layer["out_shape"]
         if backend == "numpy":
             return BYTES_PER_VALUE * ho * wo * (k * k * c + ONES_COLUMN), 0  # im2col columns
-        return 0, 2 * BYTES_PER_VALUE * f * c * k * k  # the weights' copy and layout
+        return 0, BYTES_PER_VALUE * f * c * k * k  # the weights' copy (their layouts: made in a call)
     if kind == "pool":
         small = backend == "numpy" and layer["kernel_size"] == layer["stride"] == 2
         return (1 if small else 4) * out, 0

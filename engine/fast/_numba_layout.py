@@ -25,13 +25,14 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
 
     flip: the layouts of the convolution that gives dx from dout instead (stride 1): its
     filters are w's input channels, its input channels w's filters, its kernel w's rotated
-    by 180 degrees.
+    by 180 degrees. w16 and wr both without rows: only wsc is made.
     """
     F, C, HH, WW = w.shape
     Fo, Ci = (C, F) if flip else (F, C)
     seg = WW * Ci
     G = w16.shape[0]
     S = wsc.shape[1] // HH if wsc.size else 0
+    forward = G + wr.shape[0] > 0  # else only wsc is wanted
     RC = wr.shape[1] // HH
     last = RC // 16 - 1
     for o in range(Fo):
@@ -40,7 +41,9 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
                 for c in range(Ci):
                     v = w[c, o, HH - 1 - i, WW - 1 - j] if flip else w[o, c, i, j]
                     k = i * seg + j * Ci + c
-                    if o < 16 * G:
+                    if not forward:
+                        pass
+                    elif o < 16 * G:
                         w16[o // 16, k, o % 16] = v
                     else:
                         kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last

@@ -131,22 +131,23 @@ def _remember(key, plan):
     return plan
 
 
-def _weights(w, flip, dtype, dx_tiles):
-    """arrange_weights' layouts of w (F, C, HH, WW): (w16, wr, wsc); flip: those of the
-    convolution that gives dx from dout. wsc only with dx_tiles (else an empty array)."""
-    key = ("w", w.shape, flip, dx_tiles)
+def _weights(w, flip, dtype, tiles=False):
+    """arrange_weights' layouts of w (F, C, HH, WW): (w16, wr) for the forward kernel; flip:
+    those of the convolution that gives dx from dout; tiles: wsc, the dx tiles' layout,
+    instead (its own call: the forward's layouts are then not made)."""
+    key = ("w", w.shape, flip, tiles)
     shapes = _plans.get(key)
     if shapes is None:
         F, C, HH, WW = w.shape
         Fo, Ci = (C, F) if flip else (F, C)
-        G = Fo // 16
+        G = 0 if tiles else Fo // 16
         RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in chunks of 16 (_fwd_rows; wsc's S too)
         shapes = _remember(
             key,
             (
                 (G, HH * WW * Ci, 16),
-                ((Fo - 16 * G + 1) // 2 * 2, HH * RC),  # _fwd_rows takes filters in pairs
-                ((Fo + 3) // 4 * 4, HH * RC) if dx_tiles else (0, 0),
+                (0 if tiles else (Fo - 16 * G + 1) // 2 * 2, HH * RC),  # _fwd_rows takes filters in pairs
+                ((Fo + 3) // 4 * 4, HH * RC) if tiles else (0, 0),
                 _conv._row_chunks(WW * Ci)[1],
             ),
         )
@@ -154,7 +155,7 @@ def _weights(w, flip, dtype, dx_tiles):
     wr = np.zeros(shapes[1], dtype=dtype)
     wsc = np.zeros(shapes[2], dtype=dtype)
     _layout.arrange_weights(w, flip, w16, wr, wsc, shapes[3])
-    return w16, wr, wsc
+    return wsc if tiles else (w16, wr)
 
 
 _NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.float64): np.empty((0, 0), np.float64)}
@@ -201,9 +202,11 @@ def _conv_forward(x, w, b, stride, pad, relu):
         _remember(key, (int(stride), int(pad)))
     stride, pad = _plans[key]
     F, _, HH, WW = w.shape
-    w16, wr, wsc = _weights(w, False, x.dtype, True)  # wsc: for conv_backward's dx tiles
+    w16, wr = _weights(w, False, x.dtype)
     out = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
-    return out, (x, w.copy(), wsc, stride, pad)
+    # the dx tiles' layout (wsc) is made by conv_backward, and only where it runs them: at
+    # batch 4 and up every conv of the CIFAR-10 net gets dx by a convolution instead
+    return out, (x, w.copy(), stride, pad)
 
 
 def _check_conv(x, w, b, stride, pad):
@@ -249,13 +252,13 @@ def _conv_backward(dout, cache, need_dx, act):
     chunks, a chunk owns whole images and writes their dx directly; with fewer (batch 1),
     chunks split images by rows and each fills its own dx partial.
     """
-    x, w, wsc, stride, pad = cache
+    x, w, stride, pad = cache
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     dout = _float(dout, x.dtype)
     need_dx = bool(need_dx)
-    key = ("b", x.shape, w.shape, stride, pad, need_dx, wsc.shape, _settings())
-    plan = _plans.get(key) or _remember(key, _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx, wsc))
+    key = ("b", x.shape, w.shape, stride, pad, need_dx, _settings())
+    plan = _plans.get(key) or _remember(key, _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx))
     Ho, Wo, by_conv, T, chunks, rb, split, bounds, Fp, S = plan
     if dout.shape != (N, Ho, Wo, F):
         raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, (N, Ho, Wo, F)))
@@ -265,9 +268,11 @@ def _conv_backward(dout, cache, need_dx, act):
         # HH*WW*F values, instead of the dx tiles, whose sums run over F only.
         if act is not None:  # dx needs the gradient at the convolution's output itself
             dout = relu_backward(dout, act)
-        w16, wr, _ = _weights(w, True, x.dtype, False)
+        w16, wr = _weights(w, True, x.dtype)
         dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
         return (dx,) + _conv_backward(dout, cache, False, None)[1:]
+    # wsc: the dx tiles' weights; without dx the chunk kernel reads only its shape (Fp, HH*S)
+    wsc = _weights(w, False, x.dtype, tiles=True) if need_dx else np.empty((Fp, HH * S), dtype=x.dtype)
     dw_parts = np.zeros((chunks, Fp, HH * S), dtype=x.dtype)
     db_parts = np.zeros((chunks, Fp), dtype=x.dtype)
     if not need_dx:
@@ -290,7 +295,7 @@ def _conv_backward(dout, cache, need_dx, act):
     return dx.reshape(N, H, W, C), dw, db
 
 
-def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx, wsc):
+def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx):
     """(Ho, Wo, by_conv, threads, chunks, rb, split, bounds, Fp, S) of a conv_backward call:
     by_conv, dx as a convolution of dout (a forward call and a dw call without dx); split,
     fewer images than threads (chunks split images by rows, each with its own dx partial)."""
@@ -304,7 +309,7 @@ def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx, wsc):
         chunks = min(chunks, N)
         ranges = [(i0 * nblk, i1 * nblk) for i0, i1 in _split(N, chunks)]
     bounds = parallel.chunks(ranges)[0]
-    return Ho, Wo, by_conv, T, chunks, rb, split, bounds, wsc.shape[0], (WW * C + 15) // 16 * 16
+    return Ho, Wo, by_conv, T, chunks, rb, split, bounds, (F + 3) // 4 * 4, (WW * C + 15) // 16 * 16
 
 
 def pool_forward(x, size, stride):
