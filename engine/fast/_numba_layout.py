@@ -41,11 +41,9 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
                 for c in range(Ci):
                     v = w[c, o, HH - 1 - i, WW - 1 - j] if flip else w[o, c, i, j]
                     k = i * seg + j * Ci + c
-                    if not forward:
-                        pass
-                    elif o < 16 * G:
+                    if forward and o < 16 * G:
                         w16[o // 16, k, o % 16] = v
-                    else:
+                    elif forward:
                         kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last
                         ch = min(kk // 16, last)
                         wr[o - 16 * G, i * RC + 16 * ch + kk - (xl if ch == last else 16 * ch)] = v
