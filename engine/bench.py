@@ -204,6 +204,8 @@ def run_bench(
         raise ValueError("the bench runs %s, not %r" % (", ".join(TORCH_OPTIMIZERS), optimizer))
     if threads:
         config.THREADS = threads
+    elif clock == "cpu":  # one thread per backend (cpu_time_bench), PyTorch's too: its other
+        threads = 1  # threads' CPU time would count against it, whatever the backends asked
     elif "numba" in backends:
         from .fast.kernels_numba import _threads
 

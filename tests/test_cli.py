@@ -164,6 +164,22 @@ def test_bench_json_has_rates_and_paired_ratios(cache):
     assert rows["numba"]["train_ratio_to_torch"] > 0 and "train_ratio_to_torch" not in rows["torch"]
 
 
+def test_cpu_time_runs_pytorch_on_one_thread_without_numba_too():
+    """--cpu-time divides by CPU time: a second PyTorch thread would count against PyTorch
+    (numpy against torch once printed 5.45x for rates of 0.51x)."""
+    import torch
+
+    from engine import bench
+
+    before = torch.get_num_threads()
+    try:
+        out = bench.run_bench(("numpy", "torch"), (1,), seconds_per_case=0.05, rounds=1, clock="cpu")
+        assert out["threads"] == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+        bench._clock = bench._CLOCK["wall"]
+
+
 def test_paired_ratio_is_the_median_of_side_by_side_windows():
     from engine.bench import paired_ratio
 
