@@ -107,7 +107,7 @@ def _conv_plan(N, Ho, Wo, macs):
 
 def _settings():
     """What a call's plan depends on besides shapes: the threads and config.py's thresholds
-    (tests change them at run time)."""
+    (tests change them at run time). Read once per public call."""
     c = config
     return (
         _threads(),
@@ -119,9 +119,10 @@ def _settings():
     )
 
 
-_plans = {}  # (what, shapes..., _settings()) -> a call's plan: computed once per shape (a net
-# uses a few), not at every call; at batch 1 working them out took ~20 us of a ~350 us step
-# on one thread (docs/BENCHMARKS.md, "A call's plan made once")
+_plans = {}  # (what, shapes..., dtype, _settings()) -> a call's plan: its checks, shapes,
+# threads and chunks worked out once per shape (a net uses a few), not at every call, one
+# lookup per public call; at batch 1 working them out took ~20 us of a ~350 us step on one
+# thread (docs/BENCHMARKS.md, "A call's plan made once", "The Python around a batch-1 step")
 
 
 def _remember(key, plan):
@@ -131,53 +132,49 @@ def _remember(key, plan):
     return plan
 
 
-def _weights(w, flip, dtype, tiles=False):
-    """arrange_weights' layouts of w (F, C, HH, WW): (w16, wr) for the forward kernel; flip:
-    those of the convolution that gives dx from dout; tiles: wsc, the dx tiles' layout,
-    instead (its own call: the forward's layouts are then not made)."""
-    key = ("w", w.shape, flip, tiles)
-    shapes = _plans.get(key)
-    if shapes is None:
-        F, C, HH, WW = w.shape
-        Fo, Ci = (C, F) if flip else (F, C)
-        G = 0 if tiles else Fo // 16
-        RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in chunks of 16 (_fwd_rows; wsc's S too)
-        shapes = _remember(
-            key,
-            (
-                (G, HH * WW * Ci, 16),
-                (0 if tiles else (Fo - 16 * G + 1) // 2 * 2, HH * RC),  # _fwd_rows takes filters in pairs
-                ((Fo + 3) // 4 * 4, HH * RC) if tiles else (0, 0),
-                _conv._row_chunks(WW * Ci)[1],
-            ),
-        )
-    w16 = np.empty(shapes[0], dtype=dtype)
-    wr = np.zeros(shapes[1], dtype=dtype)
-    wsc = np.zeros(shapes[2], dtype=dtype)
-    _layout.arrange_weights(w, flip, w16, wr, wsc, shapes[3])
-    return wsc if tiles else (w16, wr)
-
-
 _NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.float64): np.empty((0, 0), np.float64)}
 
 
-def _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu=False):
-    """The convolution of x (N, H, W, C) with weights laid out by _weights, bias b (F,),
-    (N, Ho, Wo, F); with relu, through a ReLU: the chunk kernel stores each value once,
-    through the ReLU, so one array is ever written."""
-    N, H, W, C = x.shape
-    key = ("f", x.shape, F, HH, WW, stride, pad, _settings())
-    plan = _plans.get(key)
-    if plan is None:
-        Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
-        T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
-        plan = _remember(key, (Ho, Wo, T, rb, parallel.chunks(_split(N * nblk, chunks))[0]))
-    Ho, Wo, T, rb, bounds = plan
-    out = np.empty((N, Ho, Wo, F), dtype=x.dtype)
-    xf, out2 = x.reshape(N, H, W * C), out.reshape(N * Ho * Wo, F)
+def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
+    """The plan of a convolution of x (N, H, W, C) by weights w (F, C, HH, WW) (flip: by the
+    convolution that gives dx from dout, whose filters are w's input channels; stride 1):
+    arrange_weights' shapes and the forward chunk kernel's arguments but the arrays."""
+    N, H, W, _ = x_shape  # x has Ci channels
+    F, C, HH, WW = w_shape
+    Fo, Ci = (C, F) if flip else (F, C)
+    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * Fo * HH * WW * Ci)
+    G = Fo // 16
+    RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in chunks of 16 (_fwd_rows; wsc's S too)
+    return (
+        (G, HH * WW * Ci, 16),  # w16
+        ((Fo - 16 * G + 1) // 2 * 2, HH * RC),  # wr: _fwd_rows takes filters in pairs
+        _conv._row_chunks(WW * Ci)[1],
+        flip,
+        (N, H, W * Ci),
+        (N, Ho, Wo, Fo),
+        (N * Ho * Wo, Fo),
+        (Ci, HH, WW, stride, pad, Ho, Wo, rb, parallel.chunks(_split(N * nblk, chunks))[0]),
+        T,
+        np.zeros(Fo, dtype=dtype),  # the bias of dx's convolution (flip): none
+    )
+
+
+def _forward(plan, x, w, b, relu):
+    """The convolution of x by w (laid out here by arrange_weights), bias b (F,) (None: zeros),
+    through a ReLU if relu: the chunk kernel stores each value once, through the ReLU, so one
+    array is ever written."""
+    w16s, wrs, xl, flip, xf, outs, out2, mid, T, zeros = plan
+    dtype = x.dtype
+    w16 = np.empty(w16s, dtype=dtype)
+    wr = np.zeros(wrs, dtype=dtype)
+    _layout.arrange_weights(w, flip, w16, wr, _NO_ROWS[dtype], xl)
+    out = np.empty(outs, dtype=dtype)
+    C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     taken = np.zeros(1, dtype=np.int64)
-    args = (xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, bool(relu))
-    parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, x.dtype)
+    b = zeros if b is None else b
+    args = (x.reshape(xf), C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out.reshape(out2), relu)
+    parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, dtype)
     return out
 
 
@@ -196,17 +193,16 @@ def _conv_forward(x, w, b, stride, pad, relu):
     x = _float(x)
     w = _float(w, x.dtype)
     b = _float(b, x.dtype)
-    key = ("cf", x.shape, w.shape, b.shape, stride, pad)
-    if key not in _plans:  # the checks, once per shape
+    key = ("cf", x.shape, w.shape, b.shape, stride, pad, x.dtype, _settings())
+    plan = _plans.get(key)
+    if plan is None:  # the checks, once per shape
         _check_conv(x, w, b, stride, pad)
-        _remember(key, (int(stride), int(pad)))
-    stride, pad = _plans[key]
-    F, _, HH, WW = w.shape
-    w16, wr = _weights(w, False, x.dtype)
-    out = _forward(x, w16, wr, b, F, HH, WW, stride, pad, relu)
+        plan = _remember(key, _forward_plan(x.shape, w.shape, False, int(stride), int(pad), x.dtype))
+    out = _forward(plan, x, w, b, relu)
     # the dx tiles' layout (wsc) is made by conv_backward, and only where it runs them: at
     # batch 4 and up every conv of the CIFAR-10 net gets dx by a convolution instead
-    return out, (x, w.copy(), stride, pad)
+    mid = plan[7]
+    return out, (x, w.copy(), mid[3], mid[4])
 
 
 def _check_conv(x, w, b, stride, pad):
@@ -253,54 +249,86 @@ def _conv_backward(dout, cache, need_dx, act):
     chunks split images by rows and each fills its own dx partial.
     """
     x, w, stride, pad = cache
-    N, H, W, C = x.shape
-    F, _, HH, WW = w.shape
-    dout = _float(dout, x.dtype)
+    dtype = x.dtype
+    dout = _float(dout, dtype)
     need_dx = bool(need_dx)
-    key = ("b", x.shape, w.shape, stride, pad, need_dx, _settings())
-    plan = _plans.get(key) or _remember(key, _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx))
-    Ho, Wo, by_conv, T, chunks, rb, split, bounds, Fp, S = plan
-    if dout.shape != (N, Ho, Wo, F):
-        raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, (N, Ho, Wo, F)))
-    if by_conv:
-        # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
-        # rotated and in/out channels swapped: the forward kernel, whose sums run over
-        # HH*WW*F values, instead of the dx tiles, whose sums run over F only.
-        if act is not None:  # dx needs the gradient at the convolution's output itself
-            dout = relu_backward(dout, act)
-        w16, wr = _weights(w, True, x.dtype)
-        dx = _forward(dout, w16, wr, np.zeros(C, dtype=x.dtype), C, HH, WW, 1, HH - 1 - pad)
-        return (dx,) + _conv_backward(dout, cache, False, None)[1:]
+    key = ("cb", x.shape, w.shape, stride, pad, need_dx, dtype, _settings())
+    plan = _plans.get(key) or _remember(key, _backward_plan(x.shape, w.shape, stride, pad, need_dx, dtype))
+    douts, by_conv, dw_plan = plan[:3]
+    if dout.shape != douts:
+        raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, douts))
+    if not by_conv:
+        return _dw_dx(dw_plan, x, w, dout, act, need_dx)
+    # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
+    # rotated and in/out channels swapped: the forward kernel, whose sums run over HH*WW*F
+    # values, instead of the dx tiles, whose sums run over F only.
+    relu_plan, dx_plan = plan[3:]
+    if act is not None:  # dx needs the gradient at the convolution's output itself
+        dout = _run_elementwise(relu_plan, _act.relu_chunk, _act.relu_par, True, dout, act)
+    dx = _forward(dx_plan, dout, w, None, False)
+    return (dx,) + _dw_dx(dw_plan, x, w, dout, None, False)[1:]
+
+
+def _dw_dx(plan, x, w, dout, act, need_dx):
+    """One call of the dw (and, if need_dx, dx) tiles: (dx or None, dw, db)."""
+    T, chunks, split, mid, parts, no_wsc, xf, d2, dx4s, ws, xs = plan
+    dtype = x.dtype
     # wsc: the dx tiles' weights; without dx the chunk kernel reads only its shape (Fp, HH*S)
-    wsc = _weights(w, False, x.dtype, tiles=True) if need_dx else np.empty((Fp, HH * S), dtype=x.dtype)
-    dw_parts = np.zeros((chunks, Fp, HH * S), dtype=x.dtype)
-    db_parts = np.zeros((chunks, Fp), dtype=x.dtype)
-    if not need_dx:
-        dx4 = np.empty((chunks, 0, 0, 0), dtype=x.dtype)
-    elif split:
-        dx4 = np.zeros((chunks, N, H, W * C), dtype=x.dtype)
+    if need_dx:
+        Fp, HS = no_wsc.shape
+        wsc = np.zeros(((Fp, HS)), dtype=dtype)
+        _layout.arrange_weights(w, False, _NO_W16[dtype], _NO_ROWS[dtype], wsc, 0)
     else:
-        dx4 = np.empty((1, N, H, W * C), dtype=x.dtype)  # chunks own whole images: one array
-    xf, d2 = x.reshape(N, H, W * C), dout.reshape(N * Ho * Wo, F)
+        wsc = no_wsc
+    dw_parts = np.zeros(parts[0], dtype=dtype)
+    db_parts = np.zeros(parts[1], dtype=dtype)
+    if not need_dx:
+        dx4 = _NO_DX[dtype]
+    elif split:
+        dx4 = np.zeros(dx4s, dtype=dtype)
+    else:
+        dx4 = np.empty(dx4s, dtype=dtype)  # chunks own whole images: one array
+    C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     taken = np.zeros(1, dtype=np.int64)
-    act2 = _NO_ROWS[x.dtype] if act is None else act.reshape(N * Ho * Wo, F)
-    args = (xf, C, d2, wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx, dw_parts, db_parts, dx4, act2)
-    parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args, x.dtype)
-    dw = np.empty((F, C, HH, WW), dtype=x.dtype)
-    db = np.empty(F, dtype=x.dtype)
+    act2 = _NO_ROWS[dtype] if act is None else act.reshape(d2)
+    args = (x.reshape(xf), C, dout.reshape(d2), wsc, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, need_dx)
+    parallel.run(T, _conv.conv_backward_chunk, _conv.conv_backward_par, args + (dw_parts, db_parts, dx4, act2), dtype)
+    dw = np.empty(ws, dtype=dtype)
+    db = np.empty(ws[0], dtype=dtype)
     _layout.gather_dw(dw_parts, db_parts, C, HH, WW, dw, db)
     if not need_dx:
         return None, dw, db
     dx = dx4.sum(axis=0) if split else dx4[0]
-    return dx.reshape(N, H, W, C), dw, db
+    return dx.reshape(xs), dw, db
 
 
-def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx):
-    """(Ho, Wo, by_conv, threads, chunks, rb, split, bounds, Fp, S) of a conv_backward call:
-    by_conv, dx as a convolution of dout (a forward call and a dw call without dx); split,
-    fewer images than threads (chunks split images by rows, each with its own dx partial)."""
+_NO_W16 = {dt: np.empty((0, 0, 16), dt) for dt in _NO_ROWS}
+_NO_DX = {dt: np.empty((1, 0, 0, 0), dt) for dt in _NO_ROWS}  # dx4 of a call without dx
+
+
+def _backward_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
+    """(dout's shape, by_conv, the dw call's plan[, relu_backward's, dx's forward plan]) of a
+    conv_backward call: by_conv, dx as a convolution of dout (a forward call and a dw call
+    without dx)."""
+    N, H, W, C = x_shape
+    F, _, HH, WW = w_shape
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     by_conv = need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS
+    douts = (N, Ho, Wo, F)
+    if not by_conv:
+        return douts, False, _dw_plan(x_shape, w_shape, stride, pad, need_dx, dtype)
+    dx_plan = _forward_plan(douts, w_shape, True, 1, HH - 1 - pad, dtype)
+    relu = _elementwise_plan(N * Ho * Wo * F)
+    return douts, True, _dw_plan(x_shape, w_shape, stride, pad, False, dtype), relu, dx_plan
+
+
+def _dw_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
+    """The dw (and dx) tiles' call: threads, chunks, split (fewer images than threads: chunks
+    split images by rows, each with its own dx partial), the chunk kernel's arguments but the
+    arrays, the partials' shapes and the reshapes' shapes."""
+    N, H, W, C = x_shape
+    F, _, HH, WW = w_shape
+    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, (1 + need_dx) * N * Ho * Wo * F * HH * WW * C)
     split = N < T
     if split:
@@ -309,7 +337,20 @@ def _backward_plan(N, H, W, C, F, HH, WW, stride, pad, need_dx):
         chunks = min(chunks, N)
         ranges = [(i0 * nblk, i1 * nblk) for i0, i1 in _split(N, chunks)]
     bounds = parallel.chunks(ranges)[0]
-    return Ho, Wo, by_conv, T, chunks, rb, split, bounds, (F + 3) // 4 * 4, (WW * C + 15) // 16 * 16
+    Fp, S = (F + 3) // 4 * 4, (WW * C + 15) // 16 * 16
+    return (
+        T,
+        chunks,
+        split,
+        (C, HH, WW, stride, pad, Ho, Wo, rb, bounds),
+        ((chunks, Fp, HH * S), (chunks, Fp)),
+        np.empty((Fp, HH * S), dtype=dtype),  # wsc without dx: only its shape is read
+        (N, H, W * C),
+        (N * Ho * Wo, F),
+        (chunks if split else 1, N, H, W * C),
+        (F, C, HH, WW),
+        x_shape,
+    )
 
 
 def pool_forward(x, size, stride):
@@ -317,18 +358,19 @@ def pool_forward(x, size, stride):
     x = _float(x)
     key = ("pf", x.shape, size, stride, _settings())
     plan = _plans.get(key) or _remember(key, _pool_plan(x, size, stride))
-    size, stride, Ho, Wo, T, ranges = plan
-    N, H, W, C = x.shape
-    out = np.empty((N, Ho, Wo, C), dtype=x.dtype)
-    arg = np.empty((N, Ho, Wo, C), dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
-    xf, out2, arg2 = x.reshape(N, H, W * C), out.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C)
-    head = (xf, C, size, stride, Ho, Wo)
-    parallel.run_ranges(T, _pool.pool_forward_chunk, _pool.pool_forward_par, head, ranges, (out2, arg2), x.dtype)
+    size, stride, outs, xf, out2, head, T, ranges = plan
+    out = np.empty(outs, dtype=x.dtype)
+    arg = np.empty(outs, dtype=np.int32)  # tap k = i * size + j; int32 vectorises with float32
+    tail = (out.reshape(out2), arg.reshape(out2))
+    parallel.run_ranges(
+        T, _pool.pool_forward_chunk, _pool.pool_forward_par, (x.reshape(xf),) + head, ranges, tail, x.dtype
+    )
     return out, (x.shape, arg, size, stride)
 
 
 def _pool_plan(x, size, stride):
-    """The checks of a pool_forward call, and its (size, stride, Ho, Wo, threads, ranges)."""
+    """The checks of a pool_forward call, and its (size, stride, out's shape, the reshapes'
+    shapes, the chunk kernel's arguments after xf, threads, ranges)."""
     _check_volume(x, "pool_forward")
     size, stride = int(size), int(stride)
     N, H, W, C = x.shape
@@ -339,7 +381,8 @@ def _pool_plan(x, size, stride):
     Ho = (H - size) // stride + 1
     Wo = (W - size) // stride + 1
     T, chunks = _plan(x.size, config.MIN_PARALLEL_ELEMENTS, N * Ho)
-    return size, stride, Ho, Wo, T, tuple(_split(N * Ho, chunks))
+    ranges = tuple(_split(N * Ho, chunks))
+    return size, stride, (N, Ho, Wo, C), (N, H, W * C), (N * Ho, Wo * C), (C, size, stride, Ho, Wo), T, ranges
 
 
 def pool_backward(dout, cache):
@@ -348,20 +391,22 @@ def pool_backward(dout, cache):
     dout = _float(dout)
     if dout.shape != arg.shape:
         raise ValueError("pool_backward: dout of shape %s, expected %s" % (dout.shape, arg.shape))
-    N, Ho, Wo, C = dout.shape
-    H, W = x_shape[1:3]
-    dx = np.empty(x_shape, dtype=dout.dtype)
-    by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
     key = ("pb", x_shape, size, stride, _settings())
     plan = _plans.get(key)
     if plan is None:
+        N, Ho, Wo, C = arg.shape
+        H, W = x_shape[1:3]
+        by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
         units = N * Ho if by_rows else N
-        T, chunks = _plan(dx.size, config.MIN_PARALLEL_ELEMENTS, units)
-        plan = _remember(key, (T, tuple(_split(units, chunks))))
-    T, ranges = plan
-    dout2, arg2, dxf = dout.reshape(N * Ho, Wo * C), arg.reshape(N * Ho, Wo * C), dx.reshape(N, H, W * C)
-    head = (dout2, arg2, C, size, stride, Ho, Wo, by_rows)
-    parallel.run_ranges(T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dxf,), dx.dtype)
+        T, chunks = _plan(N * H * W * C, config.MIN_PARALLEL_ELEMENTS, units)
+        plan = (T, tuple(_split(units, chunks)), (N * Ho, Wo * C), (N, H, W * C), (C, size, stride, Ho, Wo, by_rows))
+        plan = _remember(key, plan)
+    T, ranges, d2, xf, head = plan
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    head = (dout.reshape(d2), arg.reshape(d2)) + head
+    parallel.run_ranges(
+        T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dx.reshape(xf),), dx.dtype
+    )
     return dx
 
 
@@ -372,10 +417,22 @@ def _elementwise(kernel, par, backward, a, c=None):
     c = a if c is None else _float(c, a.dtype)
     if c.shape != a.shape:
         raise ValueError("gradient of shape %s does not match the cached output's %s" % (a.shape, c.shape))
+    key = ("e", a.size, _settings())
+    plan = _plans.get(key) or _remember(key, _elementwise_plan(a.size))
+    return _run_elementwise(plan, kernel, par, backward, a, c)
+
+
+def _elementwise_plan(size):
+    """(threads, ranges) of an elementwise call over `size` values."""
+    T, chunks = _plan(size, config.MIN_PARALLEL_ELEMENTS, size)
+    return T, tuple(_split(size, chunks))
+
+
+def _run_elementwise(plan, kernel, par, backward, a, c):
+    """The elementwise call on a and c (C-contiguous, a's dtype and shape)."""
+    T, ranges = plan
     out = np.empty_like(a)
-    af, cf, of = a.reshape(-1), c.reshape(-1), out.reshape(-1)
-    T, chunks = _plan(a.size, config.MIN_PARALLEL_ELEMENTS, a.size)
-    parallel.run_ranges(T, kernel, par, (backward, af, cf, of), _split(a.size, chunks), (), a.dtype)
+    parallel.run_ranges(T, kernel, par, (backward, a.reshape(-1), c.reshape(-1), out.reshape(-1)), ranges, (), a.dtype)
     return out
 
 
