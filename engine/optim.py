@@ -58,6 +58,7 @@ class Optimizer:
         self.state = {}
         self._flat = None  # (layout, state dict, slot buffers) of the flat path: _flat_slots
         self._decay = None  # (layout, weight_decay, mults, dtype, vector): _decay_vector
+        self._hyper = None  # (key, scalars) of _scalars
 
     def set(self, **hyper):
         """Change hyperparameters between steps (lr, momentum, weight_decay, ...)."""
@@ -143,7 +144,17 @@ class Optimizer:
 
     def _scalars(self, dt):
         """The hyperparameters as _update computes them, in the order a backend's fused
-        update takes them after its state slots (kernels_numba.optim_update)."""
+        update takes them after its state slots (kernels_numba.optim_update); kept until one
+        of them changes (Adam's change every step): making them took ~1 us of a step."""
+        if self.name == "adam":
+            return self._make_scalars(dt)
+        key = (dt, self.name, self.lr, self.momentum, self.rho, self.eps)
+        h = self._hyper
+        if h is None or h[0] != key:
+            h = self._hyper = (key, self._make_scalars(dt))
+        return h[1]
+
+    def _make_scalars(self, dt):
         if self.name == "sgd":
             return (dt(self.lr),)
         if self.name in ("momentum", "nesterov"):

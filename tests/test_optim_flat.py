@@ -54,6 +54,10 @@ def test_flat_path_equals_dict_path_bit_for_bit(name, weight_decay, dtype, backe
         if step == 3:  # hyperparameters change while training runs
             for o in (opt_flat, opt_ref):
                 o.set(lr=o.lr * 0.5, weight_decay=2 * weight_decay)
+        if step in (4, 5, 6):  # and each of the others alone (optim.py keeps the scalars it made)
+            for o in (opt_flat, opt_ref):
+                k = ("momentum", "rho", "eps")[step - 4]
+                o.set(**{k: getattr(o, k) * 0.9, "beta1": o.beta1 * 0.9 if step == 4 else None})
         mults = net.decay_mults() if step < 5 else {k: 0.5 for k in decay}  # new multipliers: the vector follows
         opt_flat.step(net.params(), net.grads(), mults)
         opt_ref.step(ref, g, dict(mults))
