@@ -231,6 +231,28 @@ def test_bad_shapes_say_what_is_wrong():
         kb.conv_forward(x, np.zeros((2, 4, 3, 3), np.float32), np.zeros(2, np.float32), 1, 0)
     with pytest.raises(ValueError, match="labels must lie in"):
         kb.softmax_loss(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got -1\.\.0"):
+        kb.softmax_loss(np.zeros((2, 3)), np.array([0, -1]))
+    # backward: the checks hold on every call, not only on the first of a shape (plans)
+    x = np.zeros((2, 16, 16, 3), dtype=np.float32)
+    w, b = np.zeros((4, 3, 3, 3), np.float32), np.zeros(4, np.float32)
+    for by_conv in (1, 10**9):
+        config.MIN_DX_BY_CONV_PIXELS, before = by_conv, config.MIN_DX_BY_CONV_PIXELS
+        try:
+            act, cache = kb.conv_relu_forward(x, w, b, 1, 1)
+            for _ in range(2):
+                kb.conv_relu_backward(act, act, cache)
+                with pytest.raises(ValueError, match=r"dout of shape \(2, 16, 15, 4\), expected \(2, 16, 16, 4\)"):
+                    kb.conv_backward(act[:, :, 1:], cache)
+                with pytest.raises(ValueError, match="gradient .* and ReLU output .* differ"):
+                    kb.conv_relu_backward(act, act[:1], cache)
+        finally:
+            config.MIN_DX_BY_CONV_PIXELS = before
+    out, cache = kb.pool_forward(x, 2, 2)
+    for _ in range(2):
+        kb.pool_backward(out, cache)
+        with pytest.raises(ValueError, match=r"pool_backward: dout of shape \(1, 8, 8, 3\), expected"):
+            kb.pool_backward(out[:1], cache)
 
 
 def test_a_wrapper_compiles_in_the_background_once_wanted_enough(monkeypatch):

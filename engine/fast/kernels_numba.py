@@ -487,7 +487,7 @@ def softmax_loss(scores, y):
     y = np.ascontiguousarray(y, dtype=np.int64)
     if scores.ndim != 2 or y.shape != (scores.shape[0],):
         raise ValueError("softmax_loss: scores %s and labels %s do not fit (N, K) and (N,)" % (scores.shape, y.shape))
-    if y.size and (y.min() < 0 or y.max() >= scores.shape[1]):
+    if y.size and y.view(np.uint64).max() >= scores.shape[1]:  # one pass: -1 is 2**64 - 1 unsigned
         raise ValueError("softmax_loss: labels must lie in [0, %d), got %d..%d" % (scores.shape[1], y.min(), y.max()))
     probs = np.empty_like(scores)
     dscores = np.empty_like(scores)
