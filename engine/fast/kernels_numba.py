@@ -132,7 +132,12 @@ def _remember(key, plan):
     return plan
 
 
+# Arrays of size 0 for what a call does not write (made once; not flagged read-only, which
+# Numba would compile every kernel again for): act2 without a fused ReLU, wsc without the dx
+# tiles, w16 and wr without the forward's layouts, dx4 without dx.
 _NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.float64): np.empty((0, 0), np.float64)}
+_NO_W16 = {dt: np.empty((0, 0, 16), dt) for dt in _NO_ROWS}
+_NO_DX = {dt: np.empty((1, 0, 0, 0), dt) for dt in _NO_ROWS}
 
 
 def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
@@ -271,15 +276,14 @@ def _conv_backward(dout, cache, need_dx, act):
 
 def _dw_dx(plan, x, w, dout, act, need_dx):
     """One call of the dw (and, if need_dx, dx) tiles: (dx or None, dw, db)."""
-    T, chunks, split, mid, parts, no_wsc, xf, d2, dx4s, ws, xs = plan
+    T, chunks, split, mid, parts, wscs, xf, d2, dx4s, ws, xs = plan
     dtype = x.dtype
     # wsc: the dx tiles' weights; without dx the chunk kernel reads only its shape (Fp, HH*S)
     if need_dx:
-        Fp, HS = no_wsc.shape
-        wsc = np.zeros(((Fp, HS)), dtype=dtype)
+        wsc = np.zeros(wscs, dtype=dtype)
         _layout.arrange_weights(w, False, _NO_W16[dtype], _NO_ROWS[dtype], wsc, 0)
     else:
-        wsc = no_wsc
+        wsc = np.empty(wscs, dtype=dtype)
     dw_parts = np.zeros(parts[0], dtype=dtype)
     db_parts = np.zeros(parts[1], dtype=dtype)
     if not need_dx:
@@ -302,10 +306,6 @@ def _dw_dx(plan, x, w, dout, act, need_dx):
     return dx.reshape(xs), dw, db
 
 
-_NO_W16 = {dt: np.empty((0, 0, 16), dt) for dt in _NO_ROWS}
-_NO_DX = {dt: np.empty((1, 0, 0, 0), dt) for dt in _NO_ROWS}  # dx4 of a call without dx
-
-
 def _backward_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
     """(dout's shape, by_conv, the dw call's plan[, relu_backward's, dx's forward plan]) of a
     conv_backward call: by_conv, dx as a convolution of dout (a forward call and a dw call
@@ -316,13 +316,13 @@ def _backward_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
     by_conv = need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS
     douts = (N, Ho, Wo, F)
     if not by_conv:
-        return douts, False, _dw_plan(x_shape, w_shape, stride, pad, need_dx, dtype)
+        return douts, False, _dw_plan(x_shape, w_shape, stride, pad, need_dx)
     dx_plan = _forward_plan(douts, w_shape, True, 1, HH - 1 - pad, dtype)
     relu = _elementwise_plan(N * Ho * Wo * F)
-    return douts, True, _dw_plan(x_shape, w_shape, stride, pad, False, dtype), relu, dx_plan
+    return douts, True, _dw_plan(x_shape, w_shape, stride, pad, False), relu, dx_plan
 
 
-def _dw_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
+def _dw_plan(x_shape, w_shape, stride, pad, need_dx):
     """The dw (and dx) tiles' call: threads, chunks, split (fewer images than threads: chunks
     split images by rows, each with its own dx partial), the chunk kernel's arguments but the
     arrays, the partials' shapes and the reshapes' shapes."""
@@ -344,7 +344,7 @@ def _dw_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
         split,
         (C, HH, WW, stride, pad, Ho, Wo, rb, bounds),
         ((chunks, Fp, HH * S), (chunks, Fp)),
-        np.empty((Fp, HH * S), dtype=dtype),  # wsc without dx: only its shape is read
+        (Fp, HH * S),  # wsc
         (N, H, W * C),
         (N * Ho * Wo, F),
         (chunks if split else 1, N, H, W * C),
