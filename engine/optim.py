@@ -145,7 +145,8 @@ class Optimizer:
     def _scalars(self, dt):
         """The hyperparameters as _update computes them, in the order a backend's fused
         update takes them after its state slots (kernels_numba.optim_update); kept until one
-        of them changes (Adam's change every step): making them took ~1 us of a step."""
+        of them changes (Adam's change every step; docs/BENCHMARKS.md, "The Python around a
+        batch-1 step")."""
         if self.name == "adam":
             return self._make_scalars(dt)
         key = (dt, self.name, self.lr, self.momentum, self.rho, self.eps)
