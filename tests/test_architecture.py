@@ -37,6 +37,7 @@ NOT_IN_BROWSER = {
     "engine.fast._numba_act",
     "engine.fast._numba_conv",
     "engine.fast._numba_cpu",
+    "engine.fast._numba_intrinsics",
     "engine.fast._numba_layout",
     "engine.fast._numba_optim",
     "engine.fast._numba_pool",

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import config
-from ._numba_conv import _take  # an intrinsic, inlined: stable, so its file's cache rule is moot
+from ._numba_intrinsics import _take  # inlined, and settled: see that file
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)
@@ -21,7 +21,7 @@ _par = njit(parallel=True, **config.JIT)
 # One kernel per activation, so that a ReLU net never compiles tanh or exp.
 @_jit
 def relu_chunk(backward, a, c, out, i0, i1):
-    a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]  # views: loops from 0 vectorise (see _numba_conv._at)
+    a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]  # views: loops from 0 vectorise (see _numba_intrinsics._at)
     zero = a.dtype.type(0)
     if backward:
         for i in range(a.shape[0]):

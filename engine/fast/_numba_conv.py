@@ -4,7 +4,8 @@ and conv_backward run on worker threads.
 
 No public API here (that is kernels_numba.py, which checks shapes, allocates and plans the
 chunks), and nothing of pooling or activations. Every helper the two chunk kernels call lives
-in this file, because Numba's cache only notices edits to the file of the function it compiled.
+in this file, because Numba's cache only notices edits to the file of the function it compiled;
+the three intrinsics they inline (_numba_intrinsics.py) are the exception.
 
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of
@@ -26,12 +27,11 @@ one thread, before its three views per pixel went (see docs/BENCHMARKS.md,
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import carray, njit, prange
 
 from . import config
 from ._numba_cpu import tile_pixels
+from ._numba_intrinsics import _at, _stack_like, _take
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
@@ -40,49 +40,6 @@ _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk k
 PX = tile_pixels()  # 8 with AVX-512, else 4 (_numba_cpu.py)
 ACC = 16 * PX  # a tile's sums
 WIDE = PX == 8  # and the dw tiles are 4 x 5 runs (_dw_tiles5), the dx tiles keep two sets of sums
-
-
-@intrinsic
-def _stack_like(typingctx, a, n):
-    """A pointer to n values of a's dtype on the stack; n must be a literal. Indexed only by
-    constants once LLVM unrolls the loops over it, such an array lives in registers."""
-    if not isinstance(n, types.IntegerLiteral):
-        return None
-    dtype = a.dtype
-
-    def codegen(context, builder, signature, args):
-        return cgutils.alloca_once(builder, context.get_value_type(dtype), size=n.literal_value)
-
-    return types.CPointer(dtype)(a, n), codegen
-
-
-@intrinsic
-def _at(typingctx, a, off):
-    """A pointer to value `off` of a C-contiguous array's buffer (no bounds check): for
-    carray views of short runs, which cost less to make than slices (those clamp their
-    bounds at every call). Loops over such a view index from 0, which Numba knows is not
-    negative: an index it cannot prove non-negative gets a wraparound check, which stops
-    LLVM from vectorising the loop (see docs/BENCHMARKS.md, "Carray views instead of slices")."""
-    dtype = a.dtype
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        return builder.gep(ary.data, [args[1]])
-
-    return types.CPointer(dtype)(a, types.intp), codegen
-
-
-@intrinsic
-def _take(typingctx, taken):
-    """The number of the next chunk: taken[0] before an atomic taken[0] += 1, so that each of
-    the threads running a chunk kernel on the same `taken` gets chunks no other one gets."""
-
-    def codegen(context, builder, signature, args):
-        ary = context.make_array(signature.args[0])(context, builder, args[0])
-        one = context.get_constant(types.int64, 1)
-        return builder.atomic_rmw("add", ary.data, one, "monotonic")
-
-    return types.int64(taken), codegen
 
 
 # -- serial kernels: convolution -----------------------------------------------------------
@@ -178,12 +135,9 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
                     acc[16 + f] += x1 * wf
                     acc[32 + f] += x2 * wf
                     acc[48 + f] += x3 * wf
-    # Each value stored once, as one vector of 16 per pixel: the loops over f run to w16's
-    # last dimension (16, but not a constant), so that LLVM vectorises them instead of
-    # unrolling them into scalar code (Numba leaves LLVM's SLP vectoriser off), and the bias
-    # is read from a copy on the stack, which LLVM knows out2 cannot overlap. Stored value by
-    # value (and twice, once before the ReLU), they cost conv1's forward as much as its sums
-    # (docs/BENCHMARKS.md, "A conv's outputs stored as vectors").
+    # Each value stored once, 16 a vector: the f loops run to w16's last dimension (16, not a
+    # constant, which LLVM would unroll into scalar code) and the bias is read from a stack copy,
+    # which out2 cannot overlap (docs/BENCHMARKS.md, "A conv's outputs stored as vectors").
     nf = w16.shape[2]
     bias = carray(_stack_like(xpf, 16), 16)
     for f in range(nf):
@@ -361,10 +315,8 @@ def _dw_tiles5(xpf, addr, P, XW, HH, S, dblk, dw):
                     acc[272 + c] += x1 * v
                     acc[288 + c] += x2 * v
                     acc[304 + c] += x3 * v
-            # dw's row holds chunk m at 16 * m (S = 16 * nk). The loops over c run to
-            # min(16, S), which is 16 but not a constant: a loop of 16 LLVM unrolls into
-            # scalar adds (Numba leaves its SLP vectoriser off), a third of the tile's time
-            # on conv1's backward (docs/BENCHMARKS.md, "A conv's outputs stored as vectors").
+            # dw's row holds chunk m at 16 * m (S = 16 * nk); c runs to min(16, S), not a constant
+            # 16, so the adds are vectors (docs/BENCHMARKS.md, "A conv's outputs stored as vectors")
             for mm in range(nm):
                 for r in range(4):
                     o = carray(_at(dw, (f + r) * HH * S + 16 * (m0 + mm)), 16)

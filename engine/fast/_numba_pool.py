@@ -12,7 +12,7 @@ import numpy as np
 from numba import carray, njit, prange
 
 from . import config
-from ._numba_conv import _at, _take  # intrinsics, inlined: stable, so their file's cache rule is moot
+from ._numba_intrinsics import _at, _take  # inlined, and settled: see that file
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)

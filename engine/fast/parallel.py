@@ -147,7 +147,7 @@ _bounds = {}  # tuple(bounds) -> its int64 array: the few splits a net uses, mad
 
 def chunks(ranges):
     """(bounds, taken) for a kernel that takes its chunks itself: chunk c is
-    [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_conv._take)."""
+    [bounds[c], bounds[c + 1]), and taken[0] counts the chunks taken so far (_numba_intrinsics._take)."""
     bounds = _bounds.get(ranges) if type(ranges) is tuple else None  # a plan's ranges: made once
     if bounds is None:
         key = tuple([i0 for i0, _ in ranges] + [ranges[-1][1]])
