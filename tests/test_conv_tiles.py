@@ -1,4 +1,4 @@
-"""The Numba conv kernels' two tile widths: 8 output pixels per forward tile (dw tiles of 4
+"""The Numba conv kernels' two tile widths: 16 output pixels per forward tile (dw tiles of 4
 filters x 5 runs, dx tiles over pairs of filters) where the CPU has AVX-512, 4 elsewhere
 (engine/fast/_numba_conv.py, PX).
 The other kernel tests run the width this machine picks; here a fresh process runs each
@@ -6,8 +6,9 @@ width (CONVNET_CONV_TILE_PIXELS, with its own Numba cache: the cache does not ke
 against the NumPy kernels, over the edges the tiles have: output rows not a multiple of the
 tile, filters left over past the slices of 16 (in pairs: an odd count leaves a row of
 zeros), kernel rows shorter than 16 values and longer but not a multiple of 16, stride 2,
-and dx both by tiles and as a convolution of dout. Both widths' dw must be the same bits
-(their tiles sum the pixels in the same order).
+and dx both by tiles and as a convolution of dout. Both widths' forward outputs and dw must be
+the same bits (each output's sum runs in the same order whatever the tile; the dw tiles sum
+the pixels in the same order).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ for H, W, C, F, k, stride, pad in [(9, 13, 3, 20, 5, 1, 2), (10, 17, 3, 7, 7, 2,
             for name, g, e in zip(("dx", "dw", "db"), got, expected):
                 np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4, err_msg=name)
             dws["case%d" % cases] = got[1]
+            dws["out%d" % cases] = act if relu else out
             cases += 1
 np.savez(OUT, **dws)
 print("cases", cases)
@@ -67,7 +69,7 @@ print("cases", cases)
 def widths(tmp_path_factory):
     """Each width run once, in a process of its own: {px: (the process, its dw arrays' file)}."""
     runs = {}
-    for px in ("4", "8"):
+    for px in ("4", "16"):
         tmp = tmp_path_factory.mktemp("px" + px)
         env = dict(os.environ, CONVNET_CONV_TILE_PIXELS=px, NUMBA_CACHE_DIR=str(tmp / "numba-cache"))
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
@@ -80,16 +82,16 @@ def widths(tmp_path_factory):
     return runs
 
 
-@pytest.mark.parametrize("px", ["4", "8"])
+@pytest.mark.parametrize("px", ["4", "16"])
 def test_each_tile_width_matches_numpy(px, widths):
     proc, _ = widths[px]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["cases", "20"]
 
 
-def test_both_widths_give_dw_the_same_bits(widths):
+def test_both_widths_give_the_forward_and_dw_the_same_bits(widths):
     assert all(proc.returncode == 0 for proc, _ in widths.values())
-    four, eight = (np.load(str(widths[px][1])) for px in ("4", "8"))
-    assert sorted(four.files) == sorted(eight.files) and len(four.files) == 20
+    four, sixteen = (np.load(str(widths[px][1])) for px in ("4", "16"))
+    assert sorted(four.files) == sorted(sixteen.files) and len(four.files) == 40
     for name in four.files:
-        assert np.array_equal(four[name], eight[name]), name
+        assert np.array_equal(four[name], sixteen[name]), name

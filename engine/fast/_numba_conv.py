@@ -10,7 +10,7 @@ the three intrinsics they inline (_numba_intrinsics.py) are the exception.
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of
 unrolling them into an im2col buffer first (that copy was a good part of conv1's forward; see
-docs/BENCHMARKS.md, "Conv without im2col"). Forward: PX (8 or 4) output pixels x 16 filters
+docs/BENCHMARKS.md, "Conv without im2col"). Forward: PX (16 or 4) output pixels x 16 filters
 per pass, the sums in registers, and the ReLU applied to them before they are stored. dw: 4
 filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
 x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
@@ -37,9 +37,9 @@ _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
 
 
-PX = tile_pixels()  # 8 with AVX-512, else 4 (_numba_cpu.py)
+PX = tile_pixels()  # 16 with AVX-512, else 4 (_numba_cpu.py)
 ACC = 16 * PX  # a tile's sums
-WIDE = PX == 8  # and the dw tiles are 4 x 5 runs (_dw_tiles5), the dx tiles keep two sets of sums
+WIDE = PX == 16  # and the dw tiles are 4 x 5 runs (_dw_tiles5), the dx tiles keep two sets of sums
 
 
 # -- serial kernels: convolution -----------------------------------------------------------
@@ -85,25 +85,27 @@ def _runs4(xpf, a0, a1, a2, a3, o, seg):
 @_jit
 def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
     """Filters f0..f0+15 of PX output pixels whose windows start at at[:PX]: out2[q + t, f0:
-    f0 + 16] = window_t . w + b for t < nv (the rest repeat the last pixel of the row), with
+    f0 + 16] = window_t . w + b for t < nv (the rest repeat the block's last pixel), with
     relu through a ReLU (conv_relu_forward keeps that one array).
     w16[g] (K, 16): the slice of filters f0 = 16g..f0+15.
 
     The PX x 16 sums live in a stack array that LLVM keeps in vector registers: each k
     broadcasts PX pixel values and loads one row of w for PX vector multiply-adds (float32,
     AVX-512); see PX above and docs/BENCHMARKS.md, "Conv forward: 4 pixels x 16 filters in
-    registers" and "Eight sums in flight on AVX-512".
+    registers" and "Sixteen pixels a forward tile".
     """
     f0 = 16 * g
-    acc = carray(_stack_like(xpf, 128), 128)
+    acc = carray(_stack_like(xpf, 256), 256)
     for t in range(ACC):
         acc[t] = 0
     for i in range(HH):
         o = i * XW
         r0, r1, r2, r3 = _runs4(xpf, at[0], at[1], at[2], at[3], o, seg)
-        r4, r5, r6, r7 = _runs4(xpf, at[4], at[5], at[6], at[7], o, seg)
         wi = carray(_at(w16, (g * w16.shape[1] + i * seg) * 16), seg * 16)
         if WIDE:  # a constant: one of the two loops is compiled in
+            r4, r5, r6, r7 = _runs4(xpf, at[4], at[5], at[6], at[7], o, seg)
+            r8, r9, r10, r11 = _runs4(xpf, at[8], at[9], at[10], at[11], o, seg)
+            r12, r13, r14, r15 = _runs4(xpf, at[12], at[13], at[14], at[15], o, seg)
             for k in range(seg):
                 x0 = r0[k]
                 x1 = r1[k]
@@ -113,6 +115,14 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
                 x5 = r5[k]
                 x6 = r6[k]
                 x7 = r7[k]
+                x8 = r8[k]
+                x9 = r9[k]
+                x10 = r10[k]
+                x11 = r11[k]
+                x12 = r12[k]
+                x13 = r13[k]
+                x14 = r14[k]
+                x15 = r15[k]
                 for f in range(16):
                     wf = wi[16 * k + f]
                     acc[f] += x0 * wf
@@ -123,6 +133,14 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
                     acc[80 + f] += x5 * wf
                     acc[96 + f] += x6 * wf
                     acc[112 + f] += x7 * wf
+                    acc[128 + f] += x8 * wf
+                    acc[144 + f] += x9 * wf
+                    acc[160 + f] += x10 * wf
+                    acc[176 + f] += x11 * wf
+                    acc[192 + f] += x12 * wf
+                    acc[208 + f] += x13 * wf
+                    acc[224 + f] += x14 * wf
+                    acc[240 + f] += x15 * wf
         else:
             for k in range(seg):
                 x0 = r0[k]
@@ -397,8 +415,10 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # takes chunks (_take) until none is left: a thread holds the GIL once per call, not once per
 # chunk (each time it does, the other thread may have to sleep until it is let go; see
 # docs/BENCHMARKS.md, "One GIL hand-off per thread").
-# Pixels go in fours along an output row; a row's last four repeat its last pixel where the
-# row runs out, and only real pixels are stored.
+# A forward tile is PX pixels of a block in row-major order, so it may span output rows (conv3's
+# rows are 8 pixels, its tiles 16); the block's last tile repeats its last pixel where the
+# block runs out, and only real pixels are stored. Each pixel's sums run in the same order
+# whatever tile it is in, so the tiling does not change a bit.
 @_jit
 def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
@@ -413,7 +433,7 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
     xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
     xpf = xp.reshape(-1)
     sC = stride * C
-    at = np.zeros(8, dtype=np.int64)  # the windows of a tile's pixels (the first PX of them)
+    at = np.zeros(16, dtype=np.int64)  # the windows of a tile's pixels (the first PX of them)
     cur = -1
     while True:
         c = _take(taken)
@@ -425,18 +445,18 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                 _pad_image(xf, n, C, pad, xp)
                 cur = n
             ho0 = (item - n * nblk) * rb
-            for ho in range(ho0, min(Ho, ho0 + rb)):
-                row = ho * stride * XW
-                q = (n * Ho + ho) * Wo
-                for wo in range(0, Wo, PX):
-                    nv = min(PX, Wo - wo)
-                    for t in range(PX):
-                        at[t] = row + min(wo + t, Wo - 1) * sC
-                    for g in range(G):
-                        _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q + wo, nv)
-                    if F > 16 * G:
-                        for t0 in range(0, nv, 4):
-                            _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, relu, q + wo + t0, min(4, nv - t0))
+            P = (min(Ho, ho0 + rb) - ho0) * Wo
+            q0 = (n * Ho + ho0) * Wo
+            for p0 in range(0, P, PX):
+                nv = min(PX, P - p0)
+                for t in range(PX):
+                    p = min(p0 + t, P - 1)
+                    at[t] = (ho0 + p // Wo) * stride * XW + (p % Wo) * sC
+                for g in range(G):
+                    _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q0 + p0, nv)
+                if F > 16 * G:
+                    for t0 in range(0, nv, 4):
+                        _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, relu, q0 + p0 + t0, min(4, nv - t0))
 
 
 @_jit
