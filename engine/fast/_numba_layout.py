@@ -6,6 +6,7 @@ compiled: a helper the chunk kernels call stays in their file)."""
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from . import config
@@ -13,6 +14,10 @@ from . import config
 _jit = njit(**config.JIT)
 
 
+# Both functions index flat views with unsigned indices: a signed index that LLVM cannot prove
+# non-negative (these are computed from shapes) gets NumPy's wrap-around of negative indices,
+# a compare and a select per access, which made these copies 2x slower (docs/BENCHMARKS.md,
+# "Weight layouts with unsigned indices").
 @_jit
 def arrange_weights(w, flip, w16, wr, wsc, xl):
     """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
@@ -31,24 +36,45 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
     Fo, Ci = (C, F) if flip else (F, C)
     seg = WW * Ci
     G = w16.shape[0]
+    K = HH * seg
     S = wsc.shape[1] // HH if wsc.size else 0
-    forward = G + wr.shape[0] > 0  # else only wsc is wanted
     RC = wr.shape[1] // HH
     last = RC // 16 - 1
-    for o in range(Fo):
+    src, o16, orr, osc = w.reshape(-1), w16.reshape(-1), wr.reshape(-1), wsc.reshape(-1)
+    # w16: 16 filters' values of one k at a time, so its writes are contiguous
+    so = HH * WW if flip else C * HH * WW  # from one filter of the layout to the next in w
+    nf = w16.shape[2] if G else 0  # 16, not a constant: LLVM keeps the loop (see _numba_conv)
+    for g in range(G):
         for i in range(HH):
             for j in range(WW):
                 for c in range(Ci):
-                    v = w[c, o, HH - 1 - i, WW - 1 - j] if flip else w[o, c, i, j]
-                    k = i * seg + j * Ci + c
-                    if forward and o < 16 * G:
-                        w16[o // 16, k, o % 16] = v
-                    elif forward:
+                    if flip:  # w[c, o, HH - 1 - i, WW - 1 - j]
+                        s0 = ((c * C + 16 * g) * HH + HH - 1 - i) * WW + WW - 1 - j
+                    else:  # w[o, c, i, j]
+                        s0 = ((16 * g * C + c) * HH + i) * WW + j
+                    d0 = (g * K + i * seg + j * Ci + c) * 16
+                    for f in range(nf):
+                        o16[np.uint64(d0 + f)] = src[np.uint64(s0 + so * f)]
+    # wr and wsc: one filter at a time (wsc wants every filter, wr those past w16's)
+    for o in range(0 if S else 16 * G, Fo):
+        left = o >= 16 * G and wr.shape[0] > 0  # a row of wr
+        for i in range(HH):
+            for j in range(WW):
+                if flip:  # w[c, o, HH - 1 - i, WW - 1 - j]
+                    s0, sc = (o * HH + HH - 1 - i) * WW + WW - 1 - j, C * HH * WW
+                else:  # w[o, c, i, j]
+                    s0, sc = (o * C * HH + i) * WW + j, HH * WW
+                if left:
+                    base = (o - 16 * G) * HH * RC + i * RC
+                    for c in range(Ci):
                         kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last
                         ch = min(kk // 16, last)
-                        wr[o - 16 * G, i * RC + 16 * ch + kk - (xl if ch == last else 16 * ch)] = v
-                    if S:
-                        wsc[o, i * S + j * Ci + c] = v
+                        pos = kk - xl + 16 * last if ch == last else kk
+                        orr[np.uint64(base + pos)] = src[np.uint64(s0 + sc * c)]
+                if S:
+                    d0 = o * HH * S + i * S + j * Ci
+                    for c in range(Ci):
+                        osc[np.uint64(d0 + c)] = src[np.uint64(s0 + sc * c)]
 
 
 @_jit
@@ -57,16 +83,22 @@ def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
     (chunks, Fp, HH*S) in the dx tiles' layout (each kernel row's run padded to S) and
     db_parts (chunks, Fp); the partials of chunk 0 are overwritten."""
     F = dw.shape[0]
-    S = dw_parts.shape[2] // HH
+    R = dw_parts.shape[2]
+    S = R // HH
     total, tb = dw_parts[0], db_parts[0]
     for q in range(1, dw_parts.shape[0]):
         for f in range(F):
             tb[f] += db_parts[q, f]
-            for k in range(total.shape[1]):
+            for k in range(R):
                 total[f, k] += dw_parts[q, f, k]
     for f in range(F):
         db[f] = tb[f]
+    src, out = total.reshape(-1), dw.reshape(-1)
+    K2 = HH * WW
+    for f in range(F):
         for i in range(HH):
             for j in range(WW):
+                s0 = f * R + i * S + j * C
+                d0 = f * C * K2 + i * WW + j
                 for c in range(C):
-                    dw[f, c, i, j] = total[f, i * S + j * C + c]
+                    out[np.uint64(d0 + c * K2)] = src[np.uint64(s0 + c)]
