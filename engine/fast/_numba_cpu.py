@@ -13,8 +13,8 @@ from llvmlite import binding
 # Output pixels per forward tile: 16 where the CPU has AVX-512, 4 otherwise. A tile's sums are
 # PX x 16 values; with 512-bit registers that is PX registers, and a fused multiply-add's
 # latency (4 cycles) times its throughput (2 per cycle) needs 8 independent sums in flight:
-# 4 of them left half of the FMA units idle, and 16 (half of AVX-512's 32 registers) run
-# 4-15% faster than 8, each broadcast of the weights' row feeding twice the multiply-adds.
+# 4 of them left half of the FMA units idle; 16 (half of AVX-512's 32 registers) ran conv2's
+# forward 4-8% faster than 8, each load of the weights' row feeding twice the multiply-adds.
 # On AVX2, 8 x 16 values would need 16 of its 16 registers and spill. Numba compiles PX in
 # as a constant, and its cache keys on the CPU, so a cache written on one kind of CPU is not
 # loaded on another (see docs/BENCHMARKS.md, "Eight sums in flight on AVX-512" and "Sixteen

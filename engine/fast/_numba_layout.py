@@ -16,8 +16,8 @@ _jit = njit(**config.JIT)
 
 # Both functions index flat views with unsigned indices: a signed index that LLVM cannot prove
 # non-negative (these are computed from shapes) gets NumPy's wrap-around of negative indices,
-# a compare and a select per access, which made these copies 2x slower (docs/BENCHMARKS.md,
-# "Weight layouts with unsigned indices").
+# a compare and a select per access, which made gather_dw's reorder 2x slower; arrange_weights
+# gained from writing w16 in order (docs/BENCHMARKS.md, "Weight layouts with unsigned indices").
 @_jit
 def arrange_weights(w, flip, w16, wr, wsc, xl):
     """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
