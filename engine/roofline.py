@@ -1,9 +1,10 @@
 """`python -m engine bench --roofline`: per layer and pass, GFLOP/s and its share of this
 machine's peak, so that the next speed-up is chosen from a table, not a guess.
 
-In one run: a short fp32 peak probe (NumPy's sgemm on square matrices, the best rate of a
-few calls, on BLAS's threads or one caller per CPU, whichever is faster; once before the
-cases and once after, the better kept), then, per engine backend and batch size, the
+In one run: a short fp32 peak probe (vector multiply-adds in registers, compiled by Numba for
+this CPU, on one thread and on every CPU at once, the faster kept: engine/fast/_numba_peak.py;
+without Numba, NumPy's sgemm on square matrices, on BLAS's threads; once before the cases and
+once after, the better kept), then, per engine backend and batch size, the
 convnetjs-cifar10 net's forward and backward pass timed unit by unit (a conv fused with its
 ReLU is one unit, as Net runs it), the best of several passes per unit. A conv's flops are
 2*Ho*Wo*F*HH*WW*C per image forward, twice that backward (dw and dx; the first layer needs no
@@ -16,7 +17,6 @@ memory, not arithmetic): their rows give the time and its share of the pass only
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -46,24 +46,16 @@ def _sgemm_rate(seconds, n):
 
 
 def peak_probe(seconds=0.5, n=PROBE_N):
-    """The machine's fp32 GFLOP/s as sgemm finds it: the better of one caller (BLAS on its own
-    threads) and one caller per CPU side by side (their rates added: the NumPy backend leaves
-    OpenBLAS on one thread once it shares out work, engine/fast/numpy_threads.py)."""
-    import threading
-
-    single = _sgemm_rate(seconds, n)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    rates = [0.0] * cpus
-
-    def one(i):
-        rates[i] = _sgemm_rate(seconds, n)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(cpus)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return max(single, sum(rates))
+    """(the machine's fp32 GFLOP/s, what measured it): Numba's multiply-adds on one thread or
+    every CPU at once, whichever is faster; without Numba, sgemm on BLAS's own threads. (Adding
+    up the best rates of sgemm callers side by side, as this did before, read 363-549 GFLOP/s
+    on one machine in one evening: docs/BENCHMARKS.md, "The roofline's peak".)"""
+    try:
+        from .fast._numba_peak import fma_peak
+    except ImportError:  # no Numba: BLAS is the fastest code this process has
+        return _sgemm_rate(seconds, n), "numpy sgemm %dx%d" % (n, n)
+    single, together = fma_peak(seconds)
+    return max(single, together), "fp32 multiply-adds compiled by Numba, one thread %.0f GFLOP/s" % single
 
 
 def _units(net):
@@ -135,7 +127,7 @@ def _time_passes(net, x, y, units, seconds):
 def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
     """The roofline table's data (cpu: the machine's name, for the record); see the module
     docstring."""
-    peak = peak_probe(peak_seconds)
+    peak, probe = peak_probe(peak_seconds)
     results = []
     for backend in backends:
         for batch in batches:
@@ -155,7 +147,9 @@ def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
             results.append({"backend": backend, "batch": batch, "passes": passes, "seconds": best, "flops": flops})
             results[-1]["units"] = [u[0] for u in units]
     # a second probe after the cases: on a shared machine one short probe may catch a busy moment
-    peak = max(peak, peak_probe(peak_seconds))
+    again, probe_again = peak_probe(peak_seconds)
+    if again > peak:
+        peak, probe = again, probe_again
     for case in results:  # the rows in the order they run: forward, the loss, backward
         best, flops, names, batch = case.pop("seconds"), case.pop("flops"), case.pop("units"), case["batch"]
         total = sum(best.values())
@@ -165,7 +159,7 @@ def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
     return {
         "cpu": cpu,
         "peak_gflops": peak,
-        "probe": "numpy sgemm %dx%d" % (PROBE_N, PROBE_N),
+        "probe": probe,
         "results": results,
     }
 

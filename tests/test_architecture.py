@@ -40,6 +40,7 @@ NOT_IN_BROWSER = {
     "engine.fast._numba_intrinsics",
     "engine.fast._numba_layout",
     "engine.fast._numba_optim",
+    "engine.fast._numba_peak",
     "engine.fast._numba_pool",
 }
 NEVER_IN_BROWSER = ("numba", "llvmlite", "bokeh", "panel")
