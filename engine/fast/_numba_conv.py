@@ -447,11 +447,18 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
             ho0 = (item - n * nblk) * rb
             P = (min(Ho, ho0 + rb) - ho0) * Wo
             q0 = (n * Ho + ho0) * Wo
+            # the output row and column of pixel p0, stepped along: a division per pixel per tile
+            # (p // Wo, p % Wo) cost conv1's forward 13% (docs/BENCHMARKS.md, "Sixteen pixels a forward tile")
+            r, wo = ho0, 0
             for p0 in range(0, P, PX):
                 nv = min(PX, P - p0)
-                for t in range(PX):
-                    p = min(p0 + t, P - 1)
-                    at[t] = (ho0 + p // Wo) * stride * XW + (p % Wo) * sC
+                for t in range(nv):
+                    at[t] = r * stride * XW + wo * sC
+                    wo += 1
+                    if wo == Wo:
+                        r, wo = r + 1, 0
+                for t in range(nv, PX):  # past the block's end: its last pixel again
+                    at[t] = at[nv - 1]
                 for g in range(G):
                     _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q0 + p0, nv)
                 if F > 16 * G:
