@@ -37,14 +37,14 @@ def _rounds(w, xs, n):
         j = (it * 12) & 63
         x0, x1, x2, x3, x4, x5 = xs[j], xs[j + 1], xs[j + 2], xs[j + 3], xs[j + 4], xs[j + 5]
         x6, x7, x8, x9, x10, x11 = xs[j + 6], xs[j + 7], xs[j + 8], xs[j + 9], xs[j + 10], xs[j + 11]
-        if WIDE:  # a constant: one of the two loops is compiled in
-            for f in range(16):
-                wf = w[f]
-                acc[f] += x0 * wf
-                acc[16 + f] += x1 * wf
-                acc[32 + f] += x2 * wf
-                acc[48 + f] += x3 * wf
-                acc[64 + f] += x4 * wf
+        for f in range(16):
+            wf = w[f]
+            acc[f] += x0 * wf
+            acc[16 + f] += x1 * wf
+            acc[32 + f] += x2 * wf
+            acc[48 + f] += x3 * wf
+            acc[64 + f] += x4 * wf
+            if WIDE:  # a constant: compiled in or out
                 acc[80 + f] += x5 * wf
                 acc[96 + f] += x6 * wf
                 acc[112 + f] += x7 * wf
@@ -52,14 +52,6 @@ def _rounds(w, xs, n):
                 acc[144 + f] += x9 * wf
                 acc[160 + f] += x10 * wf
                 acc[176 + f] += x11 * wf
-        else:
-            for f in range(16):
-                wf = w[f]
-                acc[f] += x0 * wf
-                acc[16 + f] += x1 * wf
-                acc[32 + f] += x2 * wf
-                acc[48 + f] += x3 * wf
-                acc[64 + f] += x4 * wf
     total = acc[0]
     for t in range(1, 16 * ROWS):
         total += acc[t]
