@@ -18,6 +18,7 @@ from numba import carray, njit
 from . import config
 from ._numba_cpu import tile_pixels
 from ._numba_intrinsics import _stack_like
+from .numpy_threads import _cpus  # the CPUs this process may use
 
 WIDE = tile_pixels() == 16  # AVX-512: 12 sums of 16 lanes in flight; else 5 (of AVX2's 16 registers)
 ROWS = 12 if WIDE else 5
@@ -58,9 +59,9 @@ def _rounds(w, xs, n):
     return total
 
 
-def fma_peak(seconds=0.5, threads=None):
-    """(GFLOP/s on one thread, GFLOP/s of `threads` threads at once by the wall clock), each
-    run for about `seconds`; threads: default the CPUs this process may use."""
+def fma_peak(seconds=0.5):
+    """(GFLOP/s on one thread, GFLOP/s of one thread per CPU this process may use, at once, by
+    the wall clock), each run for about `seconds`."""
     w = np.full(16, 1e-3, dtype=np.float32)
     xs = np.full(80, 1e-3, dtype=np.float32)
     _rounds(w, xs, 1000)  # compiled (or loaded from the cache) before any timing
@@ -79,7 +80,7 @@ def fma_peak(seconds=0.5, threads=None):
         t0 = time.perf_counter()
         _rounds(w, xs, n)
         single = max(single, FLOPS_PER_ROUND * n / (time.perf_counter() - t0) / 1e9)
-    T = threads or len(_cpus())
+    T = _cpus()
     m = max(1, int(n * 10 // 3))  # about a third of `seconds` each, all threads at once
     best = 0.0
     for _ in range(2):
@@ -91,9 +92,3 @@ def fma_peak(seconds=0.5, threads=None):
             t.join()
         best = max(best, T * FLOPS_PER_ROUND * m / (time.perf_counter() - t0) / 1e9)
     return single, best
-
-
-def _cpus():
-    import os
-
-    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
