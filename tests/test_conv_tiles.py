@@ -4,8 +4,8 @@ filters x 5 runs, dx tiles over pairs of filters) where the CPU has AVX-512, 4 e
 The other kernel tests run the width this machine picks; here a fresh process runs each
 width (CONVNET_CONV_TILE_PIXELS, with its own Numba cache: the cache does not key on it)
 against the NumPy kernels, over the edges the tiles have: output rows not a multiple of the
-tile, filters left over past the slices of 16 (in pairs: an odd count leaves a row of
-zeros), kernel rows shorter than 16 values and longer but not a multiple of 16, stride 2,
+tile, filters left over past the slices of 16 (in fours: 7 and 33 leave rows of zeros), kernel
+rows shorter than 16 values and longer, not a multiple of 16 or of 4, stride 2,
 and dx both by tiles and as a convolution of dout. Both widths' forward outputs and dw must be
 the same bits (each output's sum runs in the same order whatever the tile; the dw tiles sum
 the pixels in the same order).

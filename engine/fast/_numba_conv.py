@@ -11,7 +11,8 @@ A window of the input is a few contiguous runs of the padded image (one per kern
 values: channels are innermost), so the kernels read windows where they lie instead of
 unrolling them into an im2col buffer first (that copy was a good part of conv1's forward; see
 docs/BENCHMARKS.md, "Conv without im2col"). Forward: PX (16 or 4) output pixels x 16 filters
-per pass, the sums in registers, and the ReLU applied to them before they are stored. dw: 4
+per pass (the filters past the slices of 16 four at a time), the sums in registers, and the
+ReLU applied to them before they are stored. dw: 4
 filters x 16 values of a kernel row per pass, summed over the pixels of a block. dx: 4 pixels
 x 16 values of a kernel row, summed over the filters and added into a padded dx image. A work
 item is (image, block of output rows), so even batch 1 splits over cores. Layout: activations
@@ -31,7 +32,7 @@ from numba import carray, njit, prange
 
 from . import config
 from ._numba_cpu import tile_pixels
-from ._numba_intrinsics import _at, _stack_like, _take
+from ._numba_intrinsics import _at, _fma4x4, _stack_like, _sum4x4, _take
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
@@ -173,59 +174,55 @@ def _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q, nv):
 
 
 @_jit
-def _row_chunks(seg):
-    """(chunks, offset of the last) of a kernel row's run of seg values as _fwd_rows reads it:
-    16 values at a time, the last chunk ending where the run ends (its first values, read
-    twice, have zero weights), or, for a run shorter than 16, starting where it starts (the
-    values past the run, of the next pixels or the row's spare zeros, have zero weights)."""
-    return (seg + 15) // 16, max(seg - 16, 0)
+def _fwd4(xpf, at, XW, HH, Q, wq, gq, b, f0, out2, relu, q, nv):
+    """Filters f0..f0+3 past the slices of 16 (conv2's 20 = 16 + 4) of PX output pixels whose
+    windows start at at[:PX], as _fwd16 stores them (fewer filters where F - f0 < 4).
+    wq[gq] (HH*Q, 16): a kernel row's run in Q groups of 4 values, each group's 16 lanes the 4
+    filters x its 4 values (4f + c); past the run's end the weights are 0 (the values read
+    there, of the next pixels or the row's spare zeros, add nothing).
 
-
-@_jit
-def _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, f0, out2, relu, q, nv):
-    """The filters past the slices of 16 (conv2's 20 = 16 + 4), two at a time as rows of wr
-    (Fr, HH*RC), Fr even, for the 4 pixels whose windows start at at[t0:t0 + 4]: eight sums
-    of 16 products each, over the chunks of every kernel row's run (_row_chunks), which LLVM
-    keeps in vector registers; each is summed across its 16 values only at the end (summing
-    the 16 at every kernel row cost conv2's forward a third of its time)."""
+    A pixel's 16 sums are one vector: each group's 4 values of the window, repeated 4 times,
+    multiply the group's 16 weights, PX multiply-adds per load of the weights as in _fwd16;
+    the 4 sums of each filter are added only at the end. Both steps are intrinsics: LLVM
+    leaves Numba's loop for them scalar. Filters in pairs, 4 pixels' vectors of 16 values
+    summed across at the end (the kernel this replaced) took half as long for conv2's 4
+    filters as _fwd16 for its 16 (docs/BENCHMARKS.md, "The filters past the slices of 16").
+    """
     F = out2.shape[1]
-    RC = wr.shape[1] // HH
-    nch, xl = _row_chunks(seg)
-    a0, a1, a2, a3 = at[t0], at[t0 + 1], at[t0 + 2], at[t0 + 3]
+    acc = carray(_stack_like(xpf, 256), 256)
+    for t in range(ACC):
+        acc[t] = 0
+    a0, a1, a2, a3 = _at(acc, 0), _at(acc, 16), _at(acc, 32), _at(acc, 48)
+    for i in range(HH):
+        o = i * XW
+        wi = gq * wq.shape[1] * 16 + i * Q * 16
+        for k4 in range(Q):
+            wp = _at(wq, wi + 16 * k4)
+            ok = o + 4 * k4
+            _fma4x4(a0, _at(xpf, at[0] + ok), wp)
+            _fma4x4(a1, _at(xpf, at[1] + ok), wp)
+            _fma4x4(a2, _at(xpf, at[2] + ok), wp)
+            _fma4x4(a3, _at(xpf, at[3] + ok), wp)
+            if WIDE:
+                _fma4x4(_at(acc, 64), _at(xpf, at[4] + ok), wp)
+                _fma4x4(_at(acc, 80), _at(xpf, at[5] + ok), wp)
+                _fma4x4(_at(acc, 96), _at(xpf, at[6] + ok), wp)
+                _fma4x4(_at(acc, 112), _at(xpf, at[7] + ok), wp)
+                _fma4x4(_at(acc, 128), _at(xpf, at[8] + ok), wp)
+                _fma4x4(_at(acc, 144), _at(xpf, at[9] + ok), wp)
+                _fma4x4(_at(acc, 160), _at(xpf, at[10] + ok), wp)
+                _fma4x4(_at(acc, 176), _at(xpf, at[11] + ok), wp)
+                _fma4x4(_at(acc, 192), _at(xpf, at[12] + ok), wp)
+                _fma4x4(_at(acc, 208), _at(xpf, at[13] + ok), wp)
+                _fma4x4(_at(acc, 224), _at(xpf, at[14] + ok), wp)
+                _fma4x4(_at(acc, 240), _at(xpf, at[15] + ok), wp)
     zero = xpf.dtype.type(0)
-    acc = carray(_stack_like(xpf, 128), 128)
-    for f in range(0, F - f0, 2):
-        for t in range(128):
-            acc[t] = 0
-        for i in range(HH):
-            for ch in range(nch):
-                r0, r1, r2, r3 = _runs4(xpf, a0, a1, a2, a3, i * XW + min(16 * ch, xl), 16)
-                w0 = carray(_at(wr, f * HH * RC + i * RC + 16 * ch), 16)
-                w1 = carray(_at(wr, (f + 1) * HH * RC + i * RC + 16 * ch), 16)
-                for c in range(16):
-                    v0 = w0[c]
-                    v1 = w1[c]
-                    acc[c] += r0[c] * v0
-                    acc[16 + c] += r0[c] * v1
-                    acc[32 + c] += r1[c] * v0
-                    acc[48 + c] += r1[c] * v1
-                    acc[64 + c] += r2[c] * v0
-                    acc[80 + c] += r2[c] * v1
-                    acc[96 + c] += r3[c] * v0
-                    acc[112 + c] += r3[c] * v1
-        g = f0 + f
-        two = g + 1 < F
-        for t in range(nv):
-            s0 = acc[32 * t]
-            s1 = acc[32 * t + 16]
-            for c in range(1, 16):
-                s0 += acc[32 * t + c]
-                s1 += acc[32 * t + 16 + c]
-            s0 += b[g]
-            out2[q + t, g] = zero if relu and s0 < zero else s0
-            if two:
-                s1 += b[g + 1]
-                out2[q + t, g + 1] = zero if relu and s1 < zero else s1
+    sums = carray(_stack_like(xpf, 4), 4)
+    for t in range(nv):
+        _sum4x4(_at(acc, 16 * t), _at(sums, 0))
+        for f in range(min(4, F - f0)):
+            v = sums[f] + b[f0 + f]
+            out2[q + t, f0 + f] = zero if relu and v < zero else v
 
 
 @_jit
@@ -420,13 +417,13 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # block runs out, and only real pixels are stored. Each pixel's sums run in the same order
 # whatever tile it is in, so the tiling does not change a bit.
 @_jit
-def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
+def conv_forward_chunk(xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     """Forward the chunks this thread takes: the rows of out2 (N*Ho*Wo, F) of their blocks,
-    bias b (F,); weights as arrange_weights lays them out (w16, wr). relu: each value through
+    bias b (F,); weights as arrange_weights lays them out (w16, wq). relu: each value through
     a ReLU before it is stored (conv_relu_forward's one array)."""
     N, H, WC = xf.shape
     G = w16.shape[0]
-    F = out2.shape[1]
+    Q = wq.shape[1] // HH  # groups of 4 values in a kernel row's run (_fwd4)
     seg = WW * C
     nblk = (Ho + rb - 1) // rb
     XW = WC + 2 * pad * C + SPARE
@@ -461,9 +458,8 @@ def conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                     at[t] = at[nv - 1]
                 for g in range(G):
                     _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q0 + p0, nv)
-                if F > 16 * G:
-                    for t0 in range(0, nv, 4):
-                        _fwd_rows(xpf, at, t0, XW, HH, seg, wr, b, 16 * G, out2, relu, q0 + p0 + t0, min(4, nv - t0))
+                for gq in range(wq.shape[0]):
+                    _fwd4(xpf, at, XW, HH, Q, wq, gq, b, 16 * G + 4 * gq, out2, relu, q0 + p0, nv)
 
 
 @_jit
@@ -571,9 +567,9 @@ def conv_backward_chunk(
 # thread (parallel.run picks one of the two; docs/BENCHMARKS.md, "Numba's pool against our own
 # threads").
 @_par
-def conv_forward_par(T, xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
+def conv_forward_par(T, xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     for _ in prange(T):
-        conv_forward_chunk(xf, C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu)
+        conv_forward_chunk(xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu)
 
 
 @_par

@@ -19,18 +19,18 @@ _jit = njit(**config.JIT)
 # a compare and a select per access, which made gather_dw's reorder 2x slower; arrange_weights
 # gained from writing w16 in order (docs/BENCHMARKS.md, "Weight layouts with unsigned indices").
 @_jit
-def arrange_weights(w, flip, w16, wr, wsc, xl):
+def arrange_weights(w, flip, w16, wq, wsc):
     """Lay out conv weights w (F, C, HH, WW) for the kernels below, in (i, j, c) order k:
-    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wr (Fr, HH*RC) the
-    filters left over as rows, each kernel row's run in chunks of 16 as _numba_conv._fwd_rows
-    reads them, the last one from offset xl (_numba_conv._row_chunks; values no chunk owns, and
-    rows past the last filter, stay as the caller made them: zeros), and wsc
+    w16 (G, K, 16) holds filters 16g..16g+15 as the columns of slice g, wq (Gq, HH*Q, 16) the
+    filters left over in fours, each kernel row's run in Q groups of 4 values, a group's 16
+    lanes its 4 filters x its 4 values (4f + c) as _numba_conv._fwd4 reads them (values past
+    the run and filters past the last stay as the caller made them: zeros), and wsc
     (Fp, HH*S) each filter with every kernel row's run padded to S values, for the dx
     tiles (wsc of size 0: not wanted).
 
     flip: the layouts of the convolution that gives dx from dout instead (stride 1): its
     filters are w's input channels, its input channels w's filters, its kernel w's rotated
-    by 180 degrees. w16 and wr both without rows: only wsc is made.
+    by 180 degrees. w16 and wq both without rows: only wsc is made.
     """
     F, C, HH, WW = w.shape
     Fo, Ci = (C, F) if flip else (F, C)
@@ -38,9 +38,8 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
     G = w16.shape[0]
     K = HH * seg
     S = wsc.shape[1] // HH if wsc.size else 0
-    RC = wr.shape[1] // HH
-    last = RC // 16 - 1
-    src, o16, orr, osc = w.reshape(-1), w16.reshape(-1), wr.reshape(-1), wsc.reshape(-1)
+    Q = wq.shape[1] // HH
+    src, o16, oq, osc = w.reshape(-1), w16.reshape(-1), wq.reshape(-1), wsc.reshape(-1)
     # w16: 16 filters' values of one k at a time, so its writes are contiguous
     so = HH * WW if flip else C * HH * WW  # from one filter of the layout to the next in w
     nf = w16.shape[2] if G else 0  # 16, not a constant: LLVM keeps the loop (see _numba_conv)
@@ -55,22 +54,21 @@ def arrange_weights(w, flip, w16, wr, wsc, xl):
                     d0 = (g * K + i * seg + j * Ci + c) * 16
                     for f in range(nf):
                         o16[np.uint64(d0 + f)] = src[np.uint64(s0 + so * f)]
-    # wr and wsc: one filter at a time (wsc wants every filter, wr those past w16's)
+    # wq and wsc: one filter at a time (wsc wants every filter, wq those past w16's)
+    left = wq.shape[0] > 0
     for o in range(0 if S else 16 * G, Fo):
-        left = o >= 16 * G and wr.shape[0] > 0  # a row of wr
+        gq, fq = (o - 16 * G) // 4, (o - 16 * G) % 4
         for i in range(HH):
             for j in range(WW):
                 if flip:  # w[c, o, HH - 1 - i, WW - 1 - j]
                     s0, sc = (o * HH + HH - 1 - i) * WW + WW - 1 - j, C * HH * WW
                 else:  # w[o, c, i, j]
                     s0, sc = (o * C * HH + i) * WW + j, HH * WW
-                if left:
-                    base = (o - 16 * G) * HH * RC + i * RC
+                if left and o >= 16 * G:
+                    base = ((gq * HH + i) * Q) * 16 + 4 * fq
                     for c in range(Ci):
-                        kk = j * Ci + c  # within the kernel row: chunk kk // 16, or the last
-                        ch = min(kk // 16, last)
-                        pos = kk - xl + 16 * last if ch == last else kk
-                        orr[np.uint64(base + pos)] = src[np.uint64(s0 + sc * c)]
+                        kk = j * Ci + c  # within the kernel row: group kk // 4, value kk % 4
+                        oq[np.uint64(base + (kk // 4) * 16 + kk % 4)] = src[np.uint64(s0 + sc * c)]
                 if S:
                     d0 = o * HH * S + i * S + j * Ci
                     for c in range(Ci):

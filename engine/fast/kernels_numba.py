@@ -134,7 +134,7 @@ def _remember(key, plan):
 
 # Arrays of size 0 for what a call does not write (made once; not flagged read-only, which
 # Numba would compile every kernel again for): act2 without a fused ReLU, wsc without the dx
-# tiles, w16 and wr without the forward's layouts, dx4 without dx.
+# tiles, w16 and wq without the forward's layouts, dx4 without dx.
 _NO_ROWS = {np.dtype(np.float32): np.empty((0, 0), np.float32), np.dtype(np.float64): np.empty((0, 0), np.float64)}
 _NO_W16 = {dt: np.empty((0, 0, 16), dt) for dt in _NO_ROWS}
 _NO_DX = {dt: np.empty((1, 0, 0, 0), dt) for dt in _NO_ROWS}
@@ -150,11 +150,9 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * Fo * HH * WW * Ci)
     G = Fo // 16
-    RC = (WW * Ci + 15) // 16 * 16  # a kernel row's run in chunks of 16 (_fwd_rows; wsc's S too)
     return (
         (G, HH * WW * Ci, 16),  # w16
-        ((Fo - 16 * G + 1) // 2 * 2, HH * RC),  # wr: _fwd_rows takes filters in pairs
-        _conv._row_chunks(WW * Ci)[1],
+        ((Fo - 16 * G + 3) // 4, HH * ((WW * Ci + 3) // 4), 16),  # wq: _fwd4's filters in fours
         flip,
         (N, H, W * Ci),
         (N, Ho, Wo, Fo),
@@ -169,16 +167,16 @@ def _forward(plan, x, w, b, relu):
     """The convolution of x by w (laid out here by arrange_weights), bias b (F,) (None: zeros),
     through a ReLU if relu: the chunk kernel stores each value once, through the ReLU, so one
     array is ever written."""
-    w16s, wrs, xl, flip, xf, outs, out2, mid, T, zeros = plan
+    w16s, wqs, flip, xf, outs, out2, mid, T, zeros = plan
     dtype = x.dtype
     w16 = np.empty(w16s, dtype=dtype)
-    wr = np.zeros(wrs, dtype=dtype)
-    _layout.arrange_weights(w, flip, w16, wr, _NO_ROWS[dtype], xl)
+    wq = np.zeros(wqs, dtype=dtype)
+    _layout.arrange_weights(w, flip, w16, wq, _NO_ROWS[dtype])
     out = np.empty(outs, dtype=dtype)
     C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     taken = np.zeros(1, dtype=np.int64)
     b = zeros if b is None else b
-    args = (x.reshape(xf), C, w16, wr, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out.reshape(out2), relu)
+    args = (x.reshape(xf), C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out.reshape(out2), relu)
     parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, dtype)
     return out
 
@@ -206,7 +204,7 @@ def _conv_forward(x, w, b, stride, pad, relu):
     out = _forward(plan, x, w, b, relu)
     # the dx tiles' layout (wsc) is made by conv_backward, and only where it runs them: at
     # batch 4 and up every conv of the CIFAR-10 net gets dx by a convolution instead
-    mid = plan[7]
+    mid = plan[6]
     return out, (x, w.copy(), mid[3], mid[4])
 
 
@@ -281,7 +279,7 @@ def _dw_dx(plan, x, w, dout, act, need_dx):
     # wsc: the dx tiles' weights; without dx the chunk kernel reads only its shape (Fp, HH*S)
     if need_dx:
         wsc = np.zeros(wscs, dtype=dtype)
-        _layout.arrange_weights(w, False, _NO_W16[dtype], _NO_ROWS[dtype], wsc, 0)
+        _layout.arrange_weights(w, False, _NO_W16[dtype], _NO_W16[dtype], wsc)
     else:
         wsc = np.empty(wscs, dtype=dtype)
     dw_parts = np.zeros(parts[0], dtype=dtype)
