@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 from .errors import UserError
-from .fast import config
+from .fast import config, numpy_threads
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import get_preset
@@ -222,9 +222,17 @@ def run_bench(
         "versions": {"numpy": np.__version__},
         "env": {
             k: os.environ[k]
-            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS")
+            for k in (
+                "OPENBLAS_CORETYPE",
+                "OPENBLAS_L2_SIZE",
+                "OPENBLAS_NUM_THREADS",
+                "OMP_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+            )
             if k in os.environ
         },
+        # the kernels OpenBLAS picked set the NumPy backend's figures: name them beside them
+        "blas": numpy_threads.openblas_config(),
     }
     cases = []
     for backend in backends:
@@ -394,6 +402,8 @@ def format_bench(result):
         ]
     if result.get("env"):
         lines += ["environment: " + " ".join("%s=%s" % kv for kv in sorted(result["env"].items()))]
+    if result.get("blas"):
+        lines += ["NumPy's BLAS: " + result["blas"]]
     return "\n".join(lines)
 
 

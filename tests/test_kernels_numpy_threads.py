@@ -192,3 +192,16 @@ def test_dx_is_a_convolution_wherever_openblas_runs_on_one_thread(monkeypatch, b
     dx, _, _ = kn.conv_backward(dout, cache)
     assert convolved == [False, True] if blas_threads == 1 else convolved == [False]
     np.testing.assert_allclose(dx, naive.conv_backward(dout, x, w, 1, 1)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_openblas_config_names_the_kernels_numpy_runs():
+    """What the bench prints beside NumPy's figures: the OpenBLAS that NumPy loaded, asked
+    through its own symbol, with the kernels it picked (the ones OPENBLAS_CORETYPE forces,
+    where the environment sets it)."""
+    import os
+
+    config = numpy_threads.openblas_config()
+    assert config is not None and config.startswith("OpenBLAS ")
+    assert np.__config__.CONFIG["Build Dependencies"]["blas"]["version"] in config
+    forced = os.environ.get("OPENBLAS_CORETYPE", "")
+    assert forced.lower() in config.lower()

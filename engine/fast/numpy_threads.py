@@ -40,26 +40,47 @@ _state = {"threads": None, "blas": None, "blas_off": False}  # found on first us
 _lock = threading.Lock()
 
 
-def _find_openblas():
-    """(set_num_threads, get_num_threads) of the OpenBLAS NumPy loaded, or None."""
+def _openblas_libs():
+    """(ctypes, library) for each OpenBLAS this process has loaded (NumPy's); none where there
+    is no /proc or no ctypes (Pyodide)."""
     try:
         import ctypes
 
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except (OSError, ImportError):
-        return None
+        return
     for path in paths:
         try:
-            lib = ctypes.CDLL(path)
+            yield ctypes, ctypes.CDLL(path)
         except OSError:
             continue
+
+
+def _find_openblas():
+    """(set_num_threads, get_num_threads) of the OpenBLAS NumPy loaded, or None."""
+    for ctypes, lib in _openblas_libs():
         for set_name, get_name in _SYMBOLS:
             setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
             if setter is not None and getter is not None:
                 setter.argtypes, setter.restype = [ctypes.c_int], None
                 getter.argtypes, getter.restype = [], ctypes.c_int
                 return setter, getter
+    return None
+
+
+def openblas_config():
+    """The OpenBLAS NumPy loaded, as it describes itself (version, build options and the
+    kernels it picked for this CPU, e.g. "... SkylakeX ..."), or None where there is none
+    (Pyodide, MKL, Accelerate). The kernels set NumPy's speed more than anything here does:
+    OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU halves some of the conv GEMMs
+    (docs/BENCHMARKS.md, "NumPy training step at batch 64: where the time goes")."""
+    for ctypes, lib in _openblas_libs():
+        for name in ("scipy_openblas_get_config64_", "openblas_get_config64_", "openblas_get_config"):
+            get = getattr(lib, name, None)
+            if get is not None:
+                get.argtypes, get.restype = [], ctypes.c_char_p
+                return " ".join(get().decode("ascii", "replace").split())
     return None
 
 
