@@ -157,6 +157,9 @@ def test_bench_json_has_rates_and_paired_ratios(cache):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert {"cpu", "threads", "results"} <= set(out) and out["rounds"] == 3
+    from engine.fast import numpy_threads
+
+    assert out["blas"] == numpy_threads.openblas_config()  # the same NumPy here: the same OpenBLAS
     rows = {x["backend"]: x for x in out["results"]}
     assert set(rows) == {"numba", "torch"}
     for row in rows.values():
