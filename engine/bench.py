@@ -38,7 +38,7 @@ import time
 import numpy as np
 
 from .errors import UserError
-from .fast import config, numpy_threads
+from .fast import config, numpy_blas
 from .net import Net
 from .optim import DEFAULTS, Optimizer
 from .presets import get_preset
@@ -232,7 +232,7 @@ def run_bench(
             if k in os.environ
         },
         # the kernels OpenBLAS picked set the NumPy backend's figures: name them beside them
-        "blas": numpy_threads.openblas_config(),
+        "blas": numpy_blas(),
     }
     cases = []
     for backend in backends:

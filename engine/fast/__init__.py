@@ -24,7 +24,7 @@ behind; this file imports none of them at import time (docs/ARCHITECTURE.md, "Sp
 from .fusion import pair_conv_relu
 from .memory import keep_freed_memory
 
-__all__ = ["keep_freed_memory", "pair_conv_relu", "share_cores_with_a_server"]
+__all__ = ["keep_freed_memory", "numpy_blas", "pair_conv_relu", "share_cores_with_a_server"]
 
 
 def share_cores_with_a_server():
@@ -36,3 +36,12 @@ def share_cores_with_a_server():
     from . import config
 
     config.OMP_SPINCOUNT = config.APP_OMP_SPINCOUNT
+
+
+def numpy_blas():
+    """The OpenBLAS NumPy loaded as it names itself, with the kernels it runs on this CPU, or
+    None (the bench prints it beside the NumPy backend's figures): numpy_threads.py asks it,
+    imported only here, so that a caller outside this package reaches no thread pool."""
+    from .numpy_threads import openblas_config
+
+    return openblas_config()
