@@ -127,12 +127,15 @@ def test_setup_link_runs_to_compare_and_the_timeline(site, browser):  # noqa: F8
         # The timeline: drag the slider back; the filters drawn are the stored checkpoint's, and
         # stay so while training goes on; "Back to live" returns.
         _wait(page, "window.cp.timeline.checkpoints.length >= 6", log, "six checkpoints")
+        # The slider rests on the last checkpoint at or before the moment viewed (timeline.js's
+        # draw): the moment's own, or, once the store (full at 64) has thinned that one out
+        # while training went on, the one before it; the moment stays on screen either way.
         moment = (
-            "!window.cp.timeline.busy && window.cp.timeline.view !== null && window.cp.timeline.ready"
-            " && window.cp.visMoment === window.cp.timeline.view && window.cp.timeline.shown"
-            " && window.cp.timeline.shown.examples === window.cp.timeline.view"
-            " && window.cp.timeline.checkpoints[Number(document.getElementById('cp-timeline-slider').value)]"
-            " === window.cp.timeline.view"  # the moment where the slider was let go
+            "(() => { const t = window.cp.timeline;"
+            " const i = Number(document.getElementById('cp-timeline-slider').value);"
+            " return !t.busy && t.view !== null && t.ready && window.cp.visMoment === t.view && t.shown"
+            " && t.shown.examples === t.view && t.checkpoints[i] <= t.view"
+            " && !(t.checkpoints[i + 1] <= t.view); })()"  # the moment where the slider was let go
         )
         live_filters = _filters_drawn(page)
         box = page.locator("#cp-timeline-slider").bounding_box()
@@ -144,8 +147,9 @@ def test_setup_link_runs_to_compare_and_the_timeline(site, browser):  # noqa: F8
         page.mouse.up()
         _wait(page, moment, log, "a moment of the timeline drawn")
         shown, timeline = cp(page, "window.cp.timeline.shown"), cp(page, "window.cp.timeline")
-        assert shown["examples"] in timeline["checkpoints"][:-1], (shown, timeline)
-        assert timeline["filters_sha"] == timeline["shown_sha"]  # the Runner's own check agrees
+        assert shown["examples"] == timeline["view"] < timeline["checkpoints"][-1], (shown, timeline)
+        # the stored checkpoint's filters are the ones drawn: the Runner's own check agrees
+        assert timeline["filters_sha"] == timeline["shown_sha"]
         seen = _examples(page)
         assert shown["examples"] < seen
         weights = np.array(shown["weights"], np.float32).reshape(shown["shape"])
