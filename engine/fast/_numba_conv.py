@@ -192,30 +192,14 @@ def _fwd4(xpf, at, XW, HH, Q, wq, gq, b, f0, out2, relu, q, nv):
     acc = carray(_stack_like(xpf, 256), 256)
     for t in range(ACC):
         acc[t] = 0
-    a0, a1, a2, a3 = _at(acc, 0), _at(acc, 16), _at(acc, 32), _at(acc, 48)
     for i in range(HH):
         o = i * XW
         wi = gq * wq.shape[1] * 16 + i * Q * 16
         for k4 in range(Q):
             wp = _at(wq, wi + 16 * k4)
             ok = o + 4 * k4
-            _fma4x4(a0, _at(xpf, at[0] + ok), wp)
-            _fma4x4(a1, _at(xpf, at[1] + ok), wp)
-            _fma4x4(a2, _at(xpf, at[2] + ok), wp)
-            _fma4x4(a3, _at(xpf, at[3] + ok), wp)
-            if WIDE:
-                _fma4x4(_at(acc, 64), _at(xpf, at[4] + ok), wp)
-                _fma4x4(_at(acc, 80), _at(xpf, at[5] + ok), wp)
-                _fma4x4(_at(acc, 96), _at(xpf, at[6] + ok), wp)
-                _fma4x4(_at(acc, 112), _at(xpf, at[7] + ok), wp)
-                _fma4x4(_at(acc, 128), _at(xpf, at[8] + ok), wp)
-                _fma4x4(_at(acc, 144), _at(xpf, at[9] + ok), wp)
-                _fma4x4(_at(acc, 160), _at(xpf, at[10] + ok), wp)
-                _fma4x4(_at(acc, 176), _at(xpf, at[11] + ok), wp)
-                _fma4x4(_at(acc, 192), _at(xpf, at[12] + ok), wp)
-                _fma4x4(_at(acc, 208), _at(xpf, at[13] + ok), wp)
-                _fma4x4(_at(acc, 224), _at(xpf, at[14] + ok), wp)
-                _fma4x4(_at(acc, 240), _at(xpf, at[15] + ok), wp)
+            for t in range(PX):
+                _fma4x4(_at(acc, 16 * t), _at(xpf, at[t] + ok), wp)
     zero = xpf.dtype.type(0)
     sums = carray(_stack_like(xpf, 4), 4)
     for t in range(nv):
