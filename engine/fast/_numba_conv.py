@@ -183,8 +183,9 @@ def _fwd4(xpf, at, XW, HH, Q, wq, gq, b, f0, out2, relu, q, nv):
 
     A pixel's 16 sums are one vector: each group's 4 values of the window, repeated 4 times,
     multiply the group's 16 weights, PX multiply-adds per load of the weights as in _fwd16;
-    the 4 sums of each filter are added only at the end. Both steps are intrinsics: LLVM
-    leaves Numba's loop for them scalar. Filters in pairs, 4 pixels' vectors of 16 values
+    the 4 sums of each filter are added only at the end. Both steps are intrinsics
+    (_numba_intrinsics.py; an edit there needs this file's cache made again): LLVM leaves
+    Numba's loop for them scalar. Filters in pairs, 4 pixels' vectors of 16 values
     summed across at the end (the kernel this replaced) took half as long for conv2's 4
     filters as _fwd16 for its 16 (docs/BENCHMARKS.md, "The filters past the slices of 16").
     """

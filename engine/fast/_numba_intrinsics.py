@@ -81,7 +81,9 @@ def _fma4x4(typingctx, acc, x, w):
         )
         ws = builder.load(builder.bitcast(pw, v16.as_pointer()), align=align)
         pa = builder.bitcast(pacc, v16.as_pointer())
-        name = "llvm.fma.v16f%d" % (8 * align)
+        # fmuladd, not fma: fused where the CPU has FMA, a multiply and an add where it has not
+        # (llvm.fma would call the C library's fmaf there, value by value)
+        name = "llvm.fmuladd.v16f%d" % (8 * align)
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16] * 3), name)
         total = builder.call(fma, [xs, ws, builder.load(pa, align=align)])
         builder.store(total, pa, align=align)
