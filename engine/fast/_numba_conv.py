@@ -185,9 +185,9 @@ def _fwd4(xpf, at, XW, HH, Q, wq, gq, b, f0, out2, relu, q, nv):
     multiply the group's 16 weights, PX multiply-adds per load of the weights as in _fwd16;
     the 4 sums of each filter are added only at the end. Both steps are intrinsics
     (_numba_intrinsics.py; an edit there needs this file's cache made again): LLVM leaves
-    Numba's loop for them scalar. Filters in pairs, 4 pixels' vectors of 16 values
-    summed across at the end (the kernel this replaced) took half as long for conv2's 4
-    filters as _fwd16 for its 16 (docs/BENCHMARKS.md, "The filters past the slices of 16").
+    Numba's loop for them scalar. The kernel this replaced (filters in pairs, 4 pixels'
+    vectors of 16 values summed across at the end) spent half as much time on conv2's 4
+    filters as _fwd16 on its 16 (docs/BENCHMARKS.md, "The filters past the slices of 16").
     """
     F = out2.shape[1]
     acc = carray(_stack_like(xpf, 256), 256)
