@@ -33,6 +33,7 @@ from numba import carray, njit, prange
 from . import config
 from ._numba_cpu import tile_pixels
 from ._numba_intrinsics import _at, _fma4x4, _stack_like, _sum4x4, _take
+from ._numba_winograd_ir import _address, _bt2d, _gemm4x4, _gemm16, _out2d
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
@@ -397,6 +398,108 @@ def _dx_px4(dblk, p, nv, wsc, HH, seg, dxpf, a0, a1, a2, a3, XW):
 # takes chunks (_take) until none is left: a thread holds the GIL once per call, not once per
 # chunk (each time it does, the other thread may have to sleep until it is let go; see
 # docs/BENCHMARKS.md, "One GIL hand-off per thread").
+# -- Winograd F(2x2, 5x5): a 5x5 convolution of stride 1 in tiles of 2x2 outputs --------------
+# (_numba_winograd_ir.py says how; kernels_numba._forward_plan says when). A work item is
+# (image, block of tile rows), as the direct kernel's, and in a block NT tiles at a time go
+# through the three steps: each tile's window transformed into V (per position p of the 6x6
+# and channel: V[p, t, c] at p*S + t*Cs + c), the products summed over the channels into M
+# (per tile, position and filter lane: M[t, p, l] at (t*36 + p)*L + l), and M transformed
+# into the tile's outputs. V and M stay in L1/L2; their rows start at cache lines.
+NT = PX  # tiles per product: their NT sums of 16 filters stay in registers (AVX2: 4)
+
+
+@_jit
+def _aligned(a, n):
+    """n values of a (made 64 longer) from the first that starts a cache line."""
+    off = ((64 - _address(a) % 64) % 64) // a.itemsize
+    return a[off : off + n]
+
+
+@_jit
+def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2, relu):
+    """Forward the chunks this thread takes by Winograd's F(2x2, 5x5): the rows of out2
+    (N*Ho*Wo, F) of their blocks of rbt tile rows, bias b (F,), through a ReLU if relu.
+    u16 (36*G, C*16) and uq (36*GQ, Q*16): the transformed filters as
+    _numba_layout.arrange_winograd lays them out, 16 filters a slice and those left over in
+    fours. C a multiple of 4 up to 32, F of 4, Ho and Wo even (kernels_numba checks)."""
+    N, H, WC = xf.shape
+    F = out2.shape[1]
+    G, GQ = u16.shape[0] // 36, uq.shape[0] // 36
+    Q = uq.shape[1] // 16
+    Cs = 16 if C <= 16 else 32  # a row of V: runs of 16 channels (the products' stride)
+    S = NT * Cs + 16  # from one position to the next in V: a line more than the rows, so that
+    # the 36 positions of a tile do not fall in the same few sets of the L1 cache (a stride of
+    # 2 KB, C 20 at NT 16, ran the input transform 3x slower; docs/BENCHMARKS.md, "Winograd")
+    L = 16 * (G + GQ)
+    XW = WC + 2 * pad * C + SPARE
+    xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
+    xpf = xp.reshape(-1)
+    # not zeroed: what is read of them was written (V's rows of tiles past a block's end and
+    # M's of those tiles are read and written, never used)
+    V = _aligned(np.empty(36 * S + 64, dtype=xf.dtype), 36 * S)
+    M = _aligned(np.empty(NT * 36 * L + 64, dtype=xf.dtype), NT * 36 * L)
+    bias = _aligned(np.empty(L + 64, dtype=xf.dtype), L)
+    for f in range(F):
+        bias[f] = b[f]
+    TW, TH = Wo // 2, Ho // 2
+    nblk = (TH + rbt - 1) // rbt
+    cur = -1
+    while True:
+        c = _take(taken)
+        if c >= bounds.shape[0] - 1:
+            return
+        for item in range(bounds[c], bounds[c + 1]):
+            n = item // nblk
+            if n != cur:
+                _pad_image(xf, n, C, pad, xp)
+                cur = n
+            th0 = (item - n * nblk) * rbt
+            nt = (min(TH, th0 + rbt) - th0) * TW
+            for t0 in range(0, nt, NT):
+                nv = min(NT, nt - t0)
+                for t in range(nv):  # V: the tiles' windows transformed, 16 channels at a time, then 4
+                    th, tw = th0 + (t0 + t) // TW, (t0 + t) % TW
+                    a0 = 2 * th * XW + 2 * tw * C
+                    for c0 in range(0, C - 15, 16):
+                        _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 16)
+                    for c0 in range(C - C % 16, C, 4):
+                        _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 4)
+                for p in range(36):  # M: the products (tiles past nv: their sums are not used)
+                    for g in range(G):
+                        u = _at(u16, (p * G + g) * C * 16)
+                        if Cs == 16:
+                            _gemm16(_at(V, p * S), 16, u, C, _at(M, p * L + 16 * g), 36 * L, NT)
+                        else:
+                            _gemm16(_at(V, p * S), 32, u, C, _at(M, p * L + 16 * g), 36 * L, NT)
+                    for g in range(GQ):
+                        u = _at(uq, (p * GQ + g) * Q * 16)
+                        if Cs == 16:
+                            _gemm4x4(_at(V, p * S), 16, u, Q, _at(M, p * L + 16 * (G + g)), 36 * L, NT)
+                        else:
+                            _gemm4x4(_at(V, p * S), 32, u, Q, _at(M, p * L + 16 * (G + g)), 36 * L, NT)
+                for t in range(nv):  # the outputs, each value stored once
+                    th, tw = th0 + (t0 + t) // TW, (t0 + t) % TW
+                    o = ((n * Ho + 2 * th) * Wo + 2 * tw) * F
+                    m = t * 36 * L
+                    for g in range(G):
+                        _out2d(
+                            _at(M, m + 16 * g),
+                            6 * L,
+                            L,
+                            _at(out2, o + 16 * g),
+                            Wo * F,
+                            F,
+                            _at(bias, 16 * g),
+                            relu,
+                            False,
+                        )
+                    for g in range(GQ):
+                        f0 = 16 * G + 4 * g
+                        _out2d(
+                            _at(M, m + 16 * (G + g)), 6 * L, L, _at(out2, o + f0), Wo * F, F, _at(bias, f0), relu, True
+                        )
+
+
 # A forward tile is PX pixels of a block in row-major order, so it may span output rows (conv3's
 # rows are 8 pixels, its tiles 16); the block's last tile repeats its last pixel where the
 # block runs out, and only real pixels are stored. Each pixel's sums run in the same order
@@ -555,6 +658,12 @@ def conv_backward_chunk(
 def conv_forward_par(T, xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu):
     for _ in prange(T):
         conv_forward_chunk(xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out2, relu)
+
+
+@_par
+def wino_forward_par(T, xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2, relu):
+    for _ in prange(T):
+        wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2, relu)
 
 
 @_par

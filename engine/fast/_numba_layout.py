@@ -10,8 +10,24 @@ import numpy as np
 from numba import njit
 
 from . import config
+from ._numba_winograd_ir import POINTS
 
 _jit = njit(**config.JIT)
+
+
+def _winograd_g():
+    """G (6, 5) of Winograd's F(2x2, 5x5) for the points _numba_winograd_ir.POINTS and
+    infinity (Toom-Cook: row j is the powers of point j over the product of its differences to
+    the others; infinity's row takes the kernel's last value), matching its BT and AT."""
+    g = np.zeros((6, 5))
+    for j, p in enumerate(POINTS):
+        d = np.prod([p - q for q in POINTS if q != p])
+        g[j] = [p**k / d for k in range(5)]
+    g[5, 4] = 1.0
+    return g
+
+
+WINOGRAD_G = _winograd_g()
 
 
 # Both functions index flat views with unsigned indices: a signed index that LLVM cannot prove
@@ -73,6 +89,67 @@ def arrange_weights(w, flip, w16, wq, wsc):
                     d0 = o * HH * S + i * S + j * Ci
                     for c in range(Ci):
                         osc[np.uint64(d0 + c)] = src[np.uint64(s0 + sc * c)]
+
+
+@_jit
+def arrange_winograd(w, flip, u16, uq):
+    """Conv weights w (F, C, 5, 5) transformed for _numba_conv.wino_forward_chunk: U = G w G^T
+    per filter and channel, in float64, at position p = 6a + b of the 6x6: u16 (36*G, C*16)
+    holds filters 16g..16g+15 of position p in row p*G + g, a channel's 16 filters side by
+    side; uq (36*Gq, Q*16) the filters left over in fours, row p*Gq + gq, channels in groups
+    of 4, a group's 16 lanes its 4 filters x 4 channels (4f + c), as _fwd4's wq. flip: the
+    convolution that gives dx from dout instead (as arrange_weights).
+
+    The two products run over all (filter, channel) pairs at once, the pairs innermost, so
+    that they are vector loops: one pair at a time, a call took 17 us for conv2 (4 calls a
+    training step; a batch-1 step takes ~210 us)."""
+    F, C, HH, WW = w.shape
+    Fo, Ci = (C, F) if flip else (F, C)
+    G, Gq = u16.shape[0] // 36, uq.shape[0] // 36
+    P = Fo * Ci
+    g = WINOGRAD_G
+    k = np.empty(25 * P)  # the kernels, value (i, j) of pair o*Ci + c at (5i + j)*P + pair
+    src = w.reshape(-1)
+    for o in range(Fo):
+        for c in range(Ci):
+            for i in range(5):
+                for j in range(5):
+                    if flip:  # w[c, o, 4 - i, 4 - j]
+                        s0 = ((c * C + o) * 5 + 4 - i) * 5 + 4 - j
+                    else:
+                        s0 = ((o * C + c) * 5 + i) * 5 + j
+                    k[np.uint64((5 * i + j) * P + o * Ci + c)] = src[np.uint64(s0)]
+    t = np.zeros(30 * P)  # G k: row 5a + j
+    for a in range(6):
+        for i in range(5):
+            ga = g[a, i]
+            if ga == 0:  # G's first and last rows have one value each
+                continue
+            for j in range(5):
+                d0, s0 = (5 * a + j) * P, (5 * i + j) * P
+                for q in range(P):
+                    t[np.uint64(d0 + q)] += ga * k[np.uint64(s0 + q)]
+    u = np.zeros(36 * P)  # (G k) G^T: row 6a + b
+    for a in range(6):
+        for b in range(6):
+            d0 = (6 * a + b) * P
+            for j in range(5):
+                gb, s0 = g[b, j], (5 * a + j) * P
+                if gb == 0:
+                    continue
+                for q in range(P):
+                    u[np.uint64(d0 + q)] += t[np.uint64(s0 + q)] * gb
+    o16, oq = u16.reshape(-1), uq.reshape(-1)
+    R16, Rq = u16.shape[1], uq.shape[1]
+    for p in range(36):
+        for o in range(Fo):
+            for c in range(Ci):
+                v = u[np.uint64(p * P + o * Ci + c)]
+                if o < 16 * G:
+                    o16[np.uint64((p * G + o // 16) * R16 + c * 16 + o % 16)] = v
+                else:
+                    r = o - 16 * G
+                    oq[np.uint64((p * Gq + r // 4) * Rq + (c // 4) * 16 + 4 * (r % 4) + c % 4)] = v
 
 
 @_jit

@@ -61,6 +61,15 @@ CHUNKS_PER_THREAD = 4
 # convolution").
 MIN_DX_BY_CONV_PIXELS = 256
 
+# 5x5 convolutions of stride 1 by Winograd's F(2x2, 5x5) where kernels_numba.winograd()
+# allows (its outputs differ from the direct sum's in the last bits, as any other order of
+# the sum would); CONVNET_WINOGRAD=0 runs every convolution directly (benchmarks compare).
+WINOGRAD = os.environ.get("CONVNET_WINOGRAD", "1").strip().lower() not in ("0", "false", "no", "off")
+# ... from this many output pixels in the batch on: its filters' transform costs ~3x the
+# direct kernel's layout (~12 us against 3.3 for conv2), which a call of fewer pixels does
+# not win back (conv2 at batch 1, 256 pixels, lost 2 us; conv3 at batch 4 broke even).
+MIN_WINOGRAD_PIXELS = 512
+
 # Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
 # over a block's pixels, and a batch-1 image must still split into chunks for both threads.
 CONV_BLOCK_PIXELS = 64

@@ -116,6 +116,8 @@ def _settings():
         c.CHUNKS_PER_THREAD,
         c.CONV_BLOCK_PIXELS,
         c.MIN_DX_BY_CONV_PIXELS,
+        c.WINOGRAD,
+        c.MIN_WINOGRAD_PIXELS,
     )
 
 
@@ -143,12 +145,33 @@ _NO_DX = {dt: np.empty((1, 0, 0, 0), dt) for dt in _NO_ROWS}
 def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
     """The plan of a convolution of x (N, H, W, C) by weights w (F, C, HH, WW) (flip: by the
     convolution that gives dx from dout, whose filters are w's input channels; stride 1):
-    arrange_weights' shapes and the forward chunk kernel's arguments but the arrays."""
+    the weights' layouts' shapes and the chunk kernel's arguments but the arrays, by
+    Winograd's F(2x2, 5x5) where winograd() says so, else directly."""
     N, H, W, _ = x_shape  # x has Ci channels
     F, C, HH, WW = w_shape
     Fo, Ci = (C, F) if flip else (F, C)
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
-    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, N * Ho * Wo * Fo * HH * WW * Ci)
+    macs = N * Ho * Wo * Fo * HH * WW * Ci
+    zeros = np.zeros(Fo, dtype=dtype)  # the bias of dx's convolution (flip): none
+    if winograd(Ci, Fo, HH, WW, stride, N, Ho, Wo):
+        TW = Wo // 2
+        rbt = max(1, config.CONV_BLOCK_PIXELS // (4 * TW))  # tile rows per work item
+        nblk = (Ho // 2 + rbt - 1) // rbt
+        T, chunks = _plan(macs, config.MIN_PARALLEL_MACS, N * nblk)
+        G, Gq = Fo // 16, (Fo % 16) // 4
+        return (
+            (36 * G, Ci * 16),  # u16
+            (36 * Gq, (Ci // 4) * 16),  # uq
+            flip,
+            (N, H, W * Ci),
+            (N, Ho, Wo, Fo),
+            (N * Ho * Wo, Fo),
+            (Ci, pad, Ho, Wo, rbt, parallel.chunks(_split(N * nblk, chunks))[0]),
+            T,
+            zeros,
+            True,
+        )
+    T, chunks, rb, nblk = _conv_plan(N, Ho, Wo, macs)
     G = Fo // 16
     return (
         (G, HH * WW * Ci, 16),  # w16
@@ -159,23 +182,53 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
         (N * Ho * Wo, Fo),
         (Ci, HH, WW, stride, pad, Ho, Wo, rb, parallel.chunks(_split(N * nblk, chunks))[0]),
         T,
-        np.zeros(Fo, dtype=dtype),  # the bias of dx's convolution (flip): none
+        zeros,
+        False,
+    )
+
+
+def winograd(C, F, HH, WW, stride, N, Ho, Wo):
+    """Whether a convolution of N images' C input channels into F runs by Winograd's
+    F(2x2, 5x5) (_numba_conv.wino_forward_chunk): a 5x5 kernel of stride 1, outputs in whole
+    2x2 tiles, channels and filters in the runs its vector steps take (C a multiple of 4 from
+    8 to 32, F of 4), at least config.MIN_WINOGRAD_PIXELS outputs per channel, and
+    config.WINOGRAD. In the CIFAR-10 net from batch 2 (conv2) and 8 (conv3), forward and dx;
+    conv1's 3 channels stay direct. It does 36 multiply-adds per tile where the direct kernel
+    does 100 (docs/BENCHMARKS.md, "Winograd")."""
+    return (
+        config.WINOGRAD
+        and N * Ho * Wo >= config.MIN_WINOGRAD_PIXELS
+        and stride == 1
+        and HH == WW == 5
+        and Ho % 2 == 0
+        and Wo % 2 == 0
+        and C % 4 == 0
+        and 8 <= C <= 32
+        and F % 4 == 0
     )
 
 
 def _forward(plan, x, w, b, relu):
-    """The convolution of x by w (laid out here by arrange_weights), bias b (F,) (None: zeros),
-    through a ReLU if relu: the chunk kernel stores each value once, through the ReLU, so one
-    array is ever written."""
-    w16s, wqs, flip, xf, outs, out2, mid, T, zeros = plan
+    """The convolution of x by w (laid out here by arrange_weights or arrange_winograd), bias
+    b (F,) (None: zeros), through a ReLU if relu: the chunk kernel stores each value once,
+    through the ReLU, so one array is ever written."""
+    ws, wqs, flip, xf, outs, out2, mid, T, zeros, wino = plan
     dtype = x.dtype
-    w16 = np.empty(w16s, dtype=dtype)
-    wq = np.zeros(wqs, dtype=dtype)
-    _layout.arrange_weights(w, flip, w16, wq, _NO_ROWS[dtype])
     out = np.empty(outs, dtype=dtype)
-    C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     taken = np.zeros(1, dtype=np.int64)
     b = zeros if b is None else b
+    if wino:
+        u16 = np.empty(ws, dtype=dtype)
+        uq = np.empty(wqs, dtype=dtype)
+        _layout.arrange_winograd(w, flip, u16, uq)
+        C, pad, Ho, Wo, rbt, bounds = mid
+        args = (x.reshape(xf), C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out.reshape(out2), relu)
+        parallel.run(T, _conv.wino_forward_chunk, _conv.wino_forward_par, args, dtype)
+        return out
+    w16 = np.empty(ws, dtype=dtype)
+    wq = np.zeros(wqs, dtype=dtype)
+    _layout.arrange_weights(w, flip, w16, wq, _NO_ROWS[dtype])
+    C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     args = (x.reshape(xf), C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bounds, taken, out.reshape(out2), relu)
     parallel.run(T, _conv.conv_forward_chunk, _conv.conv_forward_par, args, dtype)
     return out
@@ -204,8 +257,7 @@ def _conv_forward(x, w, b, stride, pad, relu):
     out = _forward(plan, x, w, b, relu)
     # the dx tiles' layout (wsc) is made by conv_backward, and only where it runs them: at
     # batch 4 and up every conv of the CIFAR-10 net gets dx by a convolution instead
-    mid = plan[6]
-    return out, (x, w.copy(), mid[3], mid[4])
+    return out, (x, w.copy(), int(stride), int(pad))
 
 
 def _check_conv(x, w, b, stride, pad):
