@@ -9,7 +9,11 @@ convnetjs-cifar10 net's forward and backward pass timed unit by unit (a conv fus
 ReLU is one unit, as Net runs it), the best of several passes per unit. A conv's flops are
 2*Ho*Wo*F*HH*WW*C per image forward, twice that backward (dw and dx; the first layer needs no
 dx), an fc's 2*D*M each; pooling, activations and the loss count no flops (they are bound by
-memory, not arithmetic): their rows give the time and its share of the pass only.
+memory, not arithmetic): their rows give the time and its share of the pass only. A pass
+that runs a convolution by Winograd's F(2x2, 5x5) (the Numba backend's conv2 and conv3, from
+batch 2 and 8: kernels_numba.winograd) is marked W: its GFLOP/s still count the direct
+convolution's flops, of which Winograd does 36 multiply-adds in 100, so its share of the
+peak may pass 100%.
 
     run_roofline(backends, batches, seconds, cpu=name) -> {"cpu", "peak_gflops", "probe", "results": [...]}
     format_roofline(result) -> the text table.
@@ -146,22 +150,45 @@ def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
             flops = [_flops(layers[0], j == 0) for j, (_, _, layers) in enumerate(units)]
             results.append({"backend": backend, "batch": batch, "passes": passes, "seconds": best, "flops": flops})
             results[-1]["units"] = [u[0] for u in units]
+            results[-1]["winograd"] = _winograd_passes(net, units, batch)
     # a second probe after the cases: on a shared machine one short probe may catch a busy moment
     again, probe_again = peak_probe(peak_seconds)
     if again > peak:
         peak, probe = again, probe_again
     for case in results:  # the rows in the order they run: forward, the loss, backward
         best, flops, names, batch = case.pop("seconds"), case.pop("flops"), case.pop("units"), case["batch"]
+        wino = case.pop("winograd")
         total = sum(best.values())
         order = [(u, "forward", batch * f[0]) for u, f in zip(names, flops)] + [("softmax+loss", "forward", 0)]
         order += [(u, "backward", batch * f[1]) for u, f in reversed(list(zip(names, flops)))]
         case["rows"] = [_row(name, which, n, best[(name, which)], peak, total) for name, which, n in order]
+        for r in case["rows"]:
+            r["winograd"] = (r["layer"], r["pass"]) in wino
     return {
         "cpu": cpu,
         "peak_gflops": peak,
         "probe": probe,
         "results": results,
     }
+
+
+def _winograd_passes(net, units, batch):
+    """{(unit, pass)} whose convolution runs by Winograd (forward, or backward's dx), asked of
+    the backend (kernels_numba.conv_algorithms; the NumPy backend has no such algorithm)."""
+    ask = getattr(net.kernels, "conv_algorithms", None)
+    found = set()
+    for j, (name, _, layers) in enumerate(units):
+        spec = layers[0].spec
+        if ask is None or spec["type"] != "conv":
+            continue
+        c, h, w = spec["in_shape"]
+        k = spec["kernel_size"]
+        how = ask((batch, h, w, c), (spec["out_shape"][0], c, k, k), spec["stride"], spec["padding"])
+        if how["forward"] == "winograd":
+            found.add((name, "forward"))
+        if j > 0 and how["dx"] == "winograd":
+            found.add((name, "backward"))
+    return found
 
 
 def _row(name, which, flops, seconds, peak, total):
@@ -185,14 +212,14 @@ def format_roofline(result):
     for case in result["results"]:
         lines.append("")
         lines.append("%s, batch %d (best of %d passes)" % (case["backend"], case["batch"], case["passes"]))
-        head = "%-18s %-9s %9s %9s %9s %8s %8s" % ("layer", "pass", "ms", "MFLOP", "GFLOP/s", "of peak", "of step")
+        head = "%-18s %-10s %9s %9s %9s %8s %8s" % ("layer", "pass", "ms", "MFLOP", "GFLOP/s", "of peak", "of step")
         lines += [head, "-" * len(head)]
         for r in case["rows"]:
             lines.append(
-                "%-18s %-9s %9.3f %9.2f %9s %8s %7.0f%%"
+                "%-18s %-10s %9.3f %9.2f %9s %8s %7.0f%%"
                 % (
                     r["layer"],
-                    r["pass"],
+                    r["pass"] + (" W" if r["winograd"] else ""),
                     r["ms"],
                     r["mflop"],
                     "-" if r["gflops"] is None else "%.1f" % r["gflops"],
@@ -200,4 +227,10 @@ def format_roofline(result):
                     100 * r["time_fraction"],
                 )
             )
+    if any(r["winograd"] for case in result["results"] for r in case["rows"]):
+        lines.append("")
+        lines.append(
+            "W: the pass runs a convolution by Winograd's F(2x2, 5x5) (backward: its dx); its GFLOP/s count"
+        )
+        lines.append("the direct convolution's flops, of which Winograd does 36 multiply-adds in 100.")
     return "\n".join(lines)

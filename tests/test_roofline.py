@@ -63,3 +63,22 @@ def test_the_cli_prints_json_and_refuses_torch_alone():
     assert {"cpu", "peak_gflops", "probe", "results"} <= set(out) and len(out["results"][0]["rows"]) == 15
     r = engine("bench", "--roofline", "--backends", "torch")
     assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+def test_the_passes_winograd_runs_are_marked():
+    from engine.net import Net
+    from engine.presets import get_preset
+    from engine.roofline import NET, _units, _winograd_passes
+
+    net = Net(get_preset(NET), backend="numba", seed=0)
+    units = _units(net)
+    # conv2 and conv3 forward and their dx at batch 64 (kernels_numba.winograd); conv1 never
+    both = {(u, p) for u in ("conv2+relu2", "conv3+relu3") for p in ("forward", "backward")}
+    assert _winograd_passes(net, units, 64) == both
+    assert _winograd_passes(net, units, 1) == set()
+    assert _winograd_passes(Net(get_preset(NET), backend="numpy", seed=0), units, 64) == set()
+    row = {"layer": "conv2+relu2", "pass": "forward", "ms": 1.0, "mflop": 1.0, "gflops": 1.0}
+    row.update(peak_fraction=0.5, time_fraction=1.0, winograd=True)
+    case = {"backend": "numba", "batch": 64, "passes": 3, "rows": [row]}
+    table = format_roofline({"cpu": "x", "peak_gflops": 2.0, "probe": "p", "results": [case]})
+    assert "forward W" in table and "W: the pass runs a convolution by Winograd" in table

@@ -1,11 +1,12 @@
 """The Numba backend's convolution kernels: register-blocked loops over the padded image
-itself (an "implicit GEMM": no im2col), and the chunk kernels that kernels_numba.conv_forward
-and conv_backward run on worker threads.
+itself (an "implicit GEMM": no im2col), Winograd's F(2x2, 5x5) for the 5x5 convolutions it
+suits, and the chunk kernels that kernels_numba.conv_forward and conv_backward run on worker
+threads.
 
 No public API here (that is kernels_numba.py, which checks shapes, allocates and plans the
-chunks), and nothing of pooling or activations. Every helper the two chunk kernels call lives
+chunks), and nothing of pooling or activations. Every helper the chunk kernels call lives
 in this file, because Numba's cache only notices edits to the file of the function it compiled;
-the three intrinsics they inline (_numba_intrinsics.py) are the exception.
+the intrinsics they inline (_numba_intrinsics.py, _numba_winograd_ir.py) are the exception.
 
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of

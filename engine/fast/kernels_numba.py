@@ -13,7 +13,8 @@ Three levels, in the spirit of stumpy:
 
 Levels 1 and 2 live in one module per kind of layer, each with every helper its kernels call
 (Numba's cache only notices edits to the file of the function it compiled):
-_numba_conv.py (convolution), _numba_pool.py (max pooling), _numba_act.py (ReLU, tanh,
+_numba_conv.py (convolution; the vector steps of its Winograd kernel are LLVM intrinsics in
+_numba_winograd_ir.py), _numba_pool.py (max pooling), _numba_act.py (ReLU, tanh,
 sigmoid, softmax). This file is level 3 and compiles nothing itself.
 
 The chunks run on Numba's own thread pool (OpenMP's or TBB's) through a small `prange`
@@ -206,6 +207,16 @@ def winograd(C, F, HH, WW, stride, N, Ho, Wo):
         and 8 <= C <= 32
         and F % 4 == 0
     )
+
+
+def conv_algorithms(x_shape, w_shape, stride, pad, dtype=np.float32):
+    """How this backend computes a convolution of x (N, H, W, C) by w (F, C, HH, WW):
+    {"forward": "winograd" or "direct", "dx": "winograd", "direct" (a convolution of dout)
+    or "tiles" (the dx tiles, beside dw's)}, at this moment's settings (bench --roofline)."""
+    forward = _forward_plan(tuple(x_shape), tuple(w_shape), False, int(stride), int(pad), dtype)
+    back = _backward_plan(tuple(x_shape), tuple(w_shape), int(stride), int(pad), True, dtype)
+    dx = ("winograd" if back[4][-1] else "direct") if back[1] else "tiles"
+    return {"forward": "winograd" if forward[-1] else "direct", "dx": dx}
 
 
 def _forward(plan, x, w, b, relu):
