@@ -10,8 +10,8 @@ ReLU is one unit, as Net runs it), the best of several passes per unit. A conv's
 2*Ho*Wo*F*HH*WW*C per image forward, twice that backward (dw and dx; the first layer needs no
 dx), an fc's 2*D*M each; pooling, activations and the loss count no flops (they are bound by
 memory, not arithmetic): their rows give the time and its share of the pass only. A pass
-that runs a convolution by Winograd's F(2x2, 5x5) (the Numba backend's conv2 and conv3, from
-batch 2 and 8: kernels_numba.winograd) is marked W: its GFLOP/s still count the direct
+that runs Winograd's F(2x2, 5x5) (the Numba backend's conv2 and conv3, forward, dx and dw,
+from batch 2 and 8: kernels_numba.winograd) is marked W: its GFLOP/s still count the direct
 convolution's flops, of which Winograd does 36 multiply-adds in 100, so its share of the
 peak may pass 100%.
 
@@ -173,7 +173,7 @@ def run_roofline(backends, batches, seconds=1.0, peak_seconds=0.5, cpu=""):
 
 
 def _winograd_passes(net, units, batch):
-    """{(unit, pass)} whose convolution runs by Winograd (forward, or backward's dx), asked of
+    """{(unit, pass)} whose convolution runs by Winograd (forward, or backward's dx or dw), asked of
     the backend (kernels_numba.conv_algorithms; the NumPy backend has no such algorithm)."""
     ask = getattr(net.kernels, "conv_algorithms", None)
     found = set()
@@ -186,7 +186,7 @@ def _winograd_passes(net, units, batch):
         how = ask((batch, h, w, c), (spec["out_shape"][0], c, k, k), spec["stride"], spec["padding"])
         if how["forward"] == "winograd":
             found.add((name, "forward"))
-        if j > 0 and how["dx"] == "winograd":
+        if (j > 0 and how["dx"] == "winograd") or how["dw"] == "winograd":
             found.add((name, "backward"))
     return found
 
@@ -229,8 +229,6 @@ def format_roofline(result):
             )
     if any(r["winograd"] for case in result["results"] for r in case["rows"]):
         lines.append("")
-        lines.append(
-            "W: the pass runs a convolution by Winograd's F(2x2, 5x5) (backward: its dx); its GFLOP/s count"
-        )
+        lines.append("W: the pass runs a convolution by Winograd's F(2x2, 5x5) (backward: its dx); its GFLOP/s count")
         lines.append("the direct convolution's flops, of which Winograd does 36 multiply-adds in 100.")
     return "\n".join(lines)

@@ -1,13 +1,14 @@
-"""The Numba backend's Winograd convolution, F(2x2, 5x5): its chunk kernel
-(engine/fast/_numba_conv.py, wino_forward_chunk), its vector steps (_numba_winograd_ir.py),
-the filters' transform (_numba_layout.arrange_winograd) and when it runs
-(kernels_numba.winograd).
+"""The Numba backend's Winograd convolution, F(2x2, 5x5): its chunk kernels
+(engine/fast/_numba_conv.py, wino_forward_chunk and wino_dw_chunk), their vector steps
+(_numba_winograd_ir.py), the filters' transforms (_numba_layout.arrange_winograd,
+gather_winograd_dw) and when they run (kernels_numba.winograd).
 
-Each case below is run through the Winograd kernel itself (a spy counts its calls), forward,
-with the ReLU fused, and as the convolution that gives dx, against the NumPy kernels in float64:
-there the algorithm is exact up to rounding, so a wrong matrix or a misplaced tile shows at
-once. In float32 its rounding error is larger than the direct sum's (~1e-6 of the sum of the
-products' magnitudes against ~2e-7), bounded here at 4e-6. The cases cover the edges of its
+Each case below is run through the Winograd kernels themselves (spies count their calls),
+forward, with the ReLU fused, as the convolution that gives dx, and for dw and db, against the
+NumPy kernels in float64: there the algorithm is exact up to rounding, so a wrong matrix or a
+misplaced tile shows at once. In float32 it rounds more than the direct sum: the forward to
+~1e-6 of the sum of the products' magnitudes (the direct sum ~2e-7), bounded here at 4e-6;
+dw, a sum over every tile of the batch, to ~7e-6, bounded at 2e-5. The cases cover the edges of its
 runs: channels 8 to 32 (runs of 16 and of 4, the wider row of V), filters in slices of 16 and
 fours, blocks of fewer tiles than a product takes and of more, non-square images, padding 3.
 """
@@ -39,13 +40,13 @@ def winograd_calls(monkeypatch):
     monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0)  # dx as a convolution
     monkeypatch.setattr(kb, "_threads", lambda: 1)
     calls = []
-    chunk = kb._conv.wino_forward_chunk
+    for name in ("wino_forward_chunk", "wino_dw_chunk"):
 
-    def spy(*args):
-        calls.append(args[0].shape)
-        return chunk(*args)
+        def spy(*args, chunk=getattr(kb._conv, name), name=name):
+            calls.append(name)
+            return chunk(*args)
 
-    monkeypatch.setattr(kb._conv, "wino_forward_chunk", spy)
+        monkeypatch.setattr(kb._conv, name, spy)
     return calls
 
 
@@ -70,11 +71,13 @@ def test_winograd_in_float64_is_the_convolution(winograd_calls, shape):
     np.testing.assert_allclose(out, out_n, rtol=1e-10, atol=1e-10)
     act, cache_r = kb.conv_relu_forward(x, w, b, 1, pad)
     np.testing.assert_array_equal(act, np.maximum(out, 0))  # the ReLU fused: the same bits
-    dx_n = kn.conv_backward(dout, cache_n)[0]
-    dx = kb.conv_backward(dout, cache)[0]
-    np.testing.assert_allclose(dx, dx_n, rtol=1e-10, atol=1e-10)
-    # forward twice, and dx's convolution where its F input channels fit the runs (8 to 32)
-    assert len(winograd_calls) == 2 + kb.winograd(F, C, 5, 5, 1, N, H, W)
+    for name, got, expected in zip(("dx", "dw", "db"), kb.conv_backward(dout, cache), kn.conv_backward(dout, cache_n)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=name)
+    # forward twice, dx's convolution where its F input channels fit the runs (8 to 32), dw
+    # where its F filters fit D's rows (up to 32)
+    forward = 2 + kb.winograd(F, C, 5, 5, 1, N, H, W)
+    assert winograd_calls.count("wino_forward_chunk") == forward
+    assert winograd_calls.count("wino_dw_chunk") == (F <= 32)
 
 
 @pytest.mark.parametrize("shape", CASES, ids=lambda s: "N%d-%dx%d-C%d-F%d-p%d" % s)
@@ -82,11 +85,19 @@ def test_winograd_in_float32_rounds_within_its_bound(winograd_calls, shape):
     for seed, scale in ((1, 1.0), (2, 1e-3), (3, 1e3)):
         x, w, b, dout, pad = case(shape, np.float32, seed)
         x *= np.float32(scale)
-        out = kb.conv_forward(x, w, b, 1, pad)[0]
-        exact = kn.conv_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, pad)[0]
-        size = kn.conv_forward(np.abs(x).astype(np.float64), np.abs(w).astype(np.float64), np.abs(b), 1, pad)[0]
+        out, cache = kb.conv_forward(x, w, b, 1, pad)
+        x64, w64, b64, d64 = (a.astype(np.float64) for a in (x, w, b, dout))
+        exact, cache_n = kn.conv_forward(x64, w64, b64, 1, pad)
+        size, _ = kn.conv_forward(np.abs(x64), np.abs(w64), np.abs(b64), 1, pad)
         assert (np.abs(out - exact) / size).max() < 4e-6
-    assert len(winograd_calls) == 3
+        dw = kb.conv_backward(dout, cache)[1]
+        dw_exact = kn.conv_backward(d64, cache_n)[1]
+        dw_size = kn.conv_backward(np.abs(d64), kn.conv_forward(np.abs(x64), w64, b64, 1, pad)[1])[1]
+        if shape[4] <= 32:
+            assert (np.abs(dw - dw_exact) / dw_size).max() < 2e-5
+        else:
+            np.testing.assert_allclose(dw, dw_exact, rtol=1e-4, atol=1e-3)
+    assert "wino_dw_chunk" in winograd_calls or shape[4] > 32
 
 
 def test_winograd_gives_the_same_bits_on_any_number_of_threads(monkeypatch):

@@ -72,7 +72,7 @@ def test_the_passes_winograd_runs_are_marked():
 
     net = Net(get_preset(NET), backend="numba", seed=0)
     units = _units(net)
-    # conv2 and conv3 forward and their dx at batch 64 (kernels_numba.winograd); conv1 never
+    # conv2 and conv3 forward and backward (dx, dw) at batch 64 (kernels_numba.winograd); conv1 never
     both = {(u, p) for u in ("conv2+relu2", "conv3+relu3") for p in ("forward", "backward")}
     assert _winograd_passes(net, units, 64) == both
     assert _winograd_passes(net, units, 1) == set()
@@ -81,4 +81,4 @@ def test_the_passes_winograd_runs_are_marked():
     row.update(peak_fraction=0.5, time_fraction=1.0, winograd=True)
     case = {"backend": "numba", "batch": 64, "passes": 3, "rows": [row]}
     table = format_roofline({"cpu": "x", "peak_gflops": 2.0, "probe": "p", "results": [case]})
-    assert "forward W" in table and "W: the pass runs a convolution by Winograd" in table
+    assert "forward W" in table and "W: the pass runs Winograd's F(2x2, 5x5)" in table

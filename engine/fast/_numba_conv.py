@@ -34,7 +34,7 @@ from numba import carray, njit, prange
 from . import config
 from ._numba_cpu import tile_pixels
 from ._numba_intrinsics import _at, _fma4x4, _stack_like, _sum4x4, _take
-from ._numba_winograd_ir import _address, _bt2d, _gemm4x4, _gemm16, _out2d
+from ._numba_winograd_ir import _address, _bt2d, _dt2d, _dw_product, _gemm4x4, _gemm16, _out2d
 
 _jit = njit(**config.JIT)
 _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk kernel
@@ -428,9 +428,10 @@ def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2,
     G, GQ = u16.shape[0] // 36, uq.shape[0] // 36
     Q = uq.shape[1] // 16
     Cs = 16 if C <= 16 else 32  # a row of V: runs of 16 channels (the products' stride)
-    S = NT * Cs + 16  # from one position to the next in V: a line more than the rows, so that
-    # the 36 positions of a tile do not fall in the same few sets of the L1 cache (a stride of
-    # 2 KB, C 20 at NT 16, ran the input transform 3x slower; docs/BENCHMARKS.md, "Winograd")
+    # from one position to the next in V: a line more than the rows, so that the 36 positions
+    # of a tile do not fall in the same few sets of the L1 cache (a stride of 2 KB, C 20 at
+    # NT 16, ran the input transform 3x slower; docs/BENCHMARKS.md, "Winograd F(2x2, 5x5)")
+    S = NT * Cs + 16
     L = 16 * (G + GQ)
     XW = WC + 2 * pad * C + SPARE
     xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
@@ -458,13 +459,7 @@ def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2,
             nt = (min(TH, th0 + rbt) - th0) * TW
             for t0 in range(0, nt, NT):
                 nv = min(NT, nt - t0)
-                for t in range(nv):  # V: the tiles' windows transformed, 16 channels at a time, then 4
-                    th, tw = th0 + (t0 + t) // TW, (t0 + t) % TW
-                    a0 = 2 * th * XW + 2 * tw * C
-                    for c0 in range(0, C - 15, 16):
-                        _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 16)
-                    for c0 in range(C - C % 16, C, 4):
-                        _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 4)
+                _wino_windows(xpf, XW, C, th0, t0, nv, TW, V, S, Cs)
                 for p in range(36):  # M: the products (tiles past nv: their sums are not used)
                     for g in range(G):
                         u = _at(u16, (p * G + g) * C * 16)
@@ -499,6 +494,102 @@ def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2,
                         _out2d(
                             _at(M, m + 16 * (G + g)), 6 * L, L, _at(out2, o + f0), Wo * F, F, _at(bias, f0), relu, True
                         )
+
+
+@_jit
+def _wino_windows(xpf, XW, C, th0, t0, nv, TW, V, S, Cs):
+    """V[p, t, c] of the tiles t0..t0+nv of a block whose first tile row is th0: each tile's
+    6x6 window transformed, 16 channels at a time, then 4."""
+    for t in range(nv):
+        th, tw = th0 + (t0 + t) // TW, (t0 + t) % TW
+        a0 = 2 * th * XW + 2 * tw * C
+        for c0 in range(0, C - 15, 16):
+            _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 16)
+        for c0 in range(C - C % 16, C, 4):
+            _bt2d(_at(xpf, a0 + c0), XW, C, _at(V, t * Cs + c0), S, 4)
+
+
+@_jit
+def _dw_run(V, v0, Cs, D, d0, Fs, nv, du, a0, F, wide):
+    """du[a0 + f*Cs + c] += sum over nv tiles t of D[d0 + t*Fs + f] * V[v0 + t*Cs + c] for every
+    filter f and the channels c of a run of 16 (wide) or 4, 8 filters at a time, then 4 (16 at
+    a time was no faster: conv2's backward at batch 64, one thread, 1.65-1.69 ms against
+    1.56-1.65)."""
+    for f0 in range(0, F - 7, 8):
+        if wide:
+            _dw_product(_at(V, v0), Cs, _at(D, d0 + f0), Fs, nv, _at(du, a0 + f0 * Cs), Cs, 8, 16)
+        else:
+            _dw_product(_at(V, v0), Cs, _at(D, d0 + f0), Fs, nv, _at(du, a0 + f0 * Cs), Cs, 8, 4)
+    if F % 8:
+        f0 = F - 4
+        if wide:
+            _dw_product(_at(V, v0), Cs, _at(D, d0 + f0), Fs, nv, _at(du, a0 + f0 * Cs), Cs, 4, 16)
+        else:
+            _dw_product(_at(V, v0), Cs, _at(D, d0 + f0), Fs, nv, _at(du, a0 + f0 * Cs), Cs, 4, 4)
+
+
+@_jit
+def _dw_sums(V, S, Cs, D, SD, Fs, nv, du, C, F):
+    """du[p, f, c] += sum over the nv tiles of D[p, t, f] * V[p, t, c]: the products' sums in
+    registers over the tiles, 16 channels (then 4) x 8 filters (then 4) at a time."""
+    for p in range(36):
+        for c0 in range(0, C - 15, 16):
+            _dw_run(V, p * S + c0, Cs, D, p * SD, Fs, nv, du, p * F * Cs + c0, F, True)
+        for c0 in range(C - C % 16, C, 4):
+            _dw_run(V, p * S + c0, Cs, D, p * SD, Fs, nv, du, p * F * Cs + c0, F, False)
+
+
+@_jit
+def wino_dw_chunk(xf, C, d2, pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts):
+    """dw's and db's partials by Winograd's F(2x2, 5x5), the transpose of its forward: chunk c
+    adds into du_parts[c] (36, F, Cs), dU = sum over tiles of V * D per position p, filter f
+    and channel c (V the tile's window transformed as forward, D = A dy A^T its 2x2 output
+    gradient spread over the 6x6), and into db_parts[c] (F,). d2 (N*Ho*Wo, F): the gradient
+    at the convolution's output. _numba_layout.gather_winograd_dw makes dw = G^T dU G."""
+    N, H, WC = xf.shape
+    F = d2.shape[1]
+    Cs = 16 if C <= 16 else 32
+    Fs = 16 if F <= 16 else 32
+    S = NT * Cs + 16  # as wino_forward_chunk's V, and D's rows likewise
+    SD = NT * Fs + 16
+    XW = WC + 2 * pad * C + SPARE
+    xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
+    xpf = xp.reshape(-1)
+    V = _aligned(np.empty(36 * S + 64, dtype=xf.dtype), 36 * S)
+    D = _aligned(np.empty(36 * SD + 64, dtype=xf.dtype), 36 * SD)
+    TW, TH = Wo // 2, Ho // 2
+    nblk = (TH + rbt - 1) // rbt
+    cur = -1
+    while True:
+        c = _take(taken)
+        if c >= bounds.shape[0] - 1:
+            return
+        du = carray(_at(du_parts, c * 36 * F * Cs), 36 * F * Cs)
+        db = carray(_at(db_parts, c * F), F)
+        for item in range(bounds[c], bounds[c + 1]):
+            n = item // nblk
+            if n != cur:
+                _pad_image(xf, n, C, pad, xp)
+                cur = n
+            th0 = (item - n * nblk) * rbt
+            nt = (min(TH, th0 + rbt) - th0) * TW
+            for t0 in range(0, nt, NT):
+                nv = min(NT, nt - t0)
+                _wino_windows(xpf, XW, C, th0, t0, nv, TW, V, S, Cs)
+                for t in range(nv):  # D, and db
+                    th, tw = th0 + (t0 + t) // TW, (t0 + t) % TW
+                    o = ((n * Ho + 2 * th) * Wo + 2 * tw) * F
+                    for f0 in range(0, F - 15, 16):
+                        _dt2d(_at(d2, o + f0), Wo * F, F, _at(D, t * Fs + f0), SD, 16)
+                    for f0 in range(F - F % 16, F, 4):
+                        _dt2d(_at(d2, o + f0), Wo * F, F, _at(D, t * Fs + f0), SD, 4)
+                    y00 = carray(_at(d2, o), F)
+                    y01 = carray(_at(d2, o + F), F)
+                    y10 = carray(_at(d2, o + Wo * F), F)
+                    y11 = carray(_at(d2, o + Wo * F + F), F)
+                    for f in range(F):
+                        db[f] += (y00[f] + y01[f]) + (y10[f] + y11[f])
+                _dw_sums(V, S, Cs, D, SD, Fs, nv, du, C, F)
 
 
 # A forward tile is PX pixels of a block in row-major order, so it may span output rows (conv3's
@@ -665,6 +756,12 @@ def conv_forward_par(T, xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, boun
 def wino_forward_par(T, xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2, relu):
     for _ in prange(T):
         wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2, relu)
+
+
+@_par
+def wino_dw_par(T, xf, C, d2, pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts):
+    for _ in prange(T):
+        wino_dw_chunk(xf, C, d2, pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts)
 
 
 @_par

@@ -153,6 +153,55 @@ def arrange_winograd(w, flip, u16, uq):
 
 
 @_jit
+def gather_winograd_dw(du_parts, db_parts, dw, db):
+    """dw (F, C, 5, 5) = G^T dU G and db (F,) from the chunks' partials of
+    _numba_conv.wino_dw_chunk: du_parts (chunks, 36, F, Cs), db_parts (chunks, F), summed in
+    float64, the pairs (f, c) innermost so that the products are vector loops (as
+    arrange_winograd)."""
+    F, C = dw.shape[0], dw.shape[1]
+    Cs = du_parts.shape[3]
+    P = F * C
+    g = WINOGRAD_G
+    u = np.zeros(36 * P)  # dU: row 6a + b, pair f*C + c
+    for q in range(du_parts.shape[0]):
+        part = du_parts[q].reshape(-1)
+        for p in range(36):
+            for f in range(F):
+                for c in range(C):
+                    u[np.uint64(p * P + f * C + c)] += part[np.uint64((p * F + f) * Cs + c)]
+    t = np.zeros(30 * P)  # dU G: row 5a + j
+    for a in range(6):
+        for b in range(6):
+            for j in range(5):
+                gb = g[b, j]
+                if gb == 0:  # G's first and last rows have one value each
+                    continue
+                d0, s0 = (5 * a + j) * P, (6 * a + b) * P
+                for q in range(P):
+                    t[np.uint64(d0 + q)] += gb * u[np.uint64(s0 + q)]
+    k = np.zeros(25 * P)  # G^T (dU G): row 5i + j
+    for a in range(6):
+        for i in range(5):
+            ga = g[a, i]
+            if ga == 0:
+                continue
+            for j in range(5):
+                d0, s0 = (5 * i + j) * P, (5 * a + j) * P
+                for q in range(P):
+                    k[np.uint64(d0 + q)] += ga * t[np.uint64(s0 + q)]
+    out = dw.reshape(-1)
+    for f in range(F):
+        for c in range(C):
+            for r in range(25):
+                out[np.uint64((f * C + c) * 25 + r)] = k[np.uint64(r * P + f * C + c)]
+    for f in range(F):
+        s = 0.0
+        for q in range(db_parts.shape[0]):
+            s += db_parts[q, f]
+        db[f] = s
+
+
+@_jit
 def gather_dw(dw_parts, db_parts, C, HH, WW, dw, db):
     """dw (F, C, HH, WW) and db (F,): the sums over chunks of their partials, dw_parts
     (chunks, Fp, HH*S) in the dx tiles' layout (each kernel row's run padded to S) and

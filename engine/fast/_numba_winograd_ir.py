@@ -237,3 +237,96 @@ def _address(typingctx, a):
         return builder.ptrtoint(ary.data, ir.IntType(64))
 
     return types.int64(a), codegen
+
+
+# -- the weight gradient -----------------------------------------------------------------------
+# Winograd's dw, the transpose of its forward: dU = sum over tiles of V * D per position, with
+# D = A dy A^T the tile's 2x2 output gradient spread over the 6x6 (A = AT^T), then
+# dw = G^T dU G (_numba_layout.gather_winograd_dw).
+
+
+def _a_rows(builder, vt, y):
+    """A y for 2 vectors y: A's rows are AT's columns, (1 0) (1 1) (1 -1) (1 H) (1 -H) (0 1)."""
+    return [
+        y[0],
+        builder.fadd(y[0], y[1]),
+        builder.fsub(y[0], y[1]),
+        _fmuladd(builder, vt, _k(vt, H), y[1], y[0]),
+        _fmuladd(builder, vt, _k(vt, -H), y[1], y[0]),
+        y[1],
+    ]
+
+
+@intrinsic
+def _dt2d(typingctx, src, rstep, cstep, dst, dstep, width):
+    """D = A y A^T of the 2x2 y whose value (i, e) is the run of `width` (a literal, 16 or 4)
+    values at src + i*rstep + e*cstep; D[a, b] stored at dst + (6a + b)*dstep."""
+    if not (isinstance(src, types.CPointer) and src == dst and isinstance(width, types.IntegerLiteral)):
+        return None
+    n = width.literal_value
+
+    def codegen(context, builder, signature, args):
+        ps, rs, cs, pd, ds, _ = args
+        vt = ir.VectorType(context.get_value_type(signature.args[0].dtype), n)
+        align = context.get_abi_sizeof(vt.element)
+        i64 = ir.IntType(64)
+        y = [
+            [
+                _vload(
+                    builder,
+                    builder.gep(
+                        ps, [builder.add(builder.mul(rs, ir.Constant(i64, i)), builder.mul(cs, ir.Constant(i64, e)))]
+                    ),
+                    vt,
+                    align,
+                )
+                for e in range(2)
+            ]
+            for i in range(2)
+        ]
+        z = [_a_rows(builder, vt, [y[0][e], y[1][e]]) for e in range(2)]  # z[e][a]
+        for a in range(6):
+            row = _a_rows(builder, vt, [z[0][a], z[1][a]])
+            for b in range(6):
+                off = builder.mul(ds, ir.Constant(i64, 6 * a + b))
+                _vstore(builder, row[b], builder.gep(pd, [off]), vt, align)
+        return context.get_dummy_value()
+
+    return types.void(src, rstep, cstep, dst, dstep, width), codegen
+
+
+@intrinsic
+def _dw_product(typingctx, V, vs, D, ds, nt, acc, astep, nf, width):
+    """acc[f] += sum over nt tiles t of D[t*ds + f] * V[t*vs ...] for f < nf: each acc[f] the
+    run of `width` values (16 or 4 channels) at acc + f*astep, its sums in registers over the
+    tiles, each D value broadcast. nf and width are literals."""
+    if not (isinstance(V, types.CPointer) and V == D == acc):
+        return None
+    if not (isinstance(nf, types.IntegerLiteral) and isinstance(width, types.IntegerLiteral)):
+        return None
+    NF, n = nf.literal_value, width.literal_value
+
+    def codegen(context, builder, signature, args):
+        pv, vsv, pd, dsv, ntv, pa, ast = args[:7]
+        scalar = context.get_value_type(signature.args[0].dtype)
+        vt = ir.VectorType(scalar, n)
+        align = context.get_abi_sizeof(scalar)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        ptrs = [builder.gep(pa, [builder.mul(ast, ir.Constant(i64, f))]) for f in range(NF)]
+        sums = [cgutils.alloca_once_value(builder, _vload(builder, p, vt, align)) for p in ptrs]
+        with cgutils.for_range(builder, ntv) as loop:
+            t = loop.index
+            v = _vload(builder, builder.gep(pv, [builder.mul(t, vsv)]), vt, align)
+            drow = builder.gep(pd, [builder.mul(t, dsv)])
+            for f in range(NF):
+                d = builder.load(builder.gep(drow, [ir.Constant(i64, f)]), align=align)
+                d = builder.insert_element(ir.Constant(vt, ir.Undefined), d, ir.Constant(i32, 0))
+                d = builder.shuffle_vector(
+                    d, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(i32, n), [0] * n)
+                )
+                builder.store(_fmuladd(builder, vt, d, v, builder.load(sums[f])), sums[f])
+        for f in range(NF):
+            _vstore(builder, builder.load(sums[f]), ptrs[f], vt, align)
+        return context.get_dummy_value()
+
+    return types.void(V, vs, D, ds, nt, acc, astep, nf, width), codegen

@@ -190,12 +190,12 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
 
 def winograd(C, F, HH, WW, stride, N, Ho, Wo):
     """Whether a convolution of N images' C input channels into F runs by Winograd's
-    F(2x2, 5x5) (_numba_conv.wino_forward_chunk): a 5x5 kernel of stride 1, outputs in whole
-    2x2 tiles, channels and filters in the runs its vector steps take (C a multiple of 4 from
-    8 to 32, F of 4), at least config.MIN_WINOGRAD_PIXELS outputs per channel, and
-    config.WINOGRAD. In the CIFAR-10 net from batch 2 (conv2) and 8 (conv3), forward and dx;
-    conv1's 3 channels stay direct. It does 36 multiply-adds per tile where the direct kernel
-    does 100 (docs/BENCHMARKS.md, "Winograd")."""
+    F(2x2, 5x5) (_numba_conv.wino_forward_chunk; its dw too, wino_dw_chunk, where F <= 32): a
+    5x5 kernel of stride 1, outputs in whole 2x2 tiles, channels and filters in the runs its
+    vector steps take (C a multiple of 4 from 8 to 32, F of 4), at least
+    config.MIN_WINOGRAD_PIXELS outputs per channel, and config.WINOGRAD. In the CIFAR-10 net
+    from batch 2 (conv2) and 8 (conv3): forward, dx and dw; conv1's 3 channels stay direct. It does 36 multiply-adds per tile where the direct kernel
+    does 100 (docs/BENCHMARKS.md, "Winograd F(2x2, 5x5)")."""
     return (
         config.WINOGRAD
         and N * Ho * Wo >= config.MIN_WINOGRAD_PIXELS
@@ -212,11 +212,13 @@ def winograd(C, F, HH, WW, stride, N, Ho, Wo):
 def conv_algorithms(x_shape, w_shape, stride, pad, dtype=np.float32):
     """How this backend computes a convolution of x (N, H, W, C) by w (F, C, HH, WW):
     {"forward": "winograd" or "direct", "dx": "winograd", "direct" (a convolution of dout)
-    or "tiles" (the dx tiles, beside dw's)}, at this moment's settings (bench --roofline)."""
+    or "tiles" (the dx tiles, beside dw's), "dw": "winograd" or "tiles"}, at this moment's
+    settings (bench --roofline)."""
     forward = _forward_plan(tuple(x_shape), tuple(w_shape), False, int(stride), int(pad), dtype)
     back = _backward_plan(tuple(x_shape), tuple(w_shape), int(stride), int(pad), True, dtype)
     dx = ("winograd" if back[4][-1] else "direct") if back[1] else "tiles"
-    return {"forward": "winograd" if forward[-1] else "direct", "dx": dx}
+    dw = "winograd" if back[5] is not None else "tiles"
+    return {"forward": "winograd" if forward[-1] else "direct", "dx": dx, "dw": dw}
 
 
 def _forward(plan, x, w, b, relu):
@@ -320,18 +322,19 @@ def _conv_backward(dout, cache, need_dx, act):
     need_dx = bool(need_dx)
     key = ("cb", x.shape, w.shape, stride, pad, need_dx, dtype, _settings())
     plan = _plans.get(key) or _remember(key, _backward_plan(x.shape, w.shape, stride, pad, need_dx, dtype))
-    douts, by_conv, dw_plan = plan[:3]
+    douts, by_conv, dw_plan, relu_plan, dx_plan, wdw = plan
     if dout.shape != douts:
         raise ValueError("conv_backward: dout of shape %s, expected %s" % (dout.shape, douts))
-    if not by_conv:
+    if not by_conv and wdw is None:
         return _dw_dx(dw_plan, x, w, dout, act, need_dx)
     # With stride 1, dx is the convolution of dout, padded by HH-1-pad, with the filters
     # rotated and in/out channels swapped: the forward kernel, whose sums run over HH*WW*F
     # values, instead of the dx tiles, whose sums run over F only.
-    relu_plan, dx_plan = plan[3:]
-    if act is not None:  # dx needs the gradient at the convolution's output itself
+    if act is not None:  # dx and Winograd's dw need the gradient at the convolution's output
         dout = _run_elementwise(relu_plan, _act.relu_chunk, _act.relu_par, True, dout, act)
-    dx = _forward(dx_plan, dout, w, None, False)
+    dx = _forward(dx_plan, dout, w, None, False) if by_conv else None
+    if wdw is not None:
+        return (dx,) + _winograd_dw(wdw, x, dout)
     return (dx,) + _dw_dx(dw_plan, x, w, dout, None, False)[1:]
 
 
@@ -368,19 +371,53 @@ def _dw_dx(plan, x, w, dout, act, need_dx):
 
 
 def _backward_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
-    """(dout's shape, by_conv, the dw call's plan[, relu_backward's, dx's forward plan]) of a
-    conv_backward call: by_conv, dx as a convolution of dout (a forward call and a dw call
-    without dx)."""
+    """(dout's shape, by_conv, the dw call's plan, relu_backward's, dx's forward plan,
+    Winograd's dw plan or None) of a conv_backward call: by_conv, dx as a convolution of dout
+    (a forward call, and dw by Winograd or a dw call without dx); else the dx tiles beside
+    dw's, or without dx dw by Winograd where it suits."""
     N, H, W, C = x_shape
     F, _, HH, WW = w_shape
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     by_conv = need_dx and stride == 1 and HH == WW and pad <= HH - 1 and N * Ho * Wo >= config.MIN_DX_BY_CONV_PIXELS
     douts = (N, Ho, Wo, F)
-    if not by_conv:
-        return douts, False, _dw_plan(x_shape, w_shape, stride, pad, need_dx)
-    dx_plan = _forward_plan(douts, w_shape, True, 1, HH - 1 - pad, dtype)
+    wdw = _winograd_dw_plan(x_shape, w_shape, stride, pad) if by_conv or not need_dx else None
     relu = _elementwise_plan(N * Ho * Wo * F)
-    return douts, True, _dw_plan(x_shape, w_shape, stride, pad, False), relu, dx_plan
+    if not by_conv:
+        return douts, False, _dw_plan(x_shape, w_shape, stride, pad, need_dx), relu, None, wdw
+    dx_plan = _forward_plan(douts, w_shape, True, 1, HH - 1 - pad, dtype)
+    return douts, True, _dw_plan(x_shape, w_shape, stride, pad, False), relu, dx_plan, wdw
+
+
+def _winograd_dw_plan(x_shape, w_shape, stride, pad):
+    """The plan of dw by Winograd (_numba_conv.wino_dw_chunk), or None where winograd() does
+    not take the convolution or its filters pass 32 (D's rows)."""
+    N, H, W, C = x_shape
+    F, _, HH, WW = w_shape
+    Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
+    if not (winograd(C, F, HH, WW, stride, N, Ho, Wo) and F <= 32):
+        return None
+    rbt = max(1, config.CONV_BLOCK_PIXELS // (4 * (Wo // 2)))
+    nblk = (Ho // 2 + rbt - 1) // rbt
+    T, chunks = _plan(N * Ho * Wo * F * HH * WW * C, config.MIN_PARALLEL_MACS, N * nblk)
+    bounds = parallel.chunks(_split(N * nblk, chunks))[0]
+    Cs = 16 if C <= 16 else 32
+    return T, (C, pad, Ho, Wo, rbt, bounds), (chunks, 36, F, Cs), (chunks, F), (N, H, W * C), (N * Ho * Wo, F), w_shape
+
+
+def _winograd_dw(plan, x, dout):
+    """dw and db by Winograd: the chunks' partials of dU, then dw = G^T dU G."""
+    T, mid, dus, dbs, xf, d2, ws = plan
+    dtype = x.dtype
+    du_parts = np.zeros(dus, dtype=dtype)
+    db_parts = np.zeros(dbs, dtype=dtype)
+    C, pad, Ho, Wo, rbt, bounds = mid
+    taken = np.zeros(1, dtype=np.int64)
+    args = (x.reshape(xf), C, dout.reshape(d2), pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts)
+    parallel.run(T, _conv.wino_dw_chunk, _conv.wino_dw_par, args, dtype)
+    dw = np.empty(ws, dtype=dtype)
+    db = np.empty(ws[0], dtype=dtype)
+    _layout.gather_winograd_dw(du_parts, db_parts, dw, db)
+    return dw, db
 
 
 def _dw_plan(x_shape, w_shape, stride, pad, need_dx):
