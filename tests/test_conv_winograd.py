@@ -40,13 +40,16 @@ def winograd_calls(monkeypatch):
     monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0)  # dx as a convolution
     monkeypatch.setattr(kb, "_threads", lambda: 1)
     calls = []
-    for name in ("wino_forward_chunk", "wino_dw_chunk"):
 
-        def spy(*args, chunk=getattr(kb._conv, name), name=name):
+    def spy(name, chunk):
+        def counted(*args):
             calls.append(name)
             return chunk(*args)
 
-        monkeypatch.setattr(kb._conv, name, spy)
+        return counted
+
+    for name in ("wino_forward_chunk", "wino_dw_chunk"):
+        monkeypatch.setattr(kb._conv, name, spy(name, getattr(kb._conv, name)))
     return calls
 
 
