@@ -229,6 +229,6 @@ def format_roofline(result):
             )
     if any(r["winograd"] for case in result["results"] for r in case["rows"]):
         lines.append("")
-        lines.append("W: the pass runs a convolution by Winograd's F(2x2, 5x5) (backward: its dx); its GFLOP/s count")
+        lines.append("W: the pass runs Winograd's F(2x2, 5x5) (backward: for dx and dw); its GFLOP/s count")
         lines.append("the direct convolution's flops, of which Winograd does 36 multiply-adds in 100.")
     return "\n".join(lines)
