@@ -75,6 +75,28 @@ def _pad_image(xf, n, C, pad, xp):
 
 
 @_jit
+def _chunk(taken, bounds):
+    """The work items [i0, i1) of the next chunk this thread takes, or (-1, -1) when every
+    chunk is taken."""
+    c = _take(taken)
+    if c >= bounds.shape[0] - 1:
+        return -1, -1
+    return bounds[c], bounds[c + 1]
+
+
+@_jit
+def _block_of(item, nblk, rb, rows, xf, C, pad, xp, cur):
+    """(image, first row, rows) of work item `item`: nblk blocks of rb of an image's `rows`
+    rows (of outputs, or of tiles), the image padded into xp unless it is there already
+    (image cur; -1: none yet)."""
+    n = item // nblk
+    if n != cur:
+        _pad_image(xf, n, C, pad, xp)
+    r0 = (item - n * nblk) * rb
+    return n, r0, min(rows, r0 + rb) - r0
+
+
+@_jit
 def _runs4(xpf, a0, a1, a2, a3, o, seg):
     """The runs of seg values at offset o of the 4 windows starting at a0..a3 (views)."""
     return (
@@ -445,18 +467,12 @@ def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2,
         bias[f] = b[f]
     TW, TH = Wo // 2, Ho // 2
     nblk = (TH + rbt - 1) // rbt
-    cur = -1
-    while True:
-        c = _take(taken)
-        if c >= bounds.shape[0] - 1:
-            return
-        for item in range(bounds[c], bounds[c + 1]):
-            n = item // nblk
-            if n != cur:
-                _pad_image(xf, n, C, pad, xp)
-                cur = n
-            th0 = (item - n * nblk) * rbt
-            nt = (min(TH, th0 + rbt) - th0) * TW
+    n = -1
+    i0, i1 = _chunk(taken, bounds)
+    while i0 >= 0:
+        for item in range(i0, i1):
+            n, th0, ntr = _block_of(item, nblk, rbt, TH, xf, C, pad, xp, n)
+            nt = ntr * TW
             for t0 in range(0, nt, NT):
                 nv = min(NT, nt - t0)
                 _wino_windows(xpf, XW, C, th0, t0, nv, TW, V, S, Cs)
@@ -494,6 +510,7 @@ def wino_forward_chunk(xf, C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out2,
                         _out2d(
                             _at(M, m + 16 * (G + g)), 6 * L, L, _at(out2, o + f0), Wo * F, F, _at(bias, f0), relu, True
                         )
+        i0, i1 = _chunk(taken, bounds)
 
 
 @_jit
@@ -559,20 +576,16 @@ def wino_dw_chunk(xf, C, d2, pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts
     D = _aligned(np.empty(36 * SD + 64, dtype=xf.dtype), 36 * SD)
     TW, TH = Wo // 2, Ho // 2
     nblk = (TH + rbt - 1) // rbt
-    cur = -1
+    n = -1
     while True:
-        c = _take(taken)
+        c = _take(taken)  # its partials are chunk c's
         if c >= bounds.shape[0] - 1:
             return
         du = carray(_at(du_parts, c * 36 * F * Cs), 36 * F * Cs)
         db = carray(_at(db_parts, c * F), F)
         for item in range(bounds[c], bounds[c + 1]):
-            n = item // nblk
-            if n != cur:
-                _pad_image(xf, n, C, pad, xp)
-                cur = n
-            th0 = (item - n * nblk) * rbt
-            nt = (min(TH, th0 + rbt) - th0) * TW
+            n, th0, ntr = _block_of(item, nblk, rbt, TH, xf, C, pad, xp, n)
+            nt = ntr * TW
             for t0 in range(0, nt, NT):
                 nv = min(NT, nt - t0)
                 _wino_windows(xpf, XW, C, th0, t0, nv, TW, V, S, Cs)
@@ -610,19 +623,13 @@ def conv_forward_chunk(xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bound
     xp = np.zeros((H + 2 * pad, XW), dtype=xf.dtype)
     xpf = xp.reshape(-1)
     sC = stride * C
+    n = -1  # the image in xp
     at = np.zeros(16, dtype=np.int64)  # the windows of a tile's pixels (the first PX of them)
-    cur = -1
-    while True:
-        c = _take(taken)
-        if c >= bounds.shape[0] - 1:
-            return
-        for item in range(bounds[c], bounds[c + 1]):
-            n = item // nblk
-            if n != cur:
-                _pad_image(xf, n, C, pad, xp)
-                cur = n
-            ho0 = (item - n * nblk) * rb
-            P = (min(Ho, ho0 + rb) - ho0) * Wo
+    i0, i1 = _chunk(taken, bounds)
+    while i0 >= 0:
+        for item in range(i0, i1):
+            n, ho0, nr = _block_of(item, nblk, rb, Ho, xf, C, pad, xp, n)
+            P = nr * Wo
             q0 = (n * Ho + ho0) * Wo
             # the output row and column of pixel p0, stepped along: a division per pixel per tile
             # (p // Wo, p % Wo) cost conv1's forward 13% (docs/BENCHMARKS.md, "Sixteen pixels a forward tile")
@@ -640,6 +647,7 @@ def conv_forward_chunk(xf, C, w16, wq, b, HH, WW, stride, pad, Ho, Wo, rb, bound
                     _fwd16(xpf, at, XW, HH, seg, w16, g, b, out2, relu, q0 + p0, nv)
                 for gq in range(wq.shape[0]):
                     _fwd4(xpf, at, XW, HH, Q, wq, gq, b, 16 * G + 4 * gq, out2, relu, q0 + p0, nv)
+        i0, i1 = _chunk(taken, bounds)
 
 
 @_jit

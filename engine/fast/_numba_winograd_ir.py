@@ -87,42 +87,57 @@ def _vstore(builder, v, p, vt, align):
     builder.store(v, builder.bitcast(p, vt.as_pointer()), align=align)
 
 
-def _window(builder, base, rstep, cstep, vt, align, rows):
-    """rows applied along each of the 6 rows of the 6x6 vectors at base + i*rstep + j*cstep:
-    r[i] = rows(row i)."""
+def _window(builder, base, rstep, cstep, vt, align, rows, size=6):
+    """rows applied along each of the `size` rows of the size x size vectors at
+    base + i*rstep + j*cstep: r[i] = rows(row i)."""
     i64 = ir.IntType(64)
     r = []
-    for i in range(6):
+    for i in range(size):
         row = builder.mul(rstep, ir.Constant(i64, i))
         xs = [
             _vload(builder, builder.gep(base, [builder.add(row, builder.mul(cstep, ir.Constant(i64, j)))]), vt, align)
-            for j in range(6)
+            for j in range(size)
         ]
         r.append(rows(builder, vt, xs))
     return r
 
 
-@intrinsic
-def _bt2d(typingctx, src, rstep, cstep, dst, dstep, width):
-    """V = BT d BT^T of the 6x6 window d whose value (i, j) is the run of `width` (a literal,
-    16 or 4) values at src + i*rstep + j*cstep; V[a, b] stored at dst + (6a + b)*dstep."""
-    if not (isinstance(src, types.CPointer) and src == dst and isinstance(width, types.IntegerLiteral)):
-        return None
-    n = width.literal_value
+def _to_6x6(body, name):
+    """An intrinsic (src, rstep, cstep, dst, dstep, width) that stores the 6x6 vectors
+    body(builder, vt, align, src, rstep, cstep) returns, out[a][b] at dst + (6a + b)*dstep;
+    its vectors are runs of `width` values (a literal, 16 or 4)."""
 
-    def codegen(context, builder, signature, args):
-        ps, rs, cs, pd, ds, _ = args
-        vt = ir.VectorType(context.get_value_type(signature.args[0].dtype), n)
-        align = context.get_abi_sizeof(vt.element)
-        r = _window(builder, ps, rs, cs, vt, align, _bt_rows)
-        for b in range(6):
-            col = _bt_rows(builder, vt, [r[i][b] for i in range(6)])
+    def generate(typingctx, src, rstep, cstep, dst, dstep, width):
+        if not (isinstance(src, types.CPointer) and src == dst and isinstance(width, types.IntegerLiteral)):
+            return None
+        n = width.literal_value
+
+        def codegen(context, builder, signature, args):
+            ps, rs, cs, pd, ds, _ = args
+            vt = ir.VectorType(context.get_value_type(signature.args[0].dtype), n)
+            align = context.get_abi_sizeof(vt.element)
+            out = body(builder, vt, align, ps, rs, cs)
             for a in range(6):
-                off = builder.mul(ds, ir.Constant(ir.IntType(64), 6 * a + b))
-                _vstore(builder, col[a], builder.gep(pd, [off]), vt, align)
-        return context.get_dummy_value()
+                for b in range(6):
+                    off = builder.mul(ds, ir.Constant(ir.IntType(64), 6 * a + b))
+                    _vstore(builder, out[a][b], builder.gep(pd, [off]), vt, align)
+            return context.get_dummy_value()
 
-    return types.void(src, rstep, cstep, dst, dstep, width), codegen
+        return types.void(src, rstep, cstep, dst, dstep, width), codegen
+
+    generate.__name__ = generate.__qualname__ = name
+    return intrinsic(generate)
+
+
+def _window_transformed(builder, vt, align, src, rstep, cstep):
+    """V = BT d BT^T of the 6x6 window d whose value (i, j) is the run at src + i*rstep +
+    j*cstep: BT along each row, then along each column."""
+    r = _window(builder, src, rstep, cstep, vt, align, _bt_rows)
+    cols = [_bt_rows(builder, vt, [r[i][b] for i in range(6)]) for b in range(6)]
+    return [[cols[b][a] for b in range(6)] for a in range(6)]
+
+
+_bt2d = _to_6x6(_window_transformed, "_bt2d")  # V of a tile's window, per position (6a + b)
 
 
 def _splat(builder, b, n):
@@ -257,42 +272,14 @@ def _a_rows(builder, vt, y):
     ]
 
 
-@intrinsic
-def _dt2d(typingctx, src, rstep, cstep, dst, dstep, width):
-    """D = A y A^T of the 2x2 y whose value (i, e) is the run of `width` (a literal, 16 or 4)
-    values at src + i*rstep + e*cstep; D[a, b] stored at dst + (6a + b)*dstep."""
-    if not (isinstance(src, types.CPointer) and src == dst and isinstance(width, types.IntegerLiteral)):
-        return None
-    n = width.literal_value
+def _gradient_spread(builder, vt, align, src, rstep, cstep):
+    """D = A y A^T of the 2x2 y whose value (i, e) is the run at src + i*rstep + e*cstep."""
+    y = _window(builder, src, rstep, cstep, vt, align, lambda builder, vt, xs: xs, size=2)
+    z = [_a_rows(builder, vt, [y[0][e], y[1][e]]) for e in range(2)]  # z[e][a]
+    return [_a_rows(builder, vt, [z[0][a], z[1][a]]) for a in range(6)]
 
-    def codegen(context, builder, signature, args):
-        ps, rs, cs, pd, ds, _ = args
-        vt = ir.VectorType(context.get_value_type(signature.args[0].dtype), n)
-        align = context.get_abi_sizeof(vt.element)
-        i64 = ir.IntType(64)
-        y = [
-            [
-                _vload(
-                    builder,
-                    builder.gep(
-                        ps, [builder.add(builder.mul(rs, ir.Constant(i64, i)), builder.mul(cs, ir.Constant(i64, e)))]
-                    ),
-                    vt,
-                    align,
-                )
-                for e in range(2)
-            ]
-            for i in range(2)
-        ]
-        z = [_a_rows(builder, vt, [y[0][e], y[1][e]]) for e in range(2)]  # z[e][a]
-        for a in range(6):
-            row = _a_rows(builder, vt, [z[0][a], z[1][a]])
-            for b in range(6):
-                off = builder.mul(ds, ir.Constant(i64, 6 * a + b))
-                _vstore(builder, row[b], builder.gep(pd, [off]), vt, align)
-        return context.get_dummy_value()
 
-    return types.void(src, rstep, cstep, dst, dstep, width), codegen
+_dt2d = _to_6x6(_gradient_spread, "_dt2d")  # D of a tile's output gradient, per position
 
 
 @intrinsic
