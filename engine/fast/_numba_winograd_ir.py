@@ -103,9 +103,10 @@ def _window(builder, base, rstep, cstep, vt, align, rows, size=6):
 
 
 def _to_6x6(body, name):
-    """An intrinsic (src, rstep, cstep, dst, dstep, width) that stores the 6x6 vectors
-    body(builder, vt, align, src, rstep, cstep) returns, out[a][b] at dst + (6a + b)*dstep;
-    its vectors are runs of `width` values (a literal, 16 or 4)."""
+    """An intrinsic (src, rstep, cstep, dst, dstep, width) whose body(builder, vt, align, src,
+    rstep, cstep, store) computes 6x6 vectors and hands each to store(a, b, value), which
+    stores it at dst + (6a + b)*dstep, as soon as it is made (all 36 kept until the end
+    spill registers); its vectors are runs of `width` values (a literal, 16 or 4)."""
 
     def generate(typingctx, src, rstep, cstep, dst, dstep, width):
         if not (isinstance(src, types.CPointer) and src == dst and isinstance(width, types.IntegerLiteral)):
@@ -116,11 +117,12 @@ def _to_6x6(body, name):
             ps, rs, cs, pd, ds, _ = args
             vt = ir.VectorType(context.get_value_type(signature.args[0].dtype), n)
             align = context.get_abi_sizeof(vt.element)
-            out = body(builder, vt, align, ps, rs, cs)
-            for a in range(6):
-                for b in range(6):
-                    off = builder.mul(ds, ir.Constant(ir.IntType(64), 6 * a + b))
-                    _vstore(builder, out[a][b], builder.gep(pd, [off]), vt, align)
+
+            def store(a, b, value):
+                off = builder.mul(ds, ir.Constant(ir.IntType(64), 6 * a + b))
+                _vstore(builder, value, builder.gep(pd, [off]), vt, align)
+
+            body(builder, vt, align, ps, rs, cs, store)
             return context.get_dummy_value()
 
         return types.void(src, rstep, cstep, dst, dstep, width), codegen
@@ -129,12 +131,13 @@ def _to_6x6(body, name):
     return intrinsic(generate)
 
 
-def _window_transformed(builder, vt, align, src, rstep, cstep):
+def _window_transformed(builder, vt, align, src, rstep, cstep, store):
     """V = BT d BT^T of the 6x6 window d whose value (i, j) is the run at src + i*rstep +
-    j*cstep: BT along each row, then along each column."""
+    j*cstep: BT along each row, then along each column, each column stored when made."""
     r = _window(builder, src, rstep, cstep, vt, align, _bt_rows)
-    cols = [_bt_rows(builder, vt, [r[i][b] for i in range(6)]) for b in range(6)]
-    return [[cols[b][a] for b in range(6)] for a in range(6)]
+    for b in range(6):
+        for a, value in enumerate(_bt_rows(builder, vt, [r[i][b] for i in range(6)])):
+            store(a, b, value)
 
 
 _bt2d = _to_6x6(_window_transformed, "_bt2d")  # V of a tile's window, per position (6a + b)
@@ -272,11 +275,13 @@ def _a_rows(builder, vt, y):
     ]
 
 
-def _gradient_spread(builder, vt, align, src, rstep, cstep):
+def _gradient_spread(builder, vt, align, src, rstep, cstep, store):
     """D = A y A^T of the 2x2 y whose value (i, e) is the run at src + i*rstep + e*cstep."""
     y = _window(builder, src, rstep, cstep, vt, align, lambda builder, vt, xs: xs, size=2)
     z = [_a_rows(builder, vt, [y[0][e], y[1][e]]) for e in range(2)]  # z[e][a]
-    return [_a_rows(builder, vt, [z[0][a], z[1][a]]) for a in range(6)]
+    for a in range(6):
+        for b, value in enumerate(_a_rows(builder, vt, [z[0][a], z[1][a]])):
+            store(a, b, value)
 
 
 _dt2d = _to_6x6(_gradient_spread, "_dt2d")  # D of a tile's output gradient, per position
