@@ -13,6 +13,9 @@ No timing here; that is `python -m engine bench`.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import naive
 import numpy as np
@@ -324,3 +327,32 @@ def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
         kb.conv_backward(np.ones_like(out), cache)
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
     assert used == [1, 1, 2, 2, 1, 1, 3, 3]
+
+
+EXIT_SCRIPT = """
+import threading
+import numpy as np
+from engine.fast import config, parallel
+from engine.fast import kernels_numba as kb
+assert parallel.LAYER is not None
+parallel.WANTED = 2
+config.MIN_PARALLEL_ELEMENTS = 0
+kb._threads = lambda: 2
+x = np.ones((4, 8, 8, 4), np.float32)
+for _ in range(2):  # the second call starts the wrapper's compile, in the background
+    kb.relu_forward(x)
+print([t.daemon for t in threading.enumerate() if t.name == "convnet-compile"])
+"""
+
+
+def test_the_process_exits_once_a_background_compile_is_done(tmp_path):
+    # A process that ends while a prange wrapper compiles (a short `engine train`) waits for
+    # it: killed inside LLVM at the interpreter's exit, a daemon compile thread crashed it
+    # (SIGABRT or SIGSEGV) in 2 runs of 4, and left nothing in Numba's cache (parallel.py).
+    root = Path(__file__).resolve().parents[1]
+    cache = tmp_path / "numba-cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[-2] == "[False]"  # the compile was still running at the script's end
+    assert list(cache.rglob("_numba_act.relu_par-*.nbc")), "the wrapper was not compiled before the exit"

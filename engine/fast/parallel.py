@@ -14,7 +14,8 @@ compiled in a background thread once it has been wanted WANTED times (a few trai
 by then the kernels themselves are compiled, and Numba compiles one function at a time), and
 the calls run on engine.fast.workers until it is ready. The first training step does not wait
 for it, a test that calls a kernel a few times never compiles it, and with Numba's cache
-filled (every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks).
+filled (every later start) it is ready a few steps in. wait_compiled() waits for it (benchmarks);
+so does the process's exit (the thread is not a daemon: killed inside LLVM, it crashed the exit).
 
 How long a thread of the pool spins before it sleeps is OpenMP's GOMP_SPINCOUNT, read once,
 when libgomp loads: config.OMP_SPINCOUNT, if set, is what the pool gets (the environment's own value
@@ -110,7 +111,10 @@ def _wanted(wrapper, args, dtype):
         _asked[key] = n = _asked.get(key, 0) + 1
         if n >= WANTED and key not in _compiling:
             signature = tuple(numba.typeof(a) for a in args)
-            t = threading.Thread(target=_compile, args=(key, wrapper, signature), name="convnet-compile", daemon=True)
+            # not a daemon: Python's exit waits for it. A daemon thread still inside LLVM when
+            # the interpreter tears down took the process with it (SIGABRT or SIGSEGV, exit
+            # 134/139, in 2 runs of 4 of a short training that ended while wrappers compiled)
+            t = threading.Thread(target=_compile, args=(key, wrapper, signature), name="convnet-compile", daemon=False)
             _compiling[key] = t
             t.start()
     if WANTED <= 1:  # compile at the first call, and use it (tests)
