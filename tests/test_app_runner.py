@@ -290,3 +290,16 @@ def test_the_runner_trains_on_the_rows_it_names(runner, data):
     rows = runner.batches.last_rows
     loss, _ = net.loss(net.prepare(data.train_x[rows]), data.train_y[rows])
     assert len(rows) == 16 and ev["loss"] == pytest.approx(loss, abs=1e-6)
+
+
+def test_validation_and_test_images_stream_in_a_shuffled_order():
+    # an image folder comes sorted by class: the running accuracies' windows must each see
+    # every class from the start, not the first class or two (runner_net._make_batches)
+    ds = synthetic_dataset(1000, 200, 10, seed=0)
+    order = np.argsort(ds.train_y, kind="stable")
+    ds.train_x, ds.train_y = ds.train_x[order], ds.train_y[order]
+    ds.test_x, ds.test_y = ds.test_x[np.argsort(ds.test_y, kind="stable")], np.sort(ds.test_y)
+    r = Runner(ds, spec=TINY, backend="numpy", batch_size=16, threaded=False, eval_interval=0.0)
+    assert sorted(r._val_idx.tolist()) == list(range(0, 1000, 10))  # still every 10th image
+    assert len(set(ds.train_y[r._val_idx[:32]].tolist())) >= 6
+    assert len(set(ds.test_y[r._test_order[:32]].tolist())) >= 6

@@ -90,12 +90,16 @@ class RunnerNetMixin:
     def _make_batches(self):
         """A fresh batch source and test order, seeded from the current seed."""
         ds = self.dataset
-        train_idx, self._val_idx = validation_split(len(ds.train_y), every=10)
+        train_idx, val_idx = validation_split(len(ds.train_y), every=10)
         self.batches = IndexedBatches(
             ds.train_x, ds.train_y, self.hyper["batch_size"], seed=self.hyper["seed"], indices=train_idx
         )
-        # The image folder is sorted by class: shuffle (seeded) before streaming test images.
-        self._test_order = np.random.default_rng(self.hyper["seed"]).permutation(len(ds.test_y)).astype(np.int64)
+        # An image folder is sorted by class: shuffle (seeded) before streaming validation and
+        # test images, or the running accuracies' windows hold a class or two at a time (the
+        # validation one read 72.5% on airplanes and automobiles while the test one read 59.3%)
+        rng = np.random.default_rng(self.hyper["seed"])
+        self._test_order = rng.permutation(len(ds.test_y)).astype(np.int64)
+        self._val_idx = rng.permutation(val_idx).astype(np.int64)
         if self._fixed_index is None and len(self._test_order):
             self._fixed_index = int(self._test_order[0])
 
