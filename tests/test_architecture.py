@@ -42,6 +42,8 @@ NOT_IN_BROWSER = {
     "engine.fast._numba_optim",
     "engine.fast._numba_peak",
     "engine.fast._numba_pool",
+    "engine.fast._numba_padded",
+    "engine.fast._numba_winograd",
     "engine.fast._numba_winograd_ir",
 }
 NEVER_IN_BROWSER = ("numba", "llvmlite", "bokeh", "panel")

@@ -1,5 +1,5 @@
 """The Numba backend's Winograd convolution, F(2x2, 5x5): its chunk kernels
-(engine/fast/_numba_conv.py, wino_forward_chunk and wino_dw_chunk), their vector steps
+(engine/fast/_numba_winograd.py, wino_forward_chunk and wino_dw_chunk), their vector steps
 (_numba_winograd_ir.py), the filters' transforms (_numba_layout.arrange_winograd,
 gather_winograd_dw) and when they run (kernels_numba.winograd).
 
@@ -49,7 +49,7 @@ def winograd_calls(monkeypatch):
         return counted
 
     for name in ("wino_forward_chunk", "wino_dw_chunk"):
-        monkeypatch.setattr(kb._conv, name, spy(name, getattr(kb._conv, name)))
+        monkeypatch.setattr(kb._wino, name, spy(name, getattr(kb._wino, name)))
     return calls
 
 

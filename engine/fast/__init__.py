@@ -5,9 +5,10 @@ ConvNet computes. This package computes the same faster, with the same results (
 compare them value for value or bit for bit):
 
     kernels_numba.py  the Numba backend: kernels_numpy.py's names and signatures, compiled.
-                      Its loops live in _numba_conv.py, _numba_pool.py, _numba_act.py and
-                      _numba_optim.py, each with every helper its kernels call (Numba's cache
-                      only notices edits to the compiled function's own file).
+                      Its loops live in _numba_conv.py, _numba_winograd.py, _numba_pool.py,
+                      _numba_act.py and _numba_optim.py, each with every helper its kernels
+                      call (Numba's cache only notices edits to the compiled function's own
+                      file; the small settled exceptions say so at their top).
     config.py         the Numba kernels' compile options and thread thresholds.
     parallel.py       which threads run the Numba kernels' chunks: Numba's OpenMP/TBB pool,
                       or workers.py where that pool does not load.

@@ -93,7 +93,7 @@ def arrange_weights(w, flip, w16, wq, wsc):
 
 @_jit
 def arrange_winograd(w, flip, u16, uq):
-    """Conv weights w (F, C, 5, 5) transformed for _numba_conv.wino_forward_chunk: U = G w G^T
+    """Conv weights w (F, C, 5, 5) transformed for _numba_winograd.wino_forward_chunk: U = G w G^T
     per filter and channel, in float64, at position p = 6a + b of the 6x6: u16 (36*G, C*16)
     holds filters 16g..16g+15 of position p in row p*G + g, a channel's 16 filters side by
     side; uq (36*Gq, Q*16) the filters left over in fours, row p*Gq + gq, channels in groups
@@ -155,7 +155,7 @@ def arrange_winograd(w, flip, u16, uq):
 @_jit
 def gather_winograd_dw(du_parts, db_parts, dw, db):
     """dw (F, C, 5, 5) = G^T dU G and db (F,) from the chunks' partials of
-    _numba_conv.wino_dw_chunk: du_parts (chunks, 36, F, Cs), db_parts (chunks, F), summed in
+    _numba_winograd.wino_dw_chunk: du_parts (chunks, 36, F, Cs), db_parts (chunks, F), summed in
     float64, the pairs (f, c) innermost so that the products are vector loops (as
     arrange_winograd)."""
     F, C = dw.shape[0], dw.shape[1]

@@ -13,8 +13,8 @@ Three levels, in the spirit of stumpy:
 
 Levels 1 and 2 live in one module per kind of layer, each with every helper its kernels call
 (Numba's cache only notices edits to the file of the function it compiled):
-_numba_conv.py (convolution; the vector steps of its Winograd kernel are LLVM intrinsics in
-_numba_winograd_ir.py), _numba_pool.py (max pooling), _numba_act.py (ReLU, tanh,
+_numba_conv.py (convolution), _numba_winograd.py (Winograd's convolution; its vector steps are
+LLVM intrinsics in _numba_winograd_ir.py), _numba_pool.py (max pooling), _numba_act.py (ReLU, tanh,
 sigmoid, softmax). This file is level 3 and compiles nothing itself.
 
 The chunks run on Numba's own thread pool (OpenMP's or TBB's) through a small `prange`
@@ -38,6 +38,7 @@ from . import _numba_conv as _conv
 from . import _numba_layout as _layout
 from . import _numba_optim as _optim
 from . import _numba_pool as _pool
+from . import _numba_winograd as _wino
 from . import config, parallel
 
 NAME = "numba"
@@ -190,7 +191,7 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
 
 def winograd(C, F, HH, WW, stride, N, Ho, Wo):
     """Whether a convolution of N images' C input channels into F runs by Winograd's
-    F(2x2, 5x5) (_numba_conv.wino_forward_chunk; its dw too, wino_dw_chunk, where F <= 32): a
+    F(2x2, 5x5) (_numba_winograd.wino_forward_chunk; its dw too, wino_dw_chunk, where F <= 32): a
     5x5 kernel of stride 1, outputs in whole 2x2 tiles, channels and filters in the runs its
     vector steps take (C a multiple of 4 from 8 to 32, F of 4), at least
     config.MIN_WINOGRAD_PIXELS outputs per channel, and config.WINOGRAD. In the CIFAR-10 net
@@ -236,7 +237,7 @@ def _forward(plan, x, w, b, relu):
         _layout.arrange_winograd(w, flip, u16, uq)
         C, pad, Ho, Wo, rbt, bounds = mid
         args = (x.reshape(xf), C, u16, uq, b, pad, Ho, Wo, rbt, bounds, taken, out.reshape(out2), relu)
-        parallel.run(T, _conv.wino_forward_chunk, _conv.wino_forward_par, args, dtype)
+        parallel.run(T, _wino.wino_forward_chunk, _wino.wino_forward_par, args, dtype)
         return out
     w16 = np.empty(ws, dtype=dtype)
     wq = np.zeros(wqs, dtype=dtype)
@@ -389,7 +390,7 @@ def _backward_plan(x_shape, w_shape, stride, pad, need_dx, dtype):
 
 
 def _winograd_dw_plan(x_shape, w_shape, stride, pad):
-    """The plan of dw by Winograd (_numba_conv.wino_dw_chunk), or None where winograd() does
+    """The plan of dw by Winograd (_numba_winograd.wino_dw_chunk), or None where winograd() does
     not take the convolution or its filters pass 32 (D's rows)."""
     N, H, W, C = x_shape
     F, _, HH, WW = w_shape
@@ -413,7 +414,7 @@ def _winograd_dw(plan, x, dout):
     C, pad, Ho, Wo, rbt, bounds = mid
     taken = np.zeros(1, dtype=np.int64)
     args = (x.reshape(xf), C, dout.reshape(d2), pad, Ho, Wo, rbt, bounds, taken, du_parts, db_parts)
-    parallel.run(T, _conv.wino_dw_chunk, _conv.wino_dw_par, args, dtype)
+    parallel.run(T, _wino.wino_dw_chunk, _wino.wino_dw_par, args, dtype)
     dw = np.empty(ws, dtype=dtype)
     db = np.empty(ws[0], dtype=dtype)
     _layout.gather_winograd_dw(du_parts, db_parts, dw, db)
