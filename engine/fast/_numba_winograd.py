@@ -25,7 +25,7 @@ _par = njit(parallel=True, **config.JIT)  # the prange wrappers: one per chunk k
 
 
 # -- Winograd F(2x2, 5x5): a 5x5 convolution of stride 1 in tiles of 2x2 outputs --------------
-# (_numba_winograd_ir.py says how; kernels_numba._forward_plan says when). A work item is
+# (_numba_winograd_ir.py says how; kernels_numba.winograd() says when). A work item is
 # (image, block of tile rows), as the direct kernel's, and in a block NT tiles at a time go
 # through the three steps: each tile's window transformed into V (per position p of the 6x6
 # and channel: V[p, t, c] at p*S + t*Cs + c), the products summed over the channels into M
