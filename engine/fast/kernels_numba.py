@@ -156,10 +156,7 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
     macs = N * Ho * Wo * Fo * HH * WW * Ci
     zeros = np.zeros(Fo, dtype=dtype)  # the bias of dx's convolution (flip): none
     if winograd(Ci, Fo, HH, WW, stride, N, Ho, Wo):
-        TW = Wo // 2
-        rbt = max(1, config.CONV_BLOCK_PIXELS // (4 * TW))  # tile rows per work item
-        nblk = (Ho // 2 + rbt - 1) // rbt
-        T, chunks = _plan(macs, config.MIN_PARALLEL_MACS, N * nblk)
+        T, _, rbt, bounds = _winograd_blocks(N, Ho, Wo, macs)
         G, Gq = Fo // 16, (Fo % 16) // 4
         return (
             (36 * G, Ci * 16),  # u16
@@ -168,7 +165,7 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
             (N, H, W * Ci),
             (N, Ho, Wo, Fo),
             (N * Ho * Wo, Fo),
-            (Ci, pad, Ho, Wo, rbt, parallel.chunks(_split(N * nblk, chunks))[0]),
+            (Ci, pad, Ho, Wo, rbt, bounds),
             T,
             zeros,
             True,
@@ -191,12 +188,13 @@ def _forward_plan(x_shape, w_shape, flip, stride, pad, dtype):
 
 def winograd(C, F, HH, WW, stride, N, Ho, Wo):
     """Whether a convolution of N images' C input channels into F runs by Winograd's
-    F(2x2, 5x5) (_numba_winograd.wino_forward_chunk; its dw too, wino_dw_chunk, where F <= 32): a
-    5x5 kernel of stride 1, outputs in whole 2x2 tiles, channels and filters in the runs its
-    vector steps take (C a multiple of 4 from 8 to 32, F of 4), at least
+    F(2x2, 5x5) (_numba_winograd.wino_forward_chunk; its dw too, wino_dw_chunk, where
+    F <= 32): a 5x5 kernel of stride 1, outputs in whole 2x2 tiles, channels and filters in
+    the runs its vector steps take (C a multiple of 4 from 8 to 32, F of 4), at least
     config.MIN_WINOGRAD_PIXELS outputs per channel, and config.WINOGRAD. In the CIFAR-10 net
-    from batch 2 (conv2) and 8 (conv3): forward, dx and dw; conv1's 3 channels stay direct. It does 36 multiply-adds per tile where the direct kernel
-    does 100 (docs/BENCHMARKS.md, "Winograd F(2x2, 5x5)")."""
+    from batch 2 (conv2) and 8 (conv3): forward, dx and dw; conv1's 3 channels stay direct.
+    36 multiply-adds per tile where the direct kernel does 100 (docs/BENCHMARKS.md,
+    "Winograd F(2x2, 5x5)")."""
     return (
         config.WINOGRAD
         and N * Ho * Wo >= config.MIN_WINOGRAD_PIXELS
@@ -208,6 +206,15 @@ def winograd(C, F, HH, WW, stride, N, Ho, Wo):
         and 8 <= C <= 32
         and F % 4 == 0
     )
+
+
+def _winograd_blocks(N, Ho, Wo, macs):
+    """(threads, chunks, tile rows per work item, the chunks' bounds) of a Winograd call: a
+    work item is (image, block of about CONV_BLOCK_PIXELS outputs in whole tile rows)."""
+    rbt = max(1, config.CONV_BLOCK_PIXELS // (4 * (Wo // 2)))
+    nblk = (Ho // 2 + rbt - 1) // rbt
+    T, chunks = _plan(macs, config.MIN_PARALLEL_MACS, N * nblk)
+    return T, chunks, rbt, parallel.chunks(_split(N * nblk, chunks))[0]
 
 
 def conv_algorithms(x_shape, w_shape, stride, pad, dtype=np.float32):
@@ -397,11 +404,8 @@ def _winograd_dw_plan(x_shape, w_shape, stride, pad):
     Ho, Wo = _conv_geometry(H, W, HH, WW, stride, pad)
     if not (winograd(C, F, HH, WW, stride, N, Ho, Wo) and F <= 32):
         return None
-    rbt = max(1, config.CONV_BLOCK_PIXELS // (4 * (Wo // 2)))
-    nblk = (Ho // 2 + rbt - 1) // rbt
-    T, chunks = _plan(N * Ho * Wo * F * HH * WW * C, config.MIN_PARALLEL_MACS, N * nblk)
-    bounds = parallel.chunks(_split(N * nblk, chunks))[0]
-    Cs = 16 if C <= 16 else 32
+    T, chunks, rbt, bounds = _winograd_blocks(N, Ho, Wo, N * Ho * Wo * F * HH * WW * C)
+    Cs = 16 if C <= 16 else 32  # wino_dw_chunk's rows of dU
     return T, (C, pad, Ho, Wo, rbt, bounds), (chunks, 36, F, Cs), (chunks, F), (N, H, W * C), (N * Ho * Wo, F), w_shape
 
 
