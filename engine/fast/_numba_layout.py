@@ -28,6 +28,29 @@ def _winograd_g():
 
 
 WINOGRAD_G = _winograd_g()
+WINOGRAD_GT = np.ascontiguousarray(WINOGRAD_G.T)
+
+
+@_jit
+def _along(m, src, A, B, first, P):
+    """m (X, Y) applied along the first (first) or the second axis of src, an A x B grid of
+    runs of P values (run (a, b) at (a*B + b)*P): the X x B or A x X grid of the sums over y
+    of m[x, y] times run (y, b) or (a, y), y in order, m's zeros skipped (G's first and last
+    rows have one value each). The runs are a conv's (filter, channel) pairs: vector loops."""
+    X, Y = m.shape
+    dst = np.zeros((X * B if first else A * X) * P)
+    for a in range(1 if first else A):
+        for x in range(X):
+            for y in range(Y):
+                c = m[x, y]
+                if c == 0:
+                    continue
+                for b in range(B if first else 1):
+                    d0 = ((x * B + b) if first else (a * X + x)) * P
+                    s0 = ((y * B + b) if first else (a * B + y)) * P
+                    for q in range(P):
+                        dst[np.uint64(d0 + q)] += c * src[np.uint64(s0 + q)]
+    return dst
 
 
 # Both functions index flat views with unsigned indices: a signed index that LLVM cannot prove
@@ -107,7 +130,6 @@ def arrange_winograd(w, flip, u16, uq):
     Fo, Ci = (C, F) if flip else (F, C)
     G, Gq = u16.shape[0] // 36, uq.shape[0] // 36
     P = Fo * Ci
-    g = WINOGRAD_G
     k = np.empty(25 * P)  # the kernels, value (i, j) of pair o*Ci + c at (5i + j)*P + pair
     src = w.reshape(-1)
     for o in range(Fo):
@@ -119,26 +141,8 @@ def arrange_winograd(w, flip, u16, uq):
                     else:
                         s0 = ((o * C + c) * 5 + i) * 5 + j
                     k[np.uint64((5 * i + j) * P + o * Ci + c)] = src[np.uint64(s0)]
-    t = np.zeros(30 * P)  # G k: row 5a + j
-    for a in range(6):
-        for i in range(5):
-            ga = g[a, i]
-            if ga == 0:  # G's first and last rows have one value each
-                continue
-            for j in range(5):
-                d0, s0 = (5 * a + j) * P, (5 * i + j) * P
-                for q in range(P):
-                    t[np.uint64(d0 + q)] += ga * k[np.uint64(s0 + q)]
-    u = np.zeros(36 * P)  # (G k) G^T: row 6a + b
-    for a in range(6):
-        for b in range(6):
-            d0 = (6 * a + b) * P
-            for j in range(5):
-                gb, s0 = g[b, j], (5 * a + j) * P
-                if gb == 0:
-                    continue
-                for q in range(P):
-                    u[np.uint64(d0 + q)] += t[np.uint64(s0 + q)] * gb
+    t = _along(WINOGRAD_G, k, 5, 5, True, P)  # G k: run 5a + j
+    u = _along(WINOGRAD_G, t, 6, 5, False, P)  # (G k) G^T: run 6a + b
     o16, oq = u16.reshape(-1), uq.reshape(-1)
     R16, Rq = u16.shape[1], uq.shape[1]
     for p in range(36):
@@ -161,7 +165,6 @@ def gather_winograd_dw(du_parts, db_parts, dw, db):
     F, C = dw.shape[0], dw.shape[1]
     Cs = du_parts.shape[3]
     P = F * C
-    g = WINOGRAD_G
     u = np.zeros(36 * P)  # dU: row 6a + b, pair f*C + c
     for q in range(du_parts.shape[0]):
         part = du_parts[q].reshape(-1)
@@ -169,26 +172,8 @@ def gather_winograd_dw(du_parts, db_parts, dw, db):
             for f in range(F):
                 for c in range(C):
                     u[np.uint64(p * P + f * C + c)] += part[np.uint64((p * F + f) * Cs + c)]
-    t = np.zeros(30 * P)  # dU G: row 5a + j
-    for a in range(6):
-        for b in range(6):
-            for j in range(5):
-                gb = g[b, j]
-                if gb == 0:  # G's first and last rows have one value each
-                    continue
-                d0, s0 = (5 * a + j) * P, (6 * a + b) * P
-                for q in range(P):
-                    t[np.uint64(d0 + q)] += gb * u[np.uint64(s0 + q)]
-    k = np.zeros(25 * P)  # G^T (dU G): row 5i + j
-    for a in range(6):
-        for i in range(5):
-            ga = g[a, i]
-            if ga == 0:
-                continue
-            for j in range(5):
-                d0, s0 = (5 * i + j) * P, (5 * a + j) * P
-                for q in range(P):
-                    k[np.uint64(d0 + q)] += ga * t[np.uint64(s0 + q)]
+    t = _along(WINOGRAD_GT, u, 6, 6, False, P)  # dU G: run 5a + j
+    k = _along(WINOGRAD_GT, t, 6, 5, True, P)  # G^T (dU G): run 5i + j
     out = dw.reshape(-1)
     for f in range(F):
         for c in range(C):
