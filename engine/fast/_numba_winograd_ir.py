@@ -291,12 +291,16 @@ _dt2d = _to_6x6(_gradient_spread, "_dt2d")  # D of a tile's output gradient, per
 def _dw_product(typingctx, V, vs, D, ds, nt, acc, astep, nf, width):
     """acc[f] += sum over nt tiles t of D[t*ds + f] * V[t*vs ...] for f < nf: each acc[f] the
     run of `width` values (16 or 4 channels) at acc + f*astep, its sums in registers over the
-    tiles, each D value broadcast. nf and width are literals."""
+    tiles. nf and width are literals. 16 channels: a vector per filter, each D value
+    broadcast. 4 channels: 4 filters x 4 channels a vector (lane 4f + c, as _gemm4x4's), the
+    tile's 4 values repeated across it and each of its 4 D values over 4 lanes: an operation
+    per 4 filters where one per filter did a quarter of a vector's work."""
     if not (isinstance(V, types.CPointer) and V == D == acc):
         return None
     if not (isinstance(nf, types.IntegerLiteral) and isinstance(width, types.IntegerLiteral)):
         return None
     NF, n = nf.literal_value, width.literal_value
+    packed = n == 4 and NF % 4 == 0
 
     def codegen(context, builder, signature, args):
         pv, vsv, pd, dsv, ntv, pa, ast = args[:7]
@@ -305,6 +309,41 @@ def _dw_product(typingctx, V, vs, D, ds, nt, acc, astep, nf, width):
         align = context.get_abi_sizeof(scalar)
         i64, i32 = ir.IntType(64), ir.IntType(32)
         ptrs = [builder.gep(pa, [builder.mul(ast, ir.Constant(i64, f))]) for f in range(NF)]
+        if packed:
+            v16 = ir.VectorType(scalar, 16)
+
+            def lanes(mask):
+                return ir.Constant(ir.VectorType(i32, len(mask)), mask)
+
+            def joined(vs4):  # four vectors of 4 -> one of 16, vector f in lanes 4f..4f+3
+                lo = builder.shuffle_vector(vs4[0], vs4[1], lanes(list(range(8))))
+                hi = builder.shuffle_vector(vs4[2], vs4[3], lanes(list(range(8))))
+                return builder.shuffle_vector(lo, hi, lanes(list(range(16))))
+
+            groups = range(NF // 4)
+            sums = [
+                cgutils.alloca_once_value(
+                    builder, joined([_vload(builder, p, vt, align) for p in ptrs[4 * g : 4 * g + 4]])
+                )
+                for g in groups
+            ]
+            with cgutils.for_range(builder, ntv) as loop:
+                t = loop.index
+                v = _vload(builder, builder.gep(pv, [builder.mul(t, vsv)]), vt, align)
+                v = builder.shuffle_vector(v, ir.Constant(vt, ir.Undefined), lanes([k % 4 for k in range(16)]))
+                drow = builder.gep(pd, [builder.mul(t, dsv)])
+                for g in groups:
+                    d = _vload(builder, builder.gep(drow, [ir.Constant(i64, 4 * g)]), vt, align)
+                    d = builder.shuffle_vector(d, ir.Constant(vt, ir.Undefined), lanes([k // 4 for k in range(16)]))
+                    builder.store(_fmuladd(builder, v16, d, v, builder.load(sums[g])), sums[g])
+            for g in groups:
+                total = builder.load(sums[g])
+                for f in range(4):
+                    part = builder.shuffle_vector(
+                        total, ir.Constant(v16, ir.Undefined), lanes(list(range(4 * f, 4 * f + 4)))
+                    )
+                    _vstore(builder, part, ptrs[4 * g + f], vt, align)
+            return context.get_dummy_value()
         sums = [cgutils.alloca_once_value(builder, _vload(builder, p, vt, align)) for p in ptrs]
         with cgutils.for_range(builder, ntv) as loop:
             t = loop.index
