@@ -207,7 +207,7 @@ def run_bench(
     elif clock == "cpu":  # one thread per backend (cpu_time_bench), PyTorch's too: its other
         threads = 1  # threads' CPU time would count against it, whatever the backends asked
     elif "numba" in backends:
-        from .fast.kernels_numba import _threads
+        from .fast._numba_plans import _threads
 
         threads = _threads()
     threads = threads or os.cpu_count() or 1

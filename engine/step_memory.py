@@ -96,7 +96,7 @@ def _gradients(layer, relu_after, need_dx, batch, backend):
     if backend == "numpy":  # each thread masks its share of the images: one array in all
         return 2 * out + given
     # Numba: one pass over the gradient and the mask, except where dx is a convolution of the
-    # masked gradient (stride 1, enough pixels: kernels_numba._conv_backward), made apart.
+    # masked gradient (stride 1, enough pixels: _numba_conv_calls._conv_backward), made apart.
     f, ho, wo = layer["out_shape"]
     apart = need_dx and layer["type"] == "conv" and layer["stride"] == 1 and batch * ho * wo >= DX_BY_CONV_PIXELS
     return (2 if apart else 1) * out + given

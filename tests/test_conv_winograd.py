@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from engine import kernels_numpy as kn
-from engine.fast import config
+from engine.fast import _numba_plans, _numba_winograd, config
 from engine.fast import kernels_numba as kb
 
 # (N, H, W, C, F, pad)
@@ -38,7 +38,7 @@ def winograd_calls(monkeypatch):
     """Winograd at any size, on one thread, its chunk kernel's calls counted."""
     monkeypatch.setattr(config, "MIN_WINOGRAD_PIXELS", 0)
     monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0)  # dx as a convolution
-    monkeypatch.setattr(kb, "_threads", lambda: 1)
+    monkeypatch.setattr(_numba_plans, "_threads", lambda: 1)
     calls = []
 
     def spy(name, chunk):
@@ -49,7 +49,7 @@ def winograd_calls(monkeypatch):
         return counted
 
     for name in ("wino_forward_chunk", "wino_dw_chunk"):
-        monkeypatch.setattr(kb._wino, name, spy(name, getattr(kb._wino, name)))
+        monkeypatch.setattr(_numba_winograd, name, spy(name, getattr(_numba_winograd, name)))
     return calls
 
 
@@ -109,7 +109,7 @@ def test_winograd_gives_the_same_bits_on_any_number_of_threads(monkeypatch):
     x, w, b, dout, pad = case((3, 16, 16, 20, 20, 2), np.float32)
     runs = []
     for T in (1, 2, 3):
-        monkeypatch.setattr(kb, "_threads", lambda T=T: T)
+        monkeypatch.setattr(_numba_plans, "_threads", lambda T=T: T)
         out, cache = kb.conv_relu_forward(x, w, b, 1, pad)
         runs.append((out, kb.conv_relu_backward(dout, out, cache)[0]))
     for out, dx in runs[1:]:

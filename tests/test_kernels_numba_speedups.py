@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from engine import kernels_numpy as kn
-from engine.fast import config, parallel
+from engine.fast import _numba_conv, _numba_plans, config, parallel
 from engine.fast import kernels_numba as kb
 
 
@@ -38,7 +38,7 @@ def chunks(request, monkeypatch):
     def use(T):
         monkeypatch.setattr(config, "MIN_PARALLEL_MACS", 0)
         monkeypatch.setattr(config, "MIN_PARALLEL_ELEMENTS", 0)
-        monkeypatch.setattr(kb, "_threads", lambda T=T: T)
+        monkeypatch.setattr(_numba_plans, "_threads", lambda T=T: T)
 
     return use
 
@@ -154,7 +154,7 @@ def test_conv_chunks_are_taken_once_whichever_thread_takes_them(chunks, monkeypa
             assert len(calls) == T == 3
             for fn, args in calls:
                 fn(*args)
-                i = 11 if fn is kb._conv.conv_backward_chunk else 12  # where (bounds, taken) sit
+                i = 11 if fn is _numba_conv.conv_backward_chunk else 12  # where (bounds, taken) sit
                 counters.append((len(args[i]) - 1, int(args[i + 1][0])))
 
         m.setattr(parallel.workers, "run", one_by_one)
@@ -266,7 +266,7 @@ def test_a_wrapper_compiles_in_the_background_once_wanted_enough(monkeypatch):
     for name, fresh in (("_ready", set()), ("_compiling", {}), ("_asked", {}), ("WANTED", 3)):
         monkeypatch.setattr(parallel, name, fresh)
     monkeypatch.setattr(config, "MIN_PARALLEL_ELEMENTS", 0)
-    monkeypatch.setattr(kb, "_threads", lambda: 2)
+    monkeypatch.setattr(_numba_plans, "_threads", lambda: 2)
     on_workers = []
     run = parallel.workers.run
     monkeypatch.setattr(parallel.workers, "run", lambda calls, T: (on_workers.append(T), run(calls, T)))
@@ -321,7 +321,7 @@ def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
     b = np.zeros(8, np.float32)
     expected = kn.conv_forward(x, w, b, 1, 1)[0]
     for T, macs in [(1, 0), (2, 0), (2, 10**9), (3, 0)]:
-        monkeypatch.setattr(kb, "_threads", lambda T=T: T)
+        monkeypatch.setattr(_numba_plans, "_threads", lambda T=T: T)
         monkeypatch.setattr(config, "MIN_PARALLEL_MACS", macs)
         out, cache = kb.conv_forward(x, w, b, 1, 1)
         kb.conv_backward(np.ones_like(out), cache)
@@ -332,12 +332,12 @@ def test_a_calls_plan_follows_the_threads_and_thresholds(monkeypatch):
 EXIT_SCRIPT = """
 import threading
 import numpy as np
-from engine.fast import config, parallel
+from engine.fast import _numba_plans, config, parallel
 from engine.fast import kernels_numba as kb
 assert parallel.LAYER is not None
 parallel.WANTED = 2
 config.MIN_PARALLEL_ELEMENTS = 0
-kb._threads = lambda: 2
+_numba_plans._threads = lambda: 2
 x = np.ones((4, 8, 8, 4), np.float32)
 for _ in range(2):  # the second call starts the wrapper's compile, in the background
     kb.relu_forward(x)
