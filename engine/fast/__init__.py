@@ -5,6 +5,8 @@ ConvNet computes. This package computes the same faster, with the same results (
 compare them value for value or bit for bit):
 
     kernels_numba.py  the Numba backend: kernels_numpy.py's names and signatures, compiled.
+                      Its convolution's calls and their plans are _numba_conv_calls.py, what
+                      every call shares (threads, chunks, the plans' cache) _numba_plans.py.
                       Its loops live in _numba_conv.py, _numba_winograd.py, _numba_pool.py,
                       _numba_act.py and _numba_optim.py, each with every helper its kernels
                       call (Numba's cache only notices edits to the compiled function's own

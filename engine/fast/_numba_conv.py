@@ -3,11 +3,12 @@ image itself (an "implicit GEMM": no im2col), and the chunk kernels that
 kernels_numba.conv_forward and conv_backward run on worker threads (Winograd's, for the 5x5
 convolutions it suits, are in _numba_winograd.py).
 
-No public API here (that is kernels_numba.py, which checks shapes, allocates and plans the
-chunks), and nothing of pooling or activations. Every helper the chunk kernels call lives
-in this file, because Numba's cache only notices edits to the file of the function it compiled;
-the exceptions are small and settled: the intrinsics they inline (_numba_intrinsics.py) and
-the padded image and chunk loop they share with Winograd's kernels (_numba_padded.py).
+No public API here (that is kernels_numba.py, whose conv calls, in _numba_conv_calls.py, check
+shapes, allocate and plan the chunks), and nothing of pooling or activations. Every helper the
+chunk kernels call lives in this file, because Numba's cache only notices edits to the file of
+the function it compiled; the exceptions are small and settled: the intrinsics they inline
+(_numba_intrinsics.py) and the padded image and chunk loop they share with Winograd's kernels
+(_numba_padded.py).
 
 A window of the input is a few contiguous runs of the padded image (one per kernel row, WW*C
 values: channels are innermost), so the kernels read windows where they lie instead of

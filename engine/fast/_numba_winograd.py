@@ -4,9 +4,9 @@ kernels_numba.winograd() says so. The vector steps they inline are LLVM intrinsi
 (_numba_winograd_ir.py, which says how the algorithm goes); the padded image and the chunk
 loop come from _numba_padded.py, shared with the direct kernels (_numba_conv.py).
 
-No public API here (kernels_numba.py checks shapes, transforms the filters and plans the
-chunks). Every other helper these kernels call lives in this file: Numba's cache notices
-edits only in the file of the function it compiled.
+No public API here (_numba_conv_calls.py, behind kernels_numba.py, checks shapes,
+transforms the filters and plans the chunks). Every other helper these kernels call lives in
+this file: Numba's cache notices edits only in the file of the function it compiled.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Compile and threading options of the Numba kernels, in one place (kernels_numba.py, the
-_numba_*.py kernel modules and parallel.py read them).
+_numba_*.py modules beside it and parallel.py read them).
 
 Nothing else lives here, and this module does not import Numba.
 
