@@ -2,8 +2,9 @@
 _numba_conv_calls.py; see kernels_numba.py's docstring for the three levels): how many
 threads a call may use, the chunks it is cut into, the dtype its arrays are made C-contiguous
 in, and the cache of per-shape plans (`_plans`), keyed on what a plan depends on besides the
-shapes (`_settings`). Also the elementwise call's plan and run, which conv_backward uses for
-a ReLU's mask as relu_backward does.
+shapes (`_settings`). Also the elementwise call (`_elementwise`: its check, plan and run),
+which kernels_numba's ReLU, tanh and sigmoid call, and whose plan and run conv_backward uses
+for a ReLU's mask.
 
 Compiles nothing. Tests patch `_threads` here (every plan reads the thread count through it)
 and config.py's thresholds at run time; both are part of a plan's key.
@@ -86,6 +87,18 @@ def _remember(key, plan):
         _plans.clear()
     _plans[key] = plan
     return plan
+
+
+def _elementwise(kernel, par, backward, a, c=None):
+    """Run an elementwise chunk kernel (and its prange wrapper) on a (and c, the cached forward
+    output) of any shape."""
+    a = _float(a)
+    c = a if c is None else _float(c, a.dtype)
+    if c.shape != a.shape:
+        raise ValueError("gradient of shape %s does not match the cached output's %s" % (a.shape, c.shape))
+    key = ("e", a.size, _settings())
+    plan = _plans.get(key) or _remember(key, _elementwise_plan(a.size))
+    return _run_elementwise(plan, kernel, par, backward, a, c)
 
 
 def _elementwise_plan(size):

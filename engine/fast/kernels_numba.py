@@ -50,17 +50,7 @@ from ._numba_conv_calls import (  # noqa: F401 (the backend's conv calls, re-exp
     conv_relu_forward,
     winograd,
 )
-from ._numba_plans import (
-    _check_volume,
-    _elementwise_plan,
-    _float,
-    _plan,
-    _plans,
-    _remember,
-    _run_elementwise,
-    _settings,
-    _split,
-)
+from ._numba_plans import _check_volume, _elementwise, _float, _plan, _plans, _remember, _settings, _split
 
 NAME = "numba"
 
@@ -125,18 +115,6 @@ def pool_backward(dout, cache):
         T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dx.reshape(xf),), dx.dtype
     )
     return dx
-
-
-def _elementwise(kernel, par, backward, a, c=None):
-    """Run an elementwise chunk kernel (and its prange wrapper) on a (and c, the cached forward
-    output) of any shape."""
-    a = _float(a)
-    c = a if c is None else _float(c, a.dtype)
-    if c.shape != a.shape:
-        raise ValueError("gradient of shape %s does not match the cached output's %s" % (a.shape, c.shape))
-    key = ("e", a.size, _settings())
-    plan = _plans.get(key) or _remember(key, _elementwise_plan(a.size))
-    return _run_elementwise(plan, kernel, par, backward, a, c)
 
 
 def relu_forward(x):
