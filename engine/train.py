@@ -5,7 +5,9 @@
 datasets.Batches), runs forward, backward and the optimizer, and returns an event dict:
     {"event": "step", "loss", "acc", "fwd_ms", "bwd_ms", "images_per_s", "examples", "epoch", ...}
     {"event": "diverged", "message", ...}   loss or gradients not finite; nothing was updated
-The app's runner, the CLI and the browser worker all call it. No threads, no printing here.
+The app's runner, the CLI and the browser worker all call it. No threads, no printing here;
+how many threads the kernels of a step run on is fast/tuner.py's choice, made by timing the
+steps (all of them, or one beside other busy work; the same weights either way).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 
 import numpy as np
 
+from .fast.tuner import ThreadTuner
+
 
 class Trainer:
     """One net, one optimizer, one batch source; see the module docstring."""
 
-    def __init__(self, net, optimizer, batches, keep_act_grads=False):
+    def __init__(self, net, optimizer, batches, keep_act_grads=False, tune_threads=None):
         self.net = net
         self.optimizer = optimizer
         self.batches = batches
@@ -26,6 +30,7 @@ class Trainer:
         self.examples = 0
         self.steps = 0
         self.diverged = None  # the message of the last divergence, until reset_divergence()
+        self.tuner = ThreadTuner(tune_threads)  # tune_threads None: on where there are threads to choose
 
     @property
     def epoch(self):
@@ -34,6 +39,16 @@ class Trainer:
     def step(self, batch=None):
         """Train on one batch (the next from the source unless given); returns an event."""
         t0 = time.perf_counter()
+        self.tuner.begin()
+        event = None
+        try:
+            event = self._step(batch, t0)
+        finally:  # the cap is lifted whatever happened; a diverged step is not timed
+            done = event is not None and event["event"] == "step"
+            self.tuner.end(event["batch"] if done else 0, time.perf_counter() - t0)
+        return event
+
+    def _step(self, batch, t0):
         xb, yb = batch if batch is not None else self.batches.next_batch()
         n = len(yb)
         net = self.net

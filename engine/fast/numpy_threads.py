@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import threading
 
-from .workers import workers
+from .workers import capped, workers
 
 # (setter, getter) symbol pairs: NumPy >= 2 wheels, NumPy 1.x wheels, system OpenBLAS.
 _SYMBOLS = (
@@ -127,6 +127,9 @@ def run(fn, calls, T=None):
         if not _state["blas_off"]:
             _state["blas"][0](1)
             _state["blas_off"] = True
+    T = capped(T)  # workers.cap_threads: the same shares on fewer threads (OpenBLAS on one all the same)
+    if T <= 1:
+        return [fn(*args) for args in calls]
     results = [None] * len(calls)
 
     def one(i, args):

@@ -40,7 +40,7 @@ import numba
 import numpy as np
 
 from . import config
-from .workers import workers
+from .workers import capped, workers
 
 
 @contextlib.contextmanager
@@ -136,7 +136,9 @@ def wait_compiled(timeout=None):
 
 def run(T, chunk, wrapper, args, dtype):
     """Run a chunk kernel that takes its chunks itself (args hold its bounds and taken
-    counter) on T threads: wrapper(T, *args) on Numba's pool once compiled, else on engine.fast.workers."""
+    counter) on T threads (fewer under workers.cap_threads: the same chunks, the same bits):
+    wrapper(T, *args) on Numba's pool once compiled, else on engine.fast.workers."""
+    T = capped(T)
     if T == 1:
         chunk(*args)
     elif LAYER is not None and _wanted(wrapper, (T,) + args, dtype):
@@ -167,7 +169,8 @@ def chunks(ranges):
 
 def run_ranges(T, chunk, wrapper, head, ranges, tail, dtype):
     """Run a chunk kernel called as chunk(*head, i0, i1, *tail) for each [i0, i1) of ranges on
-    T threads; on Numba's pool, wrapper(T, bounds, taken, *head, *tail) takes them one by one."""
+    T threads (or the cap's); on Numba's pool, wrapper(T, bounds, taken, *head, *tail) takes them one by one."""
+    T = capped(T)
     if T == 1:
         for i0, i1 in ranges:
             chunk(*head, i0, i1, *tail)

@@ -72,5 +72,24 @@ class Workers:
 
 
 workers = Workers()
+
+# At most this many threads for the kernels of both backends (None: no cap), for as long as it
+# is set. engine/fast/tuner.py sets it around a training step. The cap changes only how many
+# threads run a call's chunks (or shares), never how the call is cut into them: the chunks'
+# partial sums, and so the results, are the same bits under any cap.
+_cap = [None]
+
+
+def cap_threads(T):
+    """Run the kernels on at most T threads from now on (None: as many as they would)."""
+    _cap[0] = None if T is None else max(1, int(T))
+
+
+def capped(T):
+    """T, or the cap if it is lower."""
+    cap = _cap[0]
+    return T if cap is None or T <= cap else cap
+
+
 if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads
     os.register_at_fork(after_in_child=lambda: workers.__init__())
