@@ -89,3 +89,50 @@ def test_exact_points_stay_bounded_and_span_the_run():
         points = add_point(points, (i, 0.5, 0.5), limit=16)
         assert len(points) <= 16
     assert points[0][0] == 0 and points[-1][0] == 999
+
+
+def rests_of_a_threaded_job(data, training):
+    """The waits a threaded evaluator asks for between the chunks of one job (validation 100
+    images, test 200, chunks of 50), each chunk 0.01 s of a fake clock (background._clock)."""
+    import threading
+
+    from app.core import background, exact_eval
+
+    clock, rests, done = [0.0], [], threading.Event()
+
+    class Stop(threading.Event):
+        def wait(self, timeout=None):
+            rests.append(round(timeout, 6))
+            return False
+
+    ev = exact_eval.ExactEvaluator(lambda *a: done.set(), threaded=True, chunk=50, training=lambda: training)
+    piece = ev._piece
+
+    def timed_piece(job, max_images):
+        clock[0] += 0.01
+        return piece(job, max_images)
+
+    ev._piece, ev._stop = timed_piece, Stop()
+    original, background._clock = background._clock, lambda: clock[0]
+    try:
+        r = frozen_runner(data)
+        sets = [("val", data.train_x, r._val_idx, data.train_y[r._val_idx]), ("test", data.test_x, None, data.test_y)]
+        r._publish_weights()
+        assert ev.start(r.run_id, 0, r._weights, sets)
+        assert done.wait(60)
+    finally:
+        ev.stop()
+        background._clock = original
+    return rests
+
+
+def test_a_threaded_evaluator_rests_between_chunks_only_while_the_net_trains(data):
+    """Threaded, the exact points take at most a quarter of a core from a training net: after
+    each chunk the evaluator's thread waits REST_WHILE_TRAINING times the chunk's time (the
+    lowest priority alone let them slow the app's training by a third); paused, it never waits."""
+    from app.core.exact_eval import REST_WHILE_TRAINING
+
+    chunks = 100 // 50 + 200 // 50
+    # a rest after each chunk but the last (the job was done)
+    assert rests_of_a_threaded_job(data, training=True) == [REST_WHILE_TRAINING * 0.01] * (chunks - 1)
+    assert rests_of_a_threaded_job(data, training=False) == []

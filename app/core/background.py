@@ -7,12 +7,20 @@ else one piece per Runner.tick() (the static site's worker has no threads) — a
 `cancel()` when what it computes is gone. A subclass says what one piece is (`_piece(job,
 max_images)`, True while there is more); it checks, under the lock, that its job is still the
 current one before it publishes. No Panel here.
+
+The lowest priority alone does not keep a busy background thread off the training: the
+training's second kernel thread waits for the core it holds at each of a step's hand-offs, and
+the app trained a third slower while its exact points ran without pause (docs/BENCHMARKS.md,
+"Threads beside busy work"). So a threaded job may also rest between its pieces: `rest()`, asked
+after each piece, says for how many times the piece's own time (0: none; the exact points rest
+while the net trains, engine work the user waits for never does).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from time import perf_counter as _clock
 
 BACKGROUND_NICE = 19  # the lowest priority: it runs on what the training (nice 10) leaves
 
@@ -33,8 +41,9 @@ class BackgroundJob:
 
     thread_name = "convnet-background"
 
-    def __init__(self, threaded=True):
+    def __init__(self, threaded=True, rest=None):
         self.threaded = threaded
+        self.rest = rest  # None, or () -> how many times a piece's time to wait after it (threaded)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -74,8 +83,13 @@ class BackgroundJob:
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()
-            while not self._stop.is_set() and self.work():
-                pass
+            while not self._stop.is_set():
+                t0 = _clock()
+                if not self.work():
+                    break
+                factor = self.rest() if self.rest is not None else 0
+                if factor > 0:  # woken early only by stop()
+                    self._stop.wait(factor * (_clock() - t0))
 
     def work(self, max_images=None):
         """The next piece of the job in flight; True while there is more to do."""

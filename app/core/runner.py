@@ -136,7 +136,7 @@ class Runner(RunnerNetMixin, RunnerUndoMixin, RunnerStatsMixin, RunnerTimelineMi
         self._weights = None  # (version, spec, preprocess, {name: array}) for inference in other threads
         self._infer = None
         self._infer_lock = threading.Lock()
-        self._exact = ExactEvaluator(self._exact_done, threaded=threaded)
+        self._exact = ExactEvaluator(self._exact_done, threaded=threaded, training=lambda: self.running)
         self.runs = RunLog()
         self._init_timeline(timeline)
         self._init_net(spec, snapshot)
