@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import Net, Optimizer, Trainer
+from engine import Net, Optimizer, Trainer, get_preset
 from engine.fast import tuner as tn
 from engine.fast import workers
 
@@ -97,17 +97,9 @@ def test_a_step_that_does_not_count_is_not_timed():
 
 def test_the_cap_changes_the_threads_not_the_bits(backend):
     """A training step under a cap of one thread gives the bits of one on all threads: the
-    calls are cut into the same chunks (shares), only fewer threads take them. Batch 32 at
-    32x32: every conv, pooling and ReLU call is big enough to be shared out."""
-    spec = [
-        {"type": "input", "shape": [32, 32, 3]},
-        {"type": "conv", "out_channels": 16, "kernel_size": 5, "padding": 2, "activation": "relu"},
-        {"type": "pool", "kernel_size": 2, "stride": 2},
-        {"type": "conv", "out_channels": 20, "kernel_size": 5, "padding": 2, "activation": "relu"},
-        {"type": "pool", "kernel_size": 2, "stride": 2},
-        {"type": "fc", "out_features": 10},
-        {"type": "softmax", "num_classes": 10},
-    ]
+    calls are cut into the same chunks (shares), only fewer threads take them. ConvNetJS's
+    CIFAR-10 net at batch 32: each of its convolutions is big enough to be shared out."""
+    spec = get_preset("convnetjs-cifar10")
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, 32)
