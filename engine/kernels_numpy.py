@@ -40,6 +40,9 @@ MIN_THREAD_VALUES = 100000
 # there (engine/fast/noblas.py, called from _convolve and _dw); with OpenBLAS that shaping only
 # costs.
 NO_BLAS = sys.platform == "emscripten"
+# A training step on this backend's threads runs by shares of the batch, a share per thread
+# (engine/fast/batch_shares.py): one meeting of the threads a step instead of one per call.
+SHARES_BATCH = True
 
 
 def _pad(x, pad):

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .fast import keep_freed_memory, pair_conv_relu
+from .fast import batch_shares, keep_freed_memory, pair_conv_relu
 from .layers import build_layer
 from .params import ParamDict, bind, make_layout
 from .spec import normalize, to_json
@@ -62,7 +62,7 @@ class Net:
         self.layers = [build_layer(s, self.kernels, self.dtype, rng) for s in self.layers_spec]
         self._bound = None  # see _bind_params
         self._bind_params()
-        self.acts = []  # outputs of every layer after the last forward (see forward)
+        self._acts, self._shares = [], None  # acts: see there
         self.act_grads = []  # gradients w.r.t. every layer's output after the last backward
         self.fwd_ms = 0.0
         self.bwd_ms = 0.0
@@ -150,6 +150,27 @@ class Net:
             params[k][...] = v
 
     # -- computation ---------------------------------------------------------------------
+    @property
+    def acts(self):
+        """Outputs of every layer after the last forward (see forward). After a step run by
+        shares of the batch (fast/batch_shares.py), the shares' rows are joined here on first
+        use: a step itself never pays for the copy."""
+        if self._shares is not None:
+            joined = []
+            for i, mine in enumerate(self._acts):
+                rows = [mine] + [theirs[i] for theirs in self._shares]
+                joined.append(None if mine is None else np.concatenate(rows))
+            self._acts, self._shares = joined, None
+        return self._acts
+
+    @acts.setter
+    def acts(self, value):
+        self._acts, self._shares = value, None
+
+    def join_shares(self, acts):
+        """acts of the other shares of the last step, after this net's own (batch_shares.py)."""
+        self._shares = list(acts)
+
     def prepare(self, images):
         """uint8 (N, H, W, C) images -> float inputs, with this net's preprocessing."""
         images = np.asarray(images)
@@ -251,7 +272,11 @@ class Net:
         return np.abs(dx[0]).max(axis=-1)
 
     def loss(self, x, y, train=True, keep_act_grads=False):
-        """Forward and backward on one batch: (loss, probs)."""
+        """Forward and backward on one batch: (loss, probs). On the NumPy backend's threads a
+        training step runs by shares of the batch, a share per thread (fast/batch_shares.py)."""
+        cuts = batch_shares.shares(self, len(x), train, keep_act_grads)
+        if cuts is not None:
+            return batch_shares.loss(self, np.ascontiguousarray(x, dtype=self.dtype), y, cuts)
         probs = self.forward(x, train=train)
         return self.backward(y, keep_act_grads), probs
 

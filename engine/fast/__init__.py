@@ -16,12 +16,13 @@ compare them value for value or bit for bit):
                       or workers.py where that pool does not load.
     workers.py        threads of our own, beside the calling thread.
     numpy_threads.py  the NumPy backend's big calls shared out to workers.py's threads.
+    batch_shares.py   the NumPy backend's training step by shares of the batch, one a thread.
     tuner.py          all threads or one for a training step, whichever trains faster now.
     fusion.py         a conv and the ReLU after it run as one call each way (Net pairs them).
     memory.py         glibc keeps the memory a training step frees, for the next step.
 
-The browser (Pyodide) gets fusion.py, memory.py, workers.py, numpy_threads.py and tuner.py: plain
-Python 3.8 that starts no thread there. The Numba modules, parallel.py and config.py stay
+The browser (Pyodide) gets fusion.py, memory.py, workers.py, numpy_threads.py, batch_shares.py
+and tuner.py: plain Python 3.8 that starts no thread there. The Numba modules, parallel.py and config.py stay
 behind; this file imports none of them at import time (docs/ARCHITECTURE.md, "Speed").
 """
 

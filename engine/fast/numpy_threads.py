@@ -19,11 +19,13 @@ OPENBLAS_NUM_THREADS=1 keeps the backend on one core). Plain Python; Python 3.8 
 
     threads() -> how many threads run() uses (1: no threading here)
     run(fn, calls, T) -> [fn(*args) for args in calls], on up to T threads
+    with alone(): ... -> the calling thread's kernels run on it alone (threads() is 1 there)
     blas_threads() -> how many threads OpenBLAS runs on now (0: no OpenBLAS found)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
@@ -38,6 +40,7 @@ _SYMBOLS = (
 
 _state = {"threads": None, "blas": None, "blas_off": False}  # found on first use
 _lock = threading.Lock()
+_here = threading.local()  # .alone: this thread runs its kernels by itself (see alone())
 
 
 def _openblas_libs():
@@ -92,7 +95,10 @@ def _cpus():
 
 
 def threads():
-    """How many threads run() uses: 1 where threading is off or cannot help (see above)."""
+    """How many threads run() uses: 1 where threading is off or cannot help (see above), or
+    on a thread inside alone()."""
+    if getattr(_here, "alone", False):
+        return 1
     if _state["threads"] is None:
         T = 1
         wanted = os.environ.get("CONVNET_NUMPY_THREADS", "").strip().lower()
@@ -105,6 +111,20 @@ def threads():
                 _state["blas"] = blas
         _state["threads"] = T
     return _state["threads"]
+
+
+@contextlib.contextmanager
+def alone():
+    """The calling thread's kernels run on it alone while inside: threads() is 1 there, so they
+    cut their work as on one thread and share nothing out (batch_shares.py gives each thread a
+    share of a training step's images this way). OpenBLAS stays as it is: call it from a
+    run() that shared work out, which has set OpenBLAS to one thread."""
+    before = getattr(_here, "alone", False)
+    _here.alone = True
+    try:
+        yield
+    finally:
+        _here.alone = before
 
 
 def blas_threads():
