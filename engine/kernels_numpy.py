@@ -68,8 +68,9 @@ def conv_forward(x, w, b, stride, pad):
 
 def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     """conv_forward on up to T threads, into `out` (N, Ho, Wo, F) if given. b=None: no bias,
-    and no cols kept (the cache's cols is None; conv_backward's dx needs no cols). act (like
-    out, or out itself): also out through a ReLU, block by block while the block is in cache."""
+    and nothing kept for dw (the cache's saved is None; conv_backward's dx needs none). act
+    (like out, or out itself): also out through a ReLU, block by block while the block is in
+    cache."""
     N, H, W, C = x.shape
     F, _, HH, WW = w.shape
     Ho = (H + 2 * pad - HH) // stride + 1
@@ -82,22 +83,22 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
         return out, (x.shape, _noblas.convolve(windows, w, b, out, act, b is not None), w, stride, pad)
     K = HH * WW * C
     w2 = w.transpose(2, 3, 1, 0).reshape(K, F)  # (K, F), K in (HH, WW, C) order
-    # With OpenBLAS, cols gets a last column of ones and w2 the bias as its last row: the GEMM
-    # adds the bias, and conv_backward's dw GEMM yields db, instead of a pass over out and a
-    # slow column sum of dout (docs/BENCHMARKS.md, "NumPy bias in the GEMM").
-    ones = b is not None and not NO_BLAS
+    # With OpenBLAS, the im2col columns get a last column of ones and w2 the bias as its last
+    # row: the GEMM adds the bias, and conv_backward's dw GEMM yields db, instead of a pass
+    # over out and a slow column sum of dout (docs/BENCHMARKS.md, "NumPy bias in the GEMM").
+    ones = b is not None
     if ones:
         w2 = np.concatenate([w2, np.reshape(b, (1, F)).astype(w2.dtype)])  # (K + 1, F)
     P = Ho * Wo
-    # A few images at a time: each block of cols is multiplied while it is still in cache,
-    # and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384 (see
-    # docs/BENCHMARKS.md, "NumPy conv forward in blocks"). cols is still kept whole for the
-    # backward pass.
+    # A few images at a time: each block of im2col columns is made and multiplied while it is
+    # still in cache, and OpenBLAS runs these skinny GEMMs faster on ~1000 rows than on 16384
+    # (docs/BENCHMARKS.md, "NumPy conv forward in blocks"). The columns are not kept:
+    # conv_backward makes them again from the windows, block by block ("NumPy columns made
+    # again in backward").
     T = _parallel(T, N * P * F * K)
-    step = max(1, CONV_ROWS // P)  # images per GEMM
+    step = _images_per_block(P)
     if T > 1:  # at least one block per thread (conv3 at batch 16 is one block of 1024 rows)
         step = max(1, min(step, -(-N // T)))
-    cols = np.empty((N * P, K + 1 if ones else K), dtype=x.dtype) if b is not None else None
     if out is None:
         out = np.empty((N, Ho, Wo, F), dtype=np.result_type(x.dtype, w.dtype))
     out4, out = out, out.reshape(N * P, F)
@@ -105,18 +106,29 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
 
     def block(n0, n1):
         rows = slice(n0 * P, n1 * P)
-        cb = cols[rows] if cols is not None else np.empty(((n1 - n0) * P, K), dtype=x.dtype)
-        cb[:, :K].reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]  # a view: splits axes only
-        if ones:
-            cb[:, K] = 1
-        np.dot(cb, w2, out=out[rows])
-        if b is not None and not ones:
-            out[rows] += b
+        np.dot(_im2col(windows, n0, n1, ones), w2, out=out[rows])
         if act is not None:
             np.maximum(out[rows], 0, out=act2[rows])
 
     _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], T)
-    return out4, (x.shape, cols, w, stride, pad)
+    return out4, (x.shape, (windows, ones) if b is not None else None, w, stride, pad)
+
+
+def _images_per_block(P):
+    """Images per block of im2col rows, for images of P output pixels: about CONV_ROWS rows."""
+    return max(1, CONV_ROWS // P)
+
+
+def _im2col(windows, n0, n1, ones):
+    """The im2col columns of images [n0, n1) of a windows view (_windows): (rows, K), or
+    (rows, K + 1) with a last column of ones (see _convolve)."""
+    _, Ho, Wo, HH, WW, C = windows.shape
+    K = HH * WW * C
+    cols = np.empty(((n1 - n0) * Ho * Wo, K + 1 if ones else K), dtype=windows.dtype)
+    cols[:, :K].reshape(n1 - n0, Ho, Wo, HH, WW, C)[...] = windows[n0:n1]  # a view: splits axes only
+    if ones:
+        cols[:, K] = 1
+    return cols
 
 
 def _parallel(T, work):
@@ -136,7 +148,7 @@ def _conv_backward(dout, cache, need_dx, act):
     db, and its images' dx (and the ReLU's mask of its images); the parts of dw and db are
     added up here.
     """
-    x_shape, cols, w, stride, pad = cache
+    x_shape, saved, w, stride, pad = cache
     N, H, W, C = x_shape
     F, _, HH, WW = w.shape
     _, Ho, Wo, _ = dout.shape
@@ -146,13 +158,12 @@ def _conv_backward(dout, cache, need_dx, act):
     blas1 = T > 1 or (not NO_BLAS and _threads.blas_threads() == 1)  # OpenBLAS on one thread (see _conv_dx)
 
     K = HH * WW * C
-    ones = cols.shape[1] > K  # a column of ones: db comes with dw (see _convolve)
+    ones = not NO_BLAS  # a column of ones: db comes with dw (see _convolve)
 
     def part(n0, n1):
-        rows = slice(n0 * P, n1 * P)
         d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
         d2 = d.reshape((n1 - n0) * P, F)
-        dw = _dw(d2, cols[rows])  # (F, K), or (F, K + 1) with db last
+        dw = _dw(d2, saved, n0, n1, P)  # (F, K), or (F, K + 1) with db last
         if need_dx:
             _conv_dx(d, w, stride, pad, dx[n0:n1], blas1)
         return dw, None if ones else d2.sum(axis=0)
@@ -169,13 +180,26 @@ def _conv_backward(dout, cache, need_dx, act):
     return dx, np.ascontiguousarray(dw), db
 
 
-def _dw(d2, cols):
-    """(F, K) = d2.T @ cols for d2 (rows, F), cols (rows, K); without BLAS (Pyodide, NO_BLAS)
-    cols is the transposed view that fast/noblas.py's convolve keeps, and noblas.dw sums it
-    in blocks of rows."""
-    if not NO_BLAS:
-        return d2.T.dot(cols)
-    return _noblas.dw(d2, cols)
+def _dw(d2, saved, n0, n1, P):
+    """(F, K) = d2.T @ cols for d2 (rows, F) of images [n0, n1) of P pixels each, cols their
+    im2col columns. With BLAS, saved is _convolve's (windows, ones): the columns are made
+    again a block at a time, each multiplied while in cache, instead of being kept from
+    forward and read back from memory (docs/BENCHMARKS.md, "NumPy columns made again in
+    backward"). Without BLAS (Pyodide, NO_BLAS) saved is the transposed im2col view that
+    fast/noblas.py's convolve kept, and noblas.dw sums it in blocks of rows."""
+    if NO_BLAS:
+        return _noblas.dw(d2, saved[n0 * P : n1 * P])
+    windows, ones = saved
+    step = _images_per_block(P)
+    dw = None
+    for m0 in range(n0, n1, step) or [n0]:  # no images: one empty block, dw's zeros
+        m1 = min(n1, m0 + step)
+        part = d2[(m0 - n0) * P : (m1 - n0) * P].T.dot(_im2col(windows, m0, m1, ones))
+        if dw is None:
+            dw = part
+        else:
+            dw += part
+    return dw
 
 
 def _conv_dx(dout, w, stride, pad, dx, blas1=False):

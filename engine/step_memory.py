@@ -5,8 +5,8 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   and the ReLU after it (engine/fast/fusion.py: the ReLU's output; its mask is all backward
   needs), the input batch included;
 - the arrays a backend saves beside them (the "workspace"): the NumPy backend keeps each
-  conv's im2col columns (Ho*Wo x HH*WW*C per image: its GEMM's input, reused by dw; with
-  OpenBLAS one column more, of ones, that brings the bias into the GEMMs) and the
+  conv's padded input, whose windows make the im2col columns again for dw a block at a time
+  (without BLAS, in Pyodide, the columns themselves: Ho*Wo x HH*WW*C per image) and the
   pooling switches (int8 for 2x2 windows at stride 2, else int32); the Numba backend reads
   windows straight from the conv's input, keeps int32 switches and, per conv, a copy of the
   weights;
@@ -39,9 +39,9 @@ OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "adadel
 # place), as tracemalloc counts them; the Numba backend's one-pass update makes none.
 OPTIMIZER_SCRATCH = {"sgd": 1, "momentum": 1, "nesterov": 2, "adagrad": 2, "adadelta": 2, "adam": 4}
 BACKENDS = ("numpy", "numba")
-# The NumPy backend's im2col columns carry a column of ones, except without BLAS (Pyodide):
-# kernels_numpy.NO_BLAS.
-ONES_COLUMN = 0 if sys.platform == "emscripten" else 1
+# The NumPy backend keeps each conv's im2col columns only without BLAS (Pyodide:
+# kernels_numpy.NO_BLAS); with BLAS it keeps the padded input and makes them again in backward.
+KEEPS_COLUMNS = sys.platform == "emscripten"
 DX_BY_CONV_PIXELS = 256  # engine/fast/config.py's MIN_DX_BY_CONV_PIXELS (a test holds them equal)
 
 
@@ -75,8 +75,11 @@ def _workspace(layer, backend):
     if kind == "conv":
         k = layer["kernel_size"]
         f, ho, wo = layer["out_shape"]
-        if backend == "numpy":
-            return BYTES_PER_VALUE * ho * wo * (k * k * c + ONES_COLUMN), 0  # im2col columns
+        if backend == "numpy" and KEEPS_COLUMNS:
+            return BYTES_PER_VALUE * ho * wo * k * k * c, 0  # im2col columns (transposed)
+        if backend == "numpy":  # the padded copy of the input, whose windows make the columns again
+            pad = layer["padding"]
+            return (BYTES_PER_VALUE * (h + 2 * pad) * (w + 2 * pad) * c if pad else 0), 0
         return 0, BYTES_PER_VALUE * f * c * k * k  # the weights' copy (their layouts: made in a call)
     if kind == "pool":
         small = backend == "numpy" and layer["kernel_size"] == layer["stride"] == 2

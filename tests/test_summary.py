@@ -175,10 +175,10 @@ def test_training_memory_for_a_batch(optimizer, slots):
     assert m["activation_grads"] == 4 * 64 * (2 * 32 * 32 * 16)
     assert m["params"] == m["param_grads"] == 4 * params
     assert m["optimizer_state"] == 4 * params * slots
-    # the NumPy backend keeps each conv's im2col columns (Ho*Wo rows of HH*WW*C, and with
-    # OpenBLAS a column of ones that carries the bias) and 2x2 pooling's switches as int8
-    cols = 32 * 32 * (5 * 5 * 3 + 1) + 16 * 16 * (5 * 5 * 16 + 1) + 8 * 8 * (5 * 5 * 20 + 1)
-    assert m["workspace"] == 64 * (4 * cols + 16 * 16 * 16 + 8 * 8 * 20 + 4 * 4 * 20)
+    # the NumPy backend keeps each conv's padded input (padding 2: its windows make the im2col
+    # columns again in backward) and 2x2 pooling's switches as int8
+    padded = 36 * 36 * 3 + 20 * 20 * 16 + 12 * 12 * 20
+    assert m["workspace"] == 64 * (4 * padded + 16 * 16 * 16 + 8 * 8 * 20 + 4 * 4 * 20)
     assert m["optimizer_scratch"] == 4 * params * {"sgd": 1, "momentum": 1, "adam": 4, "adadelta": 2}[optimizer]
     # backward's gradients come and go before the optimizer's temporaries: the larger counts
     assert m["grad_scratch"] == 4 * 2 * 5 * 5 * 20 * 20  # conv3's dw, from per-thread parts
