@@ -22,8 +22,10 @@ A training step (Net.loss, then the optimizer) holds, at its peak near the end o
   the total counts the larger of the two.
 Net.forward drops the last step's arrays before it makes new ones, so no step holds two
 steps' worth. Kernel scratch (a block of im2col rows per thread, padded copies) comes and goes
-inside one call and is left out: tests/test_step_memory.py holds the estimate to within 15%
-of what tracemalloc measures (docs/ARCHITECTURE.md, "Memory of a training step").
+inside one call and is left out, as are, on the NumPy backend's threads, the gradients of a
+step's other shares (engine/fast/batch_shares.py: a parameter-sized buffer per thread beyond
+the first, from a batch of 32 on two threads). tests/test_step_memory.py holds the estimate to
+within 15% of what tracemalloc measures (docs/ARCHITECTURE.md, "Memory of a training step").
 
 Plain integer arithmetic over a normalized spec; summary.py calls it. Runs in the browser too.
 """

@@ -113,6 +113,7 @@ def test_twins_follow_the_net_when_its_layers_or_parameters_change(on_threads):
     step(net, images, labels)
     first = net._twins[1][0]
     assert first.layers[1].param is net.layers[1].param  # the net's own weights, not a copy
+    assert first._params is None  # and no buffer of its own beside them
     step(net, images, labels)
     assert net._twins[1][0] is first  # kept from step to step
     net.load_params({k: v * 0.5 for k, v in net.params().items()})  # written into: the same arrays
