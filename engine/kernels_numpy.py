@@ -111,7 +111,7 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
             np.maximum(out[rows], 0, out=act2[rows])
 
     _threads.run(block, [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], T)
-    return out4, (x.shape, (windows, ones) if b is not None else None, w, stride, pad)
+    return out4, (x.shape, windows if b is not None else None, w, stride, pad)
 
 
 def _images_per_block(P):
@@ -158,7 +158,7 @@ def _conv_backward(dout, cache, need_dx, act):
     blas1 = T > 1 or (not NO_BLAS and _threads.blas_threads() == 1)  # OpenBLAS on one thread (see _conv_dx)
 
     K = HH * WW * C
-    ones = not NO_BLAS  # a column of ones: db comes with dw (see _convolve)
+    ones = not NO_BLAS  # a bias, so with BLAS a column of ones: db comes with dw (see _convolve)
 
     def part(n0, n1):
         d = dout[n0:n1] if act is None else np.multiply(dout[n0:n1], act[n0:n1] > 0)  # as relu_backward
@@ -182,19 +182,18 @@ def _conv_backward(dout, cache, need_dx, act):
 
 def _dw(d2, saved, n0, n1, P):
     """(F, K) = d2.T @ cols for d2 (rows, F) of images [n0, n1) of P pixels each, cols their
-    im2col columns. With BLAS, saved is _convolve's (windows, ones): the columns are made
-    again a block at a time, each multiplied while in cache, instead of being kept from
+    im2col columns. With BLAS, saved is _convolve's windows view, and the columns (with their
+    column of ones: dw's last column is db) are made again a block at a time, each multiplied while in cache, instead of being kept from
     forward and read back from memory (docs/BENCHMARKS.md, "NumPy columns made again in
     backward"). Without BLAS (Pyodide, NO_BLAS) saved is the transposed im2col view that
     fast/noblas.py's convolve kept, and noblas.dw sums it in blocks of rows."""
     if NO_BLAS:
         return _noblas.dw(d2, saved[n0 * P : n1 * P])
-    windows, ones = saved
     step = _images_per_block(P)
     dw = None
     for m0 in range(n0, n1, step) or [n0]:  # no images: one empty block, dw's zeros
         m1 = min(n1, m0 + step)
-        part = d2[(m0 - n0) * P : (m1 - n0) * P].T.dot(_im2col(windows, m0, m1, ones))
+        part = d2[(m0 - n0) * P : (m1 - n0) * P].T.dot(_im2col(saved, m0, m1, True))
         if dw is None:
             dw = part
         else:

@@ -60,13 +60,13 @@ def loss(net, x, y, cuts):
             return member.backward(y[a:b]), probs
 
     results = numpy_threads.run(one, [(m, a, b) for m, (a, b) in zip(nets, cuts)], len(cuts))
-    n = float(len(x))
+    weights = [(b - a) / float(len(x)) for a, b in cuts]  # each share's part of the batch
     flat = net.grads().flat
-    flat *= flat.dtype.type((cuts[0][1] - cuts[0][0]) / n)
-    for twin, (a, b) in zip(twins, cuts[1:]):
-        flat += twin._grads.flat * flat.dtype.type((b - a) / n)  # never twin.grads(): see _twin
+    flat *= flat.dtype.type(weights[0])
+    for twin, weight in zip(twins, weights[1:]):
+        flat += twin._grads.flat * flat.dtype.type(weight)  # never twin.grads(): see _twin
     net.join_shares([twin.acts for twin in twins])
-    value = sum(r[0] * ((b - a) / n) for r, (a, b) in zip(results, cuts))
+    value = sum(r[0] * weight for r, weight in zip(results, weights))
     return value, np.concatenate([r[1] for r in results])
 
 
