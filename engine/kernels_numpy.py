@@ -25,8 +25,11 @@ from .fast import numpy_threads as _threads
 
 NAME = "numpy"
 
-# Rows (output pixels) per GEMM in conv_forward: about a thousand (see there).
+# Rows (output pixels) per GEMM in conv_forward: about a thousand, or for a conv of narrow
+# im2col columns (few input channels) as many as make about CONV_ROWS x CONV_COLUMNS values,
+# 1.6 MB in float32 (see _images_per_block); in backward, about a thousand.
 CONV_ROWS = 1024
+CONV_COLUMNS = 400
 # Up to this many output pixels in a batch, conv_backward gets dx as a convolution (see there;
 # without BLAS at any size).
 DX_BY_CONV_MAX_ROWS = 4096
@@ -96,7 +99,9 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     # conv_backward makes them again from the windows, block by block ("NumPy columns made
     # again in backward").
     T = _parallel(T, N * P * F * K)
-    step = _images_per_block(P)
+    # forward (a bias) may take more rows a block for narrow columns; dx's convolution
+    # (no bias), inside backward, keeps to CONV_ROWS rows, as dw does
+    step = _images_per_block(P, K if b is not None else None)
     if T > 1:  # at least one block per thread (conv3 at batch 16 is one block of 1024 rows)
         step = max(1, min(step, -(-N // T)))
     if out is None:
@@ -114,9 +119,16 @@ def _convolve(x, w, b, stride, pad, T, out=None, act=None):
     return out4, (x.shape, windows if b is not None else None, w, stride, pad)
 
 
-def _images_per_block(P):
-    """Images per block of im2col rows, for images of P output pixels: about CONV_ROWS rows."""
-    return max(1, CONV_ROWS // P)
+def _images_per_block(P, K=None):
+    """Images per block of im2col rows, for images of P output pixels: about CONV_ROWS rows;
+    given the columns' width K (a forward call), as many more as a block has room for up to
+    CONV_COLUMNS values a row. conv1 of the CIFAR-10 net (76 columns) then multiplies 5
+    images of 1024 pixels a call instead of 1: fewer, bigger calls, 2-5% faster a training
+    step (docs/BENCHMARKS.md, "NumPy conv1 forward in blocks of five images"). Backward keeps
+    blocks of CONV_ROWS rows: its blocks are alive at the step's peak of memory, forward's
+    before backward's gradients exist."""
+    wide = 1 if K is None else max(1, CONV_COLUMNS // (K + 1))
+    return max(1, CONV_ROWS * wide // P)
 
 
 def _im2col(windows, n0, n1, ones):

@@ -60,6 +60,7 @@ def test_conv_on_threads_matches_naive(threads, monkeypatch, case, dx_by_conv, N
     H, C, F, k, stride, pad = case
     blas = threads(T)
     monkeypatch.setattr(kn, "CONV_ROWS", 30)  # several blocks of images, a shorter last one
+    monkeypatch.setattr(kn, "CONV_COLUMNS", 1)  # forward's as well
     monkeypatch.setattr(kn, "DX_BY_CONV_MAX_ROWS", 10**9 if dx_by_conv else 0)
     rng = np.random.RandomState(N * 100 + H + T)
     x = rng.standard_normal((N, H, H + 1, C)).astype(dtype)
