@@ -123,7 +123,7 @@ def _images_per_block(P, K=None):
     """Images per block of im2col rows, for images of P output pixels: about CONV_ROWS rows;
     given the columns' width K (a forward call), as many more as a block has room for up to
     CONV_COLUMNS values a row. conv1 of the CIFAR-10 net (76 columns) then multiplies 5
-    images of 1024 pixels a call instead of 1: fewer, bigger calls, 2-5% faster a training
+    images of 1024 pixels a call instead of 1: fewer, bigger calls, 2-4% faster a training
     step (docs/BENCHMARKS.md, "NumPy conv1 forward in blocks of five images"). Backward keeps
     blocks of CONV_ROWS rows: its blocks are alive at the step's peak of memory, forward's
     before backward's gradients exist."""

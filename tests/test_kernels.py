@@ -72,8 +72,10 @@ def test_conv_backward_matches_naive(kernels, case, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dx_by_conv", [True, False])
-@pytest.mark.parametrize("rows, columns", [(1, 400), (40, 1), (100, 1), (20, 168)])
-def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, columns, dx_by_conv, dtype):
+@pytest.mark.parametrize(
+    "rows, columns, blocks", [(1, 400, (1, 1)), (40, 1, (1, 1)), (100, 1, (2, 2)), (20, 168, (2, 1))]
+)
+def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, columns, blocks, dx_by_conv, dtype):
     """kernels_numpy multiplies a few images at a time when the batch is big (CONV_ROWS
     output pixels per GEMM, and in forward up to CONV_COLUMNS values a row); shrink the block
     so that small inputs take that path too (one image per GEMM, two with a shorter last
@@ -83,9 +85,8 @@ def test_numpy_conv_in_blocks_of_images_matches_naive(monkeypatch, rows, columns
     kn = get_kernels("numpy")
     monkeypatch.setattr(kn, "CONV_ROWS", rows)
     monkeypatch.setattr(kn, "CONV_COLUMNS", columns)
-    assert (kn._images_per_block(42, 27), kn._images_per_block(42)) == {1: (1, 1), 40: (1, 1), 100: (2, 2), 20: (2, 1)}[
-        rows
-    ]
+    # images a block, forward's and backward's, for these 7x6 outputs of 3x3x3 windows
+    assert (kn._images_per_block(7 * 6, 3 * 3 * 3), kn._images_per_block(7 * 6)) == blocks
     monkeypatch.setattr(kn, "DX_BY_CONV_MAX_ROWS", 10**9 if dx_by_conv else 0)
     case = (3, 1, 1)
     rng = np.random.RandomState(rows)
