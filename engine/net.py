@@ -197,17 +197,17 @@ class Net:
             layer.cache = None
         self.acts = []
         x = np.ascontiguousarray(x, dtype=self.dtype)
-        self.acts = [x]
+        self.acts = acts = [x]  # filled in place below: one property call, not two a layer
         layers, i = self.layers, 1
         while i < len(layers):
             layer, pair = layers[i], layers[i].fused
             if pair is not None and pair.conv is layer and i + 1 < len(layers) and pair.relu is layers[i + 1]:
                 pre, x = pair.forward(x, train, pre_activations)
-                self.acts += [pre, x]
+                acts += [pre, x]
                 i += 2
                 continue
             x = layer.forward(x, train)
-            self.acts.append(x)
+            acts.append(x)
             i += 1
         self.fwd_ms = (time.perf_counter() - t0) * 1000
         return x
