@@ -195,9 +195,9 @@ def _conv_backward(dout, cache, need_dx, act):
 def _dw(d2, saved, n0, n1, P):
     """(F, K) = d2.T @ cols for d2 (rows, F) of images [n0, n1) of P pixels each, cols their
     im2col columns. With BLAS, saved is _convolve's windows view, and the columns (with their
-    column of ones: dw's last column is db) are made again a block at a time, each multiplied while in cache, instead of being kept from
-    forward and read back from memory (docs/BENCHMARKS.md, "NumPy columns made again in
-    backward"). Without BLAS (Pyodide, NO_BLAS) saved is the transposed im2col view that
+    column of ones: dw's last column is db) are made again a block at a time, each multiplied
+    while in cache, instead of being kept from forward and read back from memory
+    (docs/BENCHMARKS.md, "NumPy columns made again in backward"). Without BLAS (Pyodide, NO_BLAS) saved is the transposed im2col view that
     fast/noblas.py's convolve kept, and noblas.dw sums it in blocks of rows."""
     if NO_BLAS:
         return _noblas.dw(d2, saved[n0 * P : n1 * P])
