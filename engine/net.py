@@ -61,6 +61,7 @@ class Net:
         rng = np.random.RandomState(seed)
         self.layers = [build_layer(s, self.kernels, self.dtype, rng) for s in self.layers_spec]
         self._bound = None  # see _bind_params
+        self._pass = None  # what a compiled forward left for its backward (fast/compiled_pass.py)
         self._bind_params()
         self._acts, self._shares = [], None  # acts: see there
         self.act_grads = []  # gradients w.r.t. every layer's output after the last backward
@@ -95,6 +96,11 @@ class Net:
         self._decay = ParamDict((key, 1.0 if key.endswith(".weight") else 0.0) for key, _, _, _ in layout)
         bound = [(layer, name, layer.param[name], layer.grad[name]) for layer, name in owners]
         self._bound = (list(self.layers), bound)
+        self._programs = None  # the compiled passes of these layers and buffers (Numba only)
+        if self.backend == "numba":
+            from .fast.compiled_pass import Programs
+
+            self._programs = Programs(self)
 
     def _check_bound(self):
         """Bind again if a layer or a parameter array was replaced since (not written into):
@@ -195,8 +201,15 @@ class Net:
         # step never holds two passes' worth of them
         for layer in self.layers:
             layer.cache = None
-        self.acts = []
+        self.acts, self._pass = [], None
         x = np.ascontiguousarray(x, dtype=self.dtype)
+        if self._programs is not None and not pre_activations:
+            self._check_bound()
+            program = self._programs.get(x)
+            if program is not None:  # the kernels' calls in a few compiled ones (fast/compiled_pass.py)
+                self.acts, self._pass = self._programs.forward(program, x, train)
+                self.fwd_ms = (time.perf_counter() - t0) * 1000
+                return self._acts[-1]
         self.acts = acts = [x]  # filled in place below: one property call, not two a layer
         layers, i = self.layers, 1
         while i < len(layers):
@@ -245,6 +258,11 @@ class Net:
         one-hot dscores this is the saliency map of that class's score.
         """
         dout = np.asarray(dscores, dtype=self.dtype).reshape(self.acts[-2].shape)
+        if self._pass is not None:  # the forward ran compiled: so does its backward, or the
+            if not keep_act_grads:  # layers get their caches back and run one by one
+                self._programs.backward(self._pass, dout)
+                return None
+            self._programs.restore(self._pass)
         grads = [dout] if keep_act_grads else []
         i = len(self.layers) - 2
         while i > 0:

@@ -70,6 +70,11 @@ WINOGRAD = os.environ.get("CONVNET_WINOGRAD", "1").strip().lower() not in ("0", 
 # not win back (conv2 at batch 1, 256 pixels, lost 2 us; conv3 at batch 4 broke even).
 MIN_WINOGRAD_PIXELS = 512
 
+# A Numba net's forward and backward as a few compiled calls of its kernels instead of one
+# Python call each (compiled_pass.py); CONVNET_COMPILED_PASS=0 runs the layers one by one
+# (benchmarks and tests compare the two).
+COMPILED_PASS = os.environ.get("CONVNET_COMPILED_PASS", "1").strip().lower() not in ("0", "false", "no", "off")
+
 # Output pixels per work item of the conv kernels (whole output rows): the dw tiles sum
 # over a block's pixels, and a batch-1 image must still split into chunks for both threads.
 CONV_BLOCK_PIXELS = 64

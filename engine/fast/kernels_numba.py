@@ -99,15 +99,7 @@ def pool_backward(dout, cache):
     if dout.shape != arg.shape:
         raise ValueError("pool_backward: dout of shape %s, expected %s" % (dout.shape, arg.shape))
     key = ("pb", x_shape, size, stride, _settings())
-    plan = _plans.get(key)
-    if plan is None:
-        N, Ho, Wo, C = arg.shape
-        H, W = x_shape[1:3]
-        by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
-        units = N * Ho if by_rows else N
-        T, chunks = _plan(N * H * W * C, config.MIN_PARALLEL_ELEMENTS, units)
-        plan = (T, tuple(_split(units, chunks)), (N * Ho, Wo * C), (N, H, W * C), (C, size, stride, Ho, Wo, by_rows))
-        plan = _remember(key, plan)
+    plan = _plans.get(key) or _remember(key, _pool_backward_plan(x_shape, arg.shape, size, stride))
     T, ranges, d2, xf, head = plan
     dx = np.empty(x_shape, dtype=dout.dtype)
     head = (dout.reshape(d2), arg.reshape(d2)) + head
@@ -115,6 +107,17 @@ def pool_backward(dout, cache):
         T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dx.reshape(xf),), dx.dtype
     )
     return dx
+
+
+def _pool_backward_plan(x_shape, out_shape, size, stride):
+    """(threads, ranges, dout's and dx's reshapes' shapes, the chunk kernel's arguments
+    after arg2) of a pool_backward call."""
+    N, Ho, Wo, C = out_shape
+    H, W = x_shape[1:3]
+    by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
+    units = N * Ho if by_rows else N
+    T, chunks = _plan(N * H * W * C, config.MIN_PARALLEL_ELEMENTS, units)
+    return T, tuple(_split(units, chunks)), (N * Ho, Wo * C), (N, H, W * C), (C, size, stride, Ho, Wo, by_rows)
 
 
 def relu_forward(x):
