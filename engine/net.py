@@ -96,11 +96,9 @@ class Net:
         self._decay = ParamDict((key, 1.0 if key.endswith(".weight") else 0.0) for key, _, _, _ in layout)
         bound = [(layer, name, layer.param[name], layer.grad[name]) for layer, name in owners]
         self._bound = (list(self.layers), bound)
-        self._programs = None  # the compiled passes of these layers and buffers (Numba only)
-        if self.backend == "numba":
-            from .fast.compiled_pass import Programs
-
-            self._programs = Programs(self)
+        # the compiled passes of these layers and buffers: the Numba backend's (compiled_pass.py)
+        programs = getattr(self.kernels, "compiled_programs", None)
+        self._programs = programs(self) if programs is not None else None
 
     def _check_bound(self):
         """Bind again if a layer or a parameter array was replaced since (not written into):

@@ -47,6 +47,8 @@ NOT_IN_BROWSER = {
     "engine.fast._numba_padded",
     "engine.fast._numba_winograd",
     "engine.fast._numba_winograd_ir",
+    "engine.fast._numba_pass",
+    "engine.fast.compiled_pass",
 }
 NEVER_IN_BROWSER = ("numba", "llvmlite", "bokeh", "panel")
 THREAD_POOLS = ("engine.fast.workers", "engine.fast.parallel", "engine.fast.numpy_threads")

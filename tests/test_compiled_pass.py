@@ -153,3 +153,22 @@ def test_a_wrong_input_gets_the_layers_error():
         finally:
             config.COMPILED_PASS = True
     assert messages[0] == messages[1]
+
+
+def test_run_ops_cache_is_stamped_with_every_kernel_file(tmp_path):
+    """run_ops calls other files' kernels: its cache must go stale when any of them changes."""
+    import shutil
+
+    from engine.fast import _numba_pass
+
+    if _numba_pass.CACHED:
+        assert isinstance(_numba_pass.run_ops._cache._impl.locator, _numba_pass._Stamped)
+    folder = __import__("pathlib").Path(_numba_pass.__file__).parent
+    for path in folder.glob("_numba_*.py"):
+        shutil.copy(path, tmp_path / path.name)
+    before = _numba_pass.kernels_stamp(tmp_path)
+    (tmp_path / "notes.py").write_text("# not a kernel file\n")
+    assert _numba_pass.kernels_stamp(tmp_path) == before
+    with open(tmp_path / "_numba_pool.py", "a") as f:
+        f.write("# an edit\n")
+    assert _numba_pass.kernels_stamp(tmp_path) != before

@@ -251,6 +251,9 @@ def test_a_conv_and_its_relu_in_one_pass_give_the_bits_of_two_layers(backend, mo
     from engine.fast import config
 
     monkeypatch.setattr(config, "MIN_DX_BY_CONV_PIXELS", 0 if dx_by_conv else 10**9)
+    # the layers' own kernel calls are counted: one by one, not through the compiled pass
+    # (whose bits tests/test_compiled_pass.py compares with these)
+    monkeypatch.setattr(config, "COMPILED_PASS", False)
     fused, apart = Net(FUSED, backend=backend, seed=4), Net(FUSED, backend=backend, seed=4)
     convs = [layer for layer in fused.layers if isinstance(layer, layers.Conv)]
     assert [c.fused is not None for c in convs] == [True, True, False, False]

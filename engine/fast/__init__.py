@@ -19,6 +19,8 @@ compare them value for value or bit for bit):
     batch_shares.py   the NumPy backend's training step by shares of the batch, one a thread.
     tuner.py          all threads or one for a training step, whichever trains faster now.
     fusion.py         a conv and the ReLU after it run as one call each way (Net pairs them).
+    compiled_pass.py  a Numba net's forward and backward as a few compiled calls of its
+                      kernels (_numba_pass.py runs them), not one Python call a kernel.
     memory.py         glibc keeps the memory a training step frees, for the next step.
 
 The browser (Pyodide) gets fusion.py, memory.py, workers.py, numpy_threads.py, batch_shares.py

@@ -16,13 +16,20 @@ the same order, on the same threads (`*_par` on Numba's pool where a call has T 
 same bits (tests/test_compiled_pass.py). Compiled without fastmath: its own arithmetic is the
 zeroing, copying and the sum over dx's partials, which must add in NumPy's order.
 
-This file calls kernels of other files: Numba's cache of run_ops keys on this file only, so
-it is not cached (parallel.py compiles it in the background, as it does the `*_par` wrappers).
+This file calls kernels of other files, and Numba's cache of a function keys on its own
+file's text only: run_ops's cache is stamped with the text of every _numba_*.py file beside
+it (`_Stamped`), so that an edited kernel compiles it again instead of loading the old
+kernels with it. (Compiling it takes ~12 s: LLVM optimises the kernels it calls once more,
+inside it; parallel.py does that in the background, as it does the `*_par` wrappers.)
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 from numba import njit
+from numba.core import caching
 
 from . import _numba_act as _act
 from . import _numba_conv as _conv
@@ -34,6 +41,45 @@ ZERO, COPY, ARRANGE, ARRANGE_WINO, CONV, WINO, CONV_BACK, GATHER, WINO_DW, GATHE
     range(1, 15)
 )
 RELU, TANH, SIGMOID = range(3)  # ELEM's kinds
+
+
+def kernels_stamp(folder):
+    """A hash of the names and text of the _numba_*.py files in folder."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("_numba_") and name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.digest()
+
+
+class _Stamped:
+    """A cache locator of Numba's for this file only, whose source stamp is the text of every
+    kernel file beside it (mixed into each of Numba's own locators, tried first, in their order)."""
+
+    def get_source_stamp(self):
+        return kernels_stamp(os.path.dirname(os.path.abspath(__file__)))
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.abspath(py_file) != os.path.abspath(__file__):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _stamped_cache():
+    """Put the stamped locators first in Numba's list; False where Numba's caching module is
+    not as known (run_ops is then compiled in every process, never cached)."""
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    classes = getattr(impl, "_locator_classes", None)
+    if not isinstance(classes, list) or not all(hasattr(c, "get_source_stamp") for c in classes):
+        return False
+    if not any(issubclass(c, _Stamped) for c in classes):
+        classes[:0] = [type("Stamped" + c.__name__, (_Stamped, c), {}) for c in list(classes)]
+    return True
+
+
+CACHED = _stamped_cache()
 
 
 @njit(nogil=True, error_model="numpy")
@@ -76,7 +122,7 @@ def _elem(kind, T, backward, bounds, taken, a, c, out):
             _act.sigmoid_chunk(backward, a, c, out, bounds[i], bounds[i + 1])
 
 
-@njit(nogil=True, error_model="numpy")
+@njit(nogil=True, error_model="numpy", cache=CACHED)
 def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
     for i in range(ops.shape[0]):
         r = ops[i]

@@ -188,6 +188,14 @@ def optim_update(name, p, g, decay, slots, hyper):
     getattr(_optim, name)(p, g, decay, *(tuple(slots) + tuple(hyper)))
 
 
+def compiled_programs(net):
+    """The net's forward and backward as a few compiled calls (compiled_pass.py), which
+    Net asks for each pass."""
+    from .compiled_pass import Programs  # it imports this module
+
+    return Programs(net)
+
+
 def softmax(scores):
     scores = _float(scores)
     if scores.ndim != 2:
