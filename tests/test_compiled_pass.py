@@ -172,3 +172,25 @@ def test_run_ops_cache_is_stamped_with_every_kernel_file(tmp_path):
     with open(tmp_path / "_numba_pool.py", "a") as f:
         f.write("# an edit\n")
     assert _numba_pass.kernels_stamp(tmp_path) != before
+
+
+def test_a_process_whose_first_numba_call_is_the_cached_pass():
+    """run_ops loaded from Numba's cache starts no thread pool; its first parallel loop in a
+    process where nothing else had started one crashed it (SIGSEGV): Programs starts it."""
+    import subprocess
+    import sys
+
+    _train(get_preset("convnetjs-cifar10"), True, 1, 1, 2)  # compiled here: in the cache now
+    code = (
+        "import numpy as np\n"
+        "from engine.fast import parallel\n"
+        "parallel.WANTED = 1\n"
+        "from engine import Net, get_preset\n"
+        "net = Net(get_preset('convnetjs-cifar10'), backend='numba', seed=0)\n"
+        "loss, _ = net.loss(net.prepare(np.zeros((1, 32, 32, 3), np.uint8)), np.array([3]))\n"
+        "print(net._pass is not None, np.isfinite(loss))\n"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True"]

@@ -2,13 +2,14 @@
 training step's sequence of convolutions, poolings and activations leaves the interpreter
 (compiled_pass.py builds the list and says when it is used).
 
-`run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja)` runs the rows of `ops` in order. A row is
-one call: its code, then its arguments as integers (what each code reads is spelled out
-below, and compiled_pass.py writes it in the same order). Its arrays are runs of one of six
+`run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja)` runs the rows of `ops` in order. A row
+is one call: its code, then its arguments as integers (what each code reads is spelled out
+below, and compiled_pass.py writes it in the same order). Its arrays are runs of one of seven
 float buffers, named by number: 0 `fa` the forward's arena (the activations, the weights'
 layouts and copies), 1 `pa` the net's flat parameters, 2 `ga` its flat gradients, 3 `xa`
 the input of the forward's run of calls (the net's input, or what a Python layer gave),
-4 `fb` the backward's arena, 5 `da` the gradient the backward's run of calls starts from. `ia` holds the chunks' bounds and counters (int64),
+4 `fb` and 6 `fc` the backward's two arenas (a layer writes in one, the next in the other),
+5 `da` the gradient the backward's run of calls starts from. `ia` holds the chunks' bounds and counters (int64),
 `ja` the poolings' first-maximum indices (int32).
 
 The calls are those of kernels_numba.py and _numba_conv_calls.py, with the same arguments, in
@@ -83,7 +84,7 @@ CACHED = _stamped_cache()
 
 
 @njit(nogil=True, error_model="numpy")
-def _buf(fa, pa, ga, xa, fb, da, which):
+def _buf(fa, pa, ga, xa, fb, da, fc, which):
     if which == 0:
         return fa
     if which == 1:
@@ -94,13 +95,15 @@ def _buf(fa, pa, ga, xa, fb, da, which):
         return xa
     if which == 4:
         return fb
-    return da
+    if which == 5:
+        return da
+    return fc
 
 
 @njit(nogil=True, error_model="numpy")
-def _run(r, k, fa, pa, ga, xa, fb, da):
+def _run(r, k, fa, pa, ga, xa, fb, da, fc):
     """The 1-d run of r[k] (the buffer) at offset r[k + 1], r[k + 2] values long."""
-    return _buf(fa, pa, ga, xa, fb, da, r[k])[r[k + 1] : r[k + 1] + r[k + 2]]
+    return _buf(fa, pa, ga, xa, fb, da, fc, r[k])[r[k + 1] : r[k + 1] + r[k + 2]]
 
 
 @njit(nogil=True, error_model="numpy")
@@ -123,37 +126,37 @@ def _elem(kind, T, backward, bounds, taken, a, c, out):
 
 
 @njit(nogil=True, error_model="numpy", cache=CACHED)
-def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
+def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
     for i in range(ops.shape[0]):
         r = ops[i]
         op = r[0]
         if op == ZERO:  # run
-            _run(r, 1, fa, pa, ga, xa, fb, da)[:] = 0
+            _run(r, 1, fa, pa, ga, xa, fb, da, fc)[:] = 0
         elif op == COPY:  # from run, to run
-            _run(r, 4, fa, pa, ga, xa, fb, da)[:] = _run(r, 1, fa, pa, ga, xa, fb, da)
+            _run(r, 4, fa, pa, ga, xa, fb, da, fc)[:] = _run(r, 1, fa, pa, ga, xa, fb, da, fc)
         elif op == ARRANGE:  # w run, F, C, HH, WW, flip, w16 run, G, K, wq run, q0, q1, wsc run, s0, s1
-            w = _run(r, 1, fa, pa, ga, xa, fb, da).reshape((r[4], r[5], r[6], r[7]))
-            w16 = _run(r, 9, fa, pa, ga, xa, fb, da).reshape((r[12], r[13], 16))
-            wq = _run(r, 14, fa, pa, ga, xa, fb, da).reshape((r[17], r[18], 16))
-            wsc = _run(r, 19, fa, pa, ga, xa, fb, da).reshape((r[22], r[23]))
+            w = _run(r, 1, fa, pa, ga, xa, fb, da, fc).reshape((r[4], r[5], r[6], r[7]))
+            w16 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13], 16))
+            wq = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18], 16))
+            wsc = _run(r, 19, fa, pa, ga, xa, fb, da, fc).reshape((r[22], r[23]))
             _layout.arrange_weights(w, r[8] != 0, w16, wq, wsc)
         elif op == ARRANGE_WINO:  # w run, F, C, flip, u16 run, u0, u1, uq run, q0, q1
-            w = _run(r, 1, fa, pa, ga, xa, fb, da).reshape((r[4], r[5], 5, 5))
-            u16 = _run(r, 7, fa, pa, ga, xa, fb, da).reshape((r[10], r[11]))
-            uq = _run(r, 12, fa, pa, ga, xa, fb, da).reshape((r[15], r[16]))
+            w = _run(r, 1, fa, pa, ga, xa, fb, da, fc).reshape((r[4], r[5], 5, 5))
+            u16 = _run(r, 7, fa, pa, ga, xa, fb, da, fc).reshape((r[10], r[11]))
+            uq = _run(r, 12, fa, pa, ga, xa, fb, da, fc).reshape((r[15], r[16]))
             _layout.arrange_winograd(w, r[6] != 0, u16, uq)
         elif op == CONV:
             # T, x run, N, H, WC, C, w16 run, G, K, wq run, q0, q1, b run, HH, WW, stride,
             # pad, Ho, Wo, rb, bounds (offset, count), taken, out run, rows, Fo, relu
             T = r[1]
-            xf = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6], r[7]))
-            w16 = _run(r, 9, fa, pa, ga, xa, fb, da).reshape((r[12], r[13], 16))
-            wq = _run(r, 14, fa, pa, ga, xa, fb, da).reshape((r[17], r[18], 16))
-            b = _run(r, 19, fa, pa, ga, xa, fb, da)
+            xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
+            w16 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13], 16))
+            wq = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18], 16))
+            b = _run(r, 19, fa, pa, ga, xa, fb, da, fc)
             bounds = ia[r[29] : r[29] + r[30]]
             taken = ia[r[31] : r[31] + 1]
             taken[0] = 0
-            out2 = _run(r, 32, fa, pa, ga, xa, fb, da).reshape((r[35], r[36]))
+            out2 = _run(r, 32, fa, pa, ga, xa, fb, da, fc).reshape((r[35], r[36]))
             a = (xf, r[8], w16, wq, b, r[22], r[23], r[24], r[25], r[26], r[27], r[28], bounds, taken, out2, r[37] != 0)
             if T > 1:
                 _conv.conv_forward_par(T, *a)
@@ -163,14 +166,14 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
             # T, x run, N, H, WC, C, u16 run, u0, u1, uq run, q0, q1, b run, pad, Ho, Wo,
             # rbt, bounds (offset, count), taken, out run, rows, Fo, relu
             T = r[1]
-            xf = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6], r[7]))
-            u16 = _run(r, 9, fa, pa, ga, xa, fb, da).reshape((r[12], r[13]))
-            uq = _run(r, 14, fa, pa, ga, xa, fb, da).reshape((r[17], r[18]))
-            b = _run(r, 19, fa, pa, ga, xa, fb, da)
+            xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
+            u16 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
+            uq = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18]))
+            b = _run(r, 19, fa, pa, ga, xa, fb, da, fc)
             bounds = ia[r[26] : r[26] + r[27]]
             taken = ia[r[28] : r[28] + 1]
             taken[0] = 0
-            out2 = _run(r, 29, fa, pa, ga, xa, fb, da).reshape((r[32], r[33]))
+            out2 = _run(r, 29, fa, pa, ga, xa, fb, da, fc).reshape((r[32], r[33]))
             a = (xf, r[8], u16, uq, b, r[22], r[23], r[24], r[25], bounds, taken, out2, r[34] != 0)
             if T > 1:
                 _wino.wino_forward_par(T, *a)
@@ -181,63 +184,63 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
             # Ho, Wo, rb, bounds (offset, count), taken, need_dx, dw_parts run, p0, p1, p2,
             # db_parts run, b0, b1, dx4 run, x0, x1, x2, x3, act run, a0, a1
             T = r[1]
-            xf = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6], r[7]))
-            d2 = _run(r, 9, fa, pa, ga, xa, fb, da).reshape((r[12], r[13]))
-            wsc = _run(r, 14, fa, pa, ga, xa, fb, da).reshape((r[17], r[18]))
+            xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
+            d2 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
+            wsc = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18]))
             bounds = ia[r[26] : r[26] + r[27]]
             taken = ia[r[28] : r[28] + 1]
             taken[0] = 0
-            dwp = _run(r, 30, fa, pa, ga, xa, fb, da).reshape((r[33], r[34], r[35]))
-            dbp = _run(r, 36, fa, pa, ga, xa, fb, da).reshape((r[39], r[40]))
-            dx4 = _run(r, 41, fa, pa, ga, xa, fb, da).reshape((r[44], r[45], r[46], r[47]))
-            act2 = _run(r, 48, fa, pa, ga, xa, fb, da).reshape((r[51], r[52]))
+            dwp = _run(r, 30, fa, pa, ga, xa, fb, da, fc).reshape((r[33], r[34], r[35]))
+            dbp = _run(r, 36, fa, pa, ga, xa, fb, da, fc).reshape((r[39], r[40]))
+            dx4 = _run(r, 41, fa, pa, ga, xa, fb, da, fc).reshape((r[44], r[45], r[46], r[47]))
+            act2 = _run(r, 48, fa, pa, ga, xa, fb, da, fc).reshape((r[51], r[52]))
             a = (xf, r[8], d2, wsc, r[19], r[20], r[21], r[22], r[23], r[24], r[25], bounds, taken, r[29] != 0)
             if T > 1:
                 _conv.conv_backward_par(T, *a, dwp, dbp, dx4, act2)
             else:
                 _conv.conv_backward_chunk(*a, dwp, dbp, dx4, act2)
         elif op == GATHER:  # dw_parts run, p0, p1, p2, db_parts run, b0, b1, C, HH, WW, dw run, F, db run
-            dwp = _run(r, 1, fa, pa, ga, xa, fb, da).reshape((r[4], r[5], r[6]))
-            dbp = _run(r, 7, fa, pa, ga, xa, fb, da).reshape((r[10], r[11]))
-            dw = _run(r, 15, fa, pa, ga, xa, fb, da).reshape((r[18], r[12], r[13], r[14]))
-            db = _run(r, 19, fa, pa, ga, xa, fb, da)
+            dwp = _run(r, 1, fa, pa, ga, xa, fb, da, fc).reshape((r[4], r[5], r[6]))
+            dbp = _run(r, 7, fa, pa, ga, xa, fb, da, fc).reshape((r[10], r[11]))
+            dw = _run(r, 15, fa, pa, ga, xa, fb, da, fc).reshape((r[18], r[12], r[13], r[14]))
+            db = _run(r, 19, fa, pa, ga, xa, fb, da, fc)
             _layout.gather_dw(dwp, dbp, r[12], r[13], r[14], dw, db)
         elif op == WINO_DW:
             # T, x run, N, H, WC, C, d run, rows, F, pad, Ho, Wo, rbt, bounds (offset,
             # count), taken, du_parts run, u0, u1, u2, u3, db_parts run, b0, b1
             T = r[1]
-            xf = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6], r[7]))
-            d2 = _run(r, 9, fa, pa, ga, xa, fb, da).reshape((r[12], r[13]))
+            xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
+            d2 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
             bounds = ia[r[18] : r[18] + r[19]]
             taken = ia[r[20] : r[20] + 1]
             taken[0] = 0
-            dup = _run(r, 21, fa, pa, ga, xa, fb, da).reshape((r[24], r[25], r[26], r[27]))
-            dbp = _run(r, 28, fa, pa, ga, xa, fb, da).reshape((r[31], r[32]))
+            dup = _run(r, 21, fa, pa, ga, xa, fb, da, fc).reshape((r[24], r[25], r[26], r[27]))
+            dbp = _run(r, 28, fa, pa, ga, xa, fb, da, fc).reshape((r[31], r[32]))
             a = (xf, r[8], d2, r[14], r[15], r[16], r[17], bounds, taken, dup, dbp)
             if T > 1:
                 _wino.wino_dw_par(T, *a)
             else:
                 _wino.wino_dw_chunk(*a)
         elif op == GATHER_WINO:  # du_parts run, u0, u1, u2, u3, db_parts run, b0, b1, dw run, F, C, db run
-            dup = _run(r, 1, fa, pa, ga, xa, fb, da).reshape((r[4], r[5], r[6], r[7]))
-            dbp = _run(r, 8, fa, pa, ga, xa, fb, da).reshape((r[11], r[12]))
-            dw = _run(r, 13, fa, pa, ga, xa, fb, da).reshape((r[16], r[17], 5, 5))
-            db = _run(r, 18, fa, pa, ga, xa, fb, da)
+            dup = _run(r, 1, fa, pa, ga, xa, fb, da, fc).reshape((r[4], r[5], r[6], r[7]))
+            dbp = _run(r, 8, fa, pa, ga, xa, fb, da, fc).reshape((r[11], r[12]))
+            dw = _run(r, 13, fa, pa, ga, xa, fb, da, fc).reshape((r[16], r[17], 5, 5))
+            db = _run(r, 18, fa, pa, ga, xa, fb, da, fc)
             _layout.gather_winograd_dw(dup, dbp, dw, db)
         elif op == ELEM:  # kind, T, backward, a run, c run, out run, bounds (offset, count), taken
             bounds = ia[r[13] : r[13] + r[14]]
             taken = ia[r[15] : r[15] + 1]
             taken[0] = 0
-            a = _run(r, 4, fa, pa, ga, xa, fb, da)
-            c = _run(r, 7, fa, pa, ga, xa, fb, da)
-            out = _run(r, 10, fa, pa, ga, xa, fb, da)
+            a = _run(r, 4, fa, pa, ga, xa, fb, da, fc)
+            c = _run(r, 7, fa, pa, ga, xa, fb, da, fc)
+            out = _run(r, 10, fa, pa, ga, xa, fb, da, fc)
             _elem(r[1], r[2], r[3] != 0, bounds, taken, a, c, out)
         elif op == POOL:
             # T, x run, N, H, WC, C, size, stride, Ho, Wo, out run, rows, WoC, arg offset,
             # bounds (offset, count), taken
             T = r[1]
-            xf = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6], r[7]))
-            out2 = _run(r, 13, fa, pa, ga, xa, fb, da).reshape((r[16], r[17]))
+            xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
+            out2 = _run(r, 13, fa, pa, ga, xa, fb, da, fc).reshape((r[16], r[17]))
             arg2 = ja[r[18] : r[18] + r[16] * r[17]].reshape((r[16], r[17]))
             bounds = ia[r[19] : r[19] + r[20]]
             if T > 1:
@@ -251,9 +254,9 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
             # T, d run, rows, WoC, arg offset, C, size, stride, Ho, Wo, by_rows, dx run, N,
             # H, WC, bounds (offset, count), taken
             T = r[1]
-            d2 = _run(r, 2, fa, pa, ga, xa, fb, da).reshape((r[5], r[6]))
+            d2 = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6]))
             arg2 = ja[r[7] : r[7] + r[5] * r[6]].reshape((r[5], r[6]))
-            dxf = _run(r, 14, fa, pa, ga, xa, fb, da).reshape((r[17], r[18], r[19]))
+            dxf = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18], r[19]))
             bounds = ia[r[20] : r[20] + r[21]]
             if T > 1:
                 taken = ia[r[22] : r[22] + 1]
@@ -265,8 +268,8 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, ia, ja):
                         d2, arg2, r[8], r[9], r[10], r[11], r[12], r[13] != 0, bounds[c], bounds[c + 1], dxf
                     )
         elif op == SUM0:  # parts run, count, out run: out = parts[0] + parts[1] + ..., in that order
-            parts = _run(r, 1, fa, pa, ga, xa, fb, da)
-            out = _run(r, 5, fa, pa, ga, xa, fb, da)
+            parts = _run(r, 1, fa, pa, ga, xa, fb, da, fc)
+            out = _run(r, 5, fa, pa, ga, xa, fb, da, fc)
             n = out.shape[0]
             out[:] = parts[:n]
             for k in range(1, r[4]):

@@ -4,7 +4,7 @@ threads a call may use, the chunks it is cut into, the dtype its arrays are made
 in, and the cache of per-shape plans (`_plans`), keyed on what a plan depends on besides the
 shapes (`_settings`). Also the elementwise call (`_elementwise`: its check, plan and run),
 which kernels_numba's ReLU, tanh and sigmoid call, and whose plan and run conv_backward uses
-for a ReLU's mask.
+for a ReLU's mask, and the pooling calls' plans (compiled_pass.py makes them too).
 
 Compiles nothing. Tests patch `_threads` here (every plan reads the thread count through it)
 and config.py's thresholds at run time; both are part of a plan's key.
@@ -113,3 +113,31 @@ def _run_elementwise(plan, kernel, par, backward, a, c):
     out = np.empty_like(a)
     parallel.run_ranges(T, kernel, par, (backward, a.reshape(-1), c.reshape(-1), out.reshape(-1)), ranges, (), a.dtype)
     return out
+
+
+def _pool_plan(x, size, stride):
+    """The checks of a pool_forward call, and its (size, stride, out's shape, the reshapes'
+    shapes, the chunk kernel's arguments after xf, threads, ranges)."""
+    _check_volume(x, "pool_forward")
+    size, stride = int(size), int(stride)
+    N, H, W, C = x.shape
+    if size < 1 or stride < 1:
+        raise ValueError("pool_forward: size and stride must be >= 1, got %d and %d" % (size, stride))
+    if size > H or size > W:
+        raise ValueError("pool_forward: a %dx%d window does not fit a %dx%d input" % (size, size, H, W))
+    Ho = (H - size) // stride + 1
+    Wo = (W - size) // stride + 1
+    T, chunks = _plan(x.size, config.MIN_PARALLEL_ELEMENTS, N * Ho)
+    ranges = tuple(_split(N * Ho, chunks))
+    return size, stride, (N, Ho, Wo, C), (N, H, W * C), (N * Ho, Wo * C), (C, size, stride, Ho, Wo), T, ranges
+
+
+def _pool_backward_plan(x_shape, out_shape, size, stride):
+    """(threads, ranges, dout's and dx's reshapes' shapes, the chunk kernel's arguments
+    after arg2) of a pool_backward call."""
+    N, Ho, Wo, C = out_shape
+    H, W = x_shape[1:3]
+    by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
+    units = N * Ho if by_rows else N
+    T, chunks = _plan(N * H * W * C, config.MIN_PARALLEL_ELEMENTS, units)
+    return T, tuple(_split(units, chunks)), (N * Ho, Wo * C), (N, H, W * C), (C, size, stride, Ho, Wo, by_rows)

@@ -30,17 +30,17 @@ poolings and activations in one, their backward in one.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _numba_pass as _p
 from . import config, parallel
 from ._numba_conv_calls import _backward_plan, _forward_plan
-from ._numba_plans import _elementwise_plan, _settings
-from .kernels_numba import _pool_backward_plan, _pool_plan
+from ._numba_plans import _elementwise_plan, _pool_backward_plan, _pool_plan, _settings
 from .workers import capped
 
 WIDTH = 56  # integers a row: the longest call, CONV_BACK, reads 53
-FA, PA, GA, XA, FB, DA = range(6)  # the buffers, as _numba_pass numbers them
+FA, PA, GA, XA, FB, DA, FC = range(7)  # the buffers, as _numba_pass numbers them
 _KINDS = {"relu": _p.RELU, "tanh": _p.TANH, "sigmoid": _p.SIGMOID}
 _EMPTY = {dt: np.empty(0, dt) for dt in (np.dtype(np.float32), np.dtype(np.float64))}
 
@@ -50,22 +50,27 @@ def _none():
 
 
 class _Layout:
-    """Runs of one arena: each at a multiple of 16 values (64 bytes in float32)."""
+    """Runs of one arena, each at a multiple of 16 values (64 bytes in float32). `again()`
+    starts over at 0 (what was there is no longer needed); `size` is the most ever taken."""
 
     def __init__(self, which):
-        self.which, self.size = which, 0
+        self.which, self.at, self.size = which, 0, 0
 
     def take(self, n):
-        off = self.size
-        self.size += (int(n) + 15) // 16 * 16
+        off = self.at
+        self.at += (int(n) + 15) // 16 * 16
+        self.size = max(self.size, self.at)
         return (self.which, off, int(n))
+
+    def again(self):
+        self.at = 0
 
 
 class _Builder:
     def __init__(self, net, N):
         self.net, self.N = net, N
         self.dtype = net.dtype
-        self.fa, self.fb, self.ja = _Layout(FA), _Layout(FB), 0
+        self.fa, self.fb, self.ja = _Layout(FA), None, 0  # fb: Program sets it, layer by layer
         self.ints = []  # ia: the chunks' bounds and counters
         self.threads = 1
         flat = net._params.flat
@@ -212,8 +217,10 @@ class _Conv:
         if not by_conv and wdw is None:
             return _dw_dx_rows(b, dw_plan, self.x, self.wc, self.wshape, d, act, need_dx, dw, db)
         rows = []
-        if act is not None:  # the gradient at the convolution's output
-            d0, d = d, b.fb.take(np.prod(douts))
+        if act is not None:  # the gradient at the convolution's output, over the ReLU's
+            # (in its place where the last layer's backward wrote it: no one else reads it)
+            d0 = d
+            d = d if d[0] in (FB, FC) else b.fb.take(np.prod(douts))
             rows.append(_elem_row(b, relu_plan, _p.RELU, True, d0, act, d))
         dx = None
         if by_conv:
@@ -318,6 +325,7 @@ class _Segment:
         self.backward = np.array(backward, dtype=np.int64).reshape(-1, WIDTH)
         self.index = fwd_index  # its place among the forward's segments (the backward needs its input)
         self.dx = None  # the run of the gradient at its input, set by the builder
+        self.sizes = (0, 0)  # the backward's two arenas', set by the builder
 
 
 class Program:
@@ -371,15 +379,22 @@ class Program:
                 continue
             seg = step[1]
             d, rows = (DA, 0, 0), []
-            for unit in reversed(seg.units):
+            # a layer's gradients and partials in one arena, the next layer's in the other:
+            # what a layer wrote is dead once the next one has read it, so an arena is
+            # written over from its start two layers on (the layers one by one free it)
+            sides = (_Layout(FB), _Layout(FC))
+            for k, unit in enumerate(reversed(seg.units)):
+                b.fb = sides[k % 2]
+                b.fb.again()
                 more, d = unit.backward_rows(b, d)
                 rows += more
                 if d is None:
                     break
             seg.backward = np.array(rows, dtype=np.int64).reshape(-1, WIDTH)
             seg.dx = d
+            seg.sizes = (sides[0].size, sides[1].size)
         self.segments = segs
-        self.fa, self.fb, self.ja = b.fa.size, b.fb.size, b.ja
+        self.fa, self.ja = b.fa.size, b.ja
         self.ia = np.array(b.ints or [0], dtype=np.int64)
         self.threads = b.threads
         self.dtype = b.dtype
@@ -409,7 +424,7 @@ def _forward(net, program, x, train):
             if not (x.flags.c_contiguous and x.flags.writeable and x.dtype == program.dtype):
                 x = np.array(x, dtype=program.dtype, order="C")
             inputs.append(x)
-            _p.run_ops(step[1].forward, fa, pa, ga, x.reshape(-1), none, none, ia, ja)
+            _p.run_ops(step[1].forward, fa, pa, ga, x.reshape(-1), none, none, none, ia, ja)
             for unit in units:
                 acts += unit.acts(fa, None)
             x = acts[-1]
@@ -427,22 +442,23 @@ def _forward(net, program, x, train):
 def _backward(net, state, dout):
     """Net.backward_scores through the program (without act_grads): fills net's grads."""
     program = state.program
-    fb = np.empty(program.fb, dtype=program.dtype)
     pa, ga, ia = net._params.flat, net._grads.flat, program.ia
     seg_index = program.segments
     for step in reversed(program.steps):
         if step[0] == "seg":
             seg = step[1]
             seg_index -= 1
-            if not (dout.flags.c_contiguous and dout.dtype == program.dtype):
-                dout = np.ascontiguousarray(dout, dtype=program.dtype)
+            if not (dout.flags.c_contiguous and dout.flags.writeable and dout.dtype == program.dtype):
+                dout = np.array(dout, dtype=program.dtype, order="C")  # run_ops is compiled for these
             x = state.inputs[seg_index].reshape(-1)
-            _p.run_ops(seg.backward, state.fa, pa, ga, x, fb, dout.reshape(-1), ia, state.ja)
+            # new arenas each run of calls: dout may be a view of the last one's (a Python
+            # layer's backward may hand its gradient on as it is)
+            fb, fc = np.empty(seg.sizes[0], program.dtype), np.empty(seg.sizes[1], program.dtype)
+            _p.run_ops(seg.backward, state.fa, pa, ga, x, fb, dout.reshape(-1), fc, ia, state.ja)
             if seg.dx is None:
                 return
-            first = seg.units[0]
             d = seg.dx
-            dout = (fb if d[0] == FB else dout.reshape(-1))[d[1] : d[1] + d[2]].reshape(first.xs)
+            dout = (fb if d[0] == FB else fc)[d[1] : d[1] + d[2]].reshape(seg.units[0].xs)
             continue
         _, i, layer, width = step
         if i == len(net.layers) - 1:  # the softmax: Net.backward did it
@@ -489,7 +505,18 @@ class Programs:
         if program is None:
             return None
         none = _EMPTY[program.dtype]
-        args = (program.ia[:1].reshape(1, 1), none, none, none, none, none, none, program.ia, np.empty(0, np.int32))
+        args = (
+            program.ia[:1].reshape(1, 1),
+            none,
+            none,
+            none,
+            none,
+            none,
+            none,
+            none,
+            program.ia,
+            np.empty(0, np.int32),
+        )
         return program if parallel._wanted(_p.run_ops, args, program.dtype) else None
 
     def forward(self, program, x, train):
@@ -509,8 +536,12 @@ class Programs:
         if x.shape[1:] != tuple(net.input_shape) or x.dtype != net.dtype:
             return None
         program = Program(net, x.shape[0])
-        if program.threads > 1 and parallel.LAYER is None:
-            return None  # those calls run on engine.fast.workers' threads, which run_ops cannot reach
+        if program.threads > 1:
+            if parallel.LAYER is None:
+                return None  # those calls run on engine.fast.workers' threads, which run_ops cannot reach
+            # start Numba's pool: a run_ops loaded from the cache does not, and its first
+            # parallel loop in a process whose pool never started took it down (SIGSEGV)
+            numba.get_num_threads()
         if not any(step[0] == "seg" for step in program.steps):
             return None
         return program

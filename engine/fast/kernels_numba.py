@@ -40,7 +40,7 @@ import numpy as np
 from . import _numba_act as _act
 from . import _numba_optim as _optim
 from . import _numba_pool as _pool
-from . import config, parallel
+from . import parallel
 from ._numba_conv_calls import (  # noqa: F401 (the backend's conv calls, re-exported)
     _conv_backward,  # kernels_numpy has one too: the pair's names match (tests/test_kernels.py)
     conv_algorithms,
@@ -50,7 +50,7 @@ from ._numba_conv_calls import (  # noqa: F401 (the backend's conv calls, re-exp
     conv_relu_forward,
     winograd,
 )
-from ._numba_plans import _check_volume, _elementwise, _float, _plan, _plans, _remember, _settings, _split
+from ._numba_plans import _elementwise, _float, _plans, _pool_backward_plan, _pool_plan, _remember, _settings
 
 NAME = "numba"
 
@@ -75,23 +75,6 @@ def pool_forward(x, size, stride):
     return out, (x.shape, arg, size, stride)
 
 
-def _pool_plan(x, size, stride):
-    """The checks of a pool_forward call, and its (size, stride, out's shape, the reshapes'
-    shapes, the chunk kernel's arguments after xf, threads, ranges)."""
-    _check_volume(x, "pool_forward")
-    size, stride = int(size), int(stride)
-    N, H, W, C = x.shape
-    if size < 1 or stride < 1:
-        raise ValueError("pool_forward: size and stride must be >= 1, got %d and %d" % (size, stride))
-    if size > H or size > W:
-        raise ValueError("pool_forward: a %dx%d window does not fit a %dx%d input" % (size, size, H, W))
-    Ho = (H - size) // stride + 1
-    Wo = (W - size) // stride + 1
-    T, chunks = _plan(x.size, config.MIN_PARALLEL_ELEMENTS, N * Ho)
-    ranges = tuple(_split(N * Ho, chunks))
-    return size, stride, (N, Ho, Wo, C), (N, H, W * C), (N * Ho, Wo * C), (C, size, stride, Ho, Wo), T, ranges
-
-
 def pool_backward(dout, cache):
     """Gradient of pool_forward: each window's gradient goes to its first maximum."""
     x_shape, arg, size, stride = cache
@@ -107,17 +90,6 @@ def pool_backward(dout, cache):
         T, _pool.pool_backward_chunk, _pool.pool_backward_par, head, ranges, (dx.reshape(xf),), dx.dtype
     )
     return dx
-
-
-def _pool_backward_plan(x_shape, out_shape, size, stride):
-    """(threads, ranges, dout's and dx's reshapes' shapes, the chunk kernel's arguments
-    after arg2) of a pool_backward call."""
-    N, Ho, Wo, C = out_shape
-    H, W = x_shape[1:3]
-    by_rows = stride >= size  # windows do not overlap: output rows own disjoint dx rows
-    units = N * Ho if by_rows else N
-    T, chunks = _plan(N * H * W * C, config.MIN_PARALLEL_ELEMENTS, units)
-    return T, tuple(_split(units, chunks)), (N * Ho, Wo * C), (N, H, W * C), (C, size, stride, Ho, Wo, by_rows)
 
 
 def relu_forward(x):
