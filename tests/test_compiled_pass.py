@@ -194,3 +194,35 @@ def test_a_process_whose_first_numba_call_is_the_cached_pass():
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_numba_pool_never_started_from_the_training_thread():
+    """Started from the thread that trains, Numba's pool left PyTorch's threads in the same
+    process 13x slower (the bench's peer): the engine starts it from its compiling thread."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "import numpy as np\n"
+        "from numba.np.ufunc import parallel as pool\n"
+        "seen, real = [], pool._launch_threads\n"
+        "def spy():\n"
+        "    seen.append(threading.current_thread() is threading.main_thread())\n"
+        "    return real()\n"
+        "pool._launch_threads = spy\n"
+        "from engine.fast import parallel\n"
+        "parallel.WANTED = 1\n"
+        "from engine import Net, Optimizer, get_preset\n"
+        "net, opt = Net(get_preset('convnetjs-cifar10'), backend='numba', seed=0), Optimizer('adadelta')\n"
+        "for _ in range(3):\n"
+        "    net.loss(net.prepare(np.zeros((1, 32, 32, 3), np.uint8)), np.array([3]))\n"
+        "    opt.step(net.params(), net.grads(), net.decay_mults())\n"
+        "print(net._pass is not None, pool._is_initialized, len(seen) > 0, any(seen))\n"
+    )
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    if parallel.LAYER is None:
+        return  # no Numba pool here: nothing to start
+    assert done.stdout.split() == ["True", "True", "True", "False"]

@@ -30,7 +30,6 @@ poolings and activations in one, their backward in one.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from . import _numba_pass as _p
@@ -536,12 +535,8 @@ class Programs:
         if x.shape[1:] != tuple(net.input_shape) or x.dtype != net.dtype:
             return None
         program = Program(net, x.shape[0])
-        if program.threads > 1:
-            if parallel.LAYER is None:
-                return None  # those calls run on engine.fast.workers' threads, which run_ops cannot reach
-            # start Numba's pool: a run_ops loaded from the cache does not, and its first
-            # parallel loop in a process whose pool never started took it down (SIGSEGV)
-            numba.get_num_threads()
+        if program.threads > 1 and parallel.LAYER is None:
+            return None  # those calls run on engine.fast.workers' threads, which run_ops cannot reach
         if not any(step[0] == "seg" for step in program.steps):
             return None
         return program

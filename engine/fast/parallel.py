@@ -93,8 +93,25 @@ _compiling = {}  # (wrapper, dtype) -> its compiling thread
 _asked = {}  # (wrapper, dtype) -> times wanted before it compiles
 
 
+def _start_pool():
+    """Start Numba's pool from this thread (the compiling one), before a wrapper or run_ops
+    is compiled or loaded from the cache. A function loaded from the cache whose parallel
+    loops are its callees' (compiled_pass's run_ops) does not start it, and its first loop
+    then took the process down (SIGSEGV). Never from the thread that trains: started there,
+    the pool left PyTorch's two threads in the same process (the bench's peer) 13x slower
+    at batch 1 for good (docs/BENCHMARKS.md, "A pass in one compiled call")."""
+    if LAYER is None:
+        return
+    from numba.np.ufunc import parallel as pool
+
+    start = getattr(pool, "_launch_threads", None)
+    if start is not None:
+        start()
+
+
 def _compile(key, wrapper, signature):
     try:
+        _start_pool()
         wrapper.compile(signature)
     except Exception:  # noqa: BLE001 - stays on engine.fast.workers, which gives the same results
         return
