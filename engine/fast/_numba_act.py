@@ -33,6 +33,17 @@ def relu_chunk(backward, a, c, out, i0, i1):
 
 
 @_jit
+def relu_mask_chunk(d, c, i0, i1):
+    """relu_chunk's backward written over its gradient d: d stays where c > 0, else 0 (the
+    compiled pass, engine/fast/compiled_pass.py). One array written: relu_chunk with out
+    the same array as a runs its loop a value at a time (its vector loop needs them apart)."""
+    d, c = d[i0:i1], c[i0:i1]
+    zero = d.dtype.type(0)
+    for i in range(d.shape[0]):
+        d[i] = d[i] if c[i] > zero else zero
+
+
+@_jit
 def tanh_chunk(backward, a, c, out, i0, i1):
     a, c, out = a[i0:i1], c[i0:i1], out[i0:i1]
     one = a.dtype.type(1)
@@ -64,6 +75,15 @@ def relu_par(T, bounds, taken, backward, a, c, out):
         k = _take(taken)
         while k < bounds.shape[0] - 1:
             relu_chunk(backward, a, c, out, bounds[k], bounds[k + 1])
+            k = _take(taken)
+
+
+@_par
+def relu_mask_par(T, bounds, taken, d, c):
+    for _ in prange(T):
+        k = _take(taken)
+        while k < bounds.shape[0] - 1:
+            relu_mask_chunk(d, c, bounds[k], bounds[k + 1])
             k = _take(taken)
 
 

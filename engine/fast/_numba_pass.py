@@ -38,9 +38,8 @@ from . import _numba_layout as _layout
 from . import _numba_pool as _pool
 from . import _numba_winograd as _wino
 
-ZERO, COPY, ARRANGE, ARRANGE_WINO, CONV, WINO, CONV_BACK, GATHER, WINO_DW, GATHER_WINO, ELEM, POOL, POOL_BACK, SUM0 = (
-    range(1, 15)
-)
+ZERO, COPY, ARRANGE, ARRANGE_WINO, CONV, WINO, CONV_BACK, GATHER, WINO_DW, GATHER_WINO = range(1, 11)
+ELEM, POOL, POOL_BACK, SUM0, MASK = range(11, 16)
 RELU, TANH, SIGMOID = range(3)  # ELEM's kinds
 
 
@@ -267,6 +266,17 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
                     _pool.pool_backward_chunk(
                         d2, arg2, r[8], r[9], r[10], r[11], r[12], r[13] != 0, bounds[c], bounds[c + 1], dxf
                     )
+        elif op == MASK:  # T, d run, c run, bounds (offset, count), taken: a ReLU's backward over d
+            bounds = ia[r[8] : r[8] + r[9]]
+            d = _run(r, 2, fa, pa, ga, xa, fb, da, fc)
+            c = _run(r, 5, fa, pa, ga, xa, fb, da, fc)
+            if r[1] > 1:
+                taken = ia[r[10] : r[10] + 1]
+                taken[0] = 0
+                _act.relu_mask_par(r[1], bounds, taken, d, c)
+            else:
+                for k in range(bounds.shape[0] - 1):
+                    _act.relu_mask_chunk(d, c, bounds[k], bounds[k + 1])
         elif op == SUM0:  # parts run, count, out run: out = parts[0] + parts[1] + ..., in that order
             parts = _run(r, 1, fa, pa, ga, xa, fb, da, fc)
             out = _run(r, 5, fa, pa, ga, xa, fb, da, fc)

@@ -218,9 +218,13 @@ class _Conv:
         rows = []
         if act is not None:  # the gradient at the convolution's output, over the ReLU's
             # (in its place where the last layer's backward wrote it: no one else reads it)
-            d0 = d
-            d = d if d[0] in (FB, FC) else b.fb.take(np.prod(douts))
-            rows.append(_elem_row(b, relu_plan, _p.RELU, True, d0, act, d))
+            if d[0] in (FB, FC):
+                T, ranges = relu_plan
+                bounds = parallel.chunks(ranges)[0]
+                rows.append(_row(_p.MASK, b.T(T), d, act, *b.bounds(bounds), b.counter()))
+            else:  # the gradient Net or a Python layer gave: not ours to write over
+                d0, d = d, b.fb.take(np.prod(douts))
+                rows.append(_elem_row(b, relu_plan, _p.RELU, True, d0, act, d))
         dx = None
         if by_conv:
             dx = b.fb.take(np.prod(self.xs))
