@@ -16,9 +16,10 @@ poolings and activations in one, their backward in one.
   stay Python calls of their layers between the compiled runs.
 - Where the arrays live: a pass's activations, the weights' layouts and the copies of the
   weights its backward uses (as conv_forward's cache does) in one arena made each forward
-  (`fa`: the acts Net shows are views of it); the backward's gradients and partials in one
-  made each backward (`fb`); parameters' gradients are written straight into the net's flat
-  gradient buffer.
+  (`fa`: the acts Net shows are views of it); the backward's gradients and partials in two
+  made each backward (`fb`, `fc`: a layer writes in one, the layer below in the other, so
+  each is written over two layers on, when what was there is dead); parameters' gradients
+  are written straight into the net's flat gradient buffer.
 - When: Net.forward asks `Programs.forward`, which gives None (and Net runs its layers)
   until run_ops is compiled for the net's dtype (in the background, parallel.py's
   `_wanted`, as the `*_par` wrappers are), for a forward that keeps pre-activations, where
@@ -201,7 +202,7 @@ class _Conv:
         self.forward_rows = [_row(_p.COPY, w, self.wc)]
         self.forward_rows += _conv_forward_rows(b, plan, x, w, self.wshape, bias, self.out, relu)
 
-    def acts(self, fa, shapes):
+    def acts(self, fa):
         out = fa[self.out[1] : self.out[1] + self.out[2]].reshape(self.out_shape)
         return [None, out] if self.relu else [out]
 
@@ -275,7 +276,7 @@ class _Act:
         self.out = b.fa.take(n)
         self.forward_rows = [_elem_row(b, self.plan, self.kind, False, x, x, self.out)]
 
-    def acts(self, fa, shapes):
+    def acts(self, fa):
         return [fa[self.out[1] : self.out[1] + self.out[2]].reshape(self.out_shape)]
 
     def backward_rows(self, b, d):
@@ -284,7 +285,7 @@ class _Act:
         return [_elem_row(b, self.plan, self.kind, True, d, self.out, dx)], dx
 
     def restore(self, fa, ja, x):
-        self.layer.cache = self.acts(fa, None)[0]
+        self.layer.cache = self.acts(fa)[0]
 
 
 class _Pool:
@@ -304,7 +305,7 @@ class _Pool:
             _row(_p.POOL, b.T(T), x, *xf, *head, self.out, *out2, self.arg, *b.bounds(bounds), b.counter())
         ]
 
-    def acts(self, fa, shapes):
+    def acts(self, fa):
         return [fa[self.out[1] : self.out[1] + self.out[2]].reshape(self.out_shape)]
 
     def backward_rows(self, b, d):
@@ -322,11 +323,10 @@ class _Pool:
 class _Segment:
     """A run of compiled layers between Python ones: one run_ops call each way."""
 
-    def __init__(self, units, forward, backward, fwd_index):
+    def __init__(self, units, forward):
         self.units = units
         self.forward = np.array(forward, dtype=np.int64).reshape(-1, WIDTH)
-        self.backward = np.array(backward, dtype=np.int64).reshape(-1, WIDTH)
-        self.index = fwd_index  # its place among the forward's segments (the backward needs its input)
+        self.backward = np.zeros((0, WIDTH), dtype=np.int64)  # set by the builder
         self.dx = None  # the run of the gradient at its input, set by the builder
         self.sizes = (0, 0)  # the backward's two arenas', set by the builder
 
@@ -366,18 +366,17 @@ class Program:
             i += width
         if units:
             steps.append(("seg", units))
-        # the backward: the same segments, last first (the softmax's backward is Net's)
-        self.steps = []
+        self.steps = []  # the forward's rows of each segment
         segs = 0
         for step in steps:
             if step[0] == "seg":
                 units = step[1]
                 fwd = [row for unit in units for row in unit.forward_rows]
-                self.steps.append(("seg", _Segment(units, fwd, [], segs)))
+                self.steps.append(("seg", _Segment(units, fwd)))
                 segs += 1
             else:
                 self.steps.append(step)
-        for step in reversed(self.steps):
+        for step in reversed(self.steps):  # the backward's: the same segments, last first
             if step[0] != "seg":
                 continue
             seg = step[1]
@@ -415,7 +414,7 @@ class Pass:
 
 
 def _forward(net, program, x, train):
-    """Net.forward through the program: the acts list and the class probabilities."""
+    """Net.forward through the program: (the acts list, the Pass its backward needs)."""
     fa = np.empty(program.fa, dtype=program.dtype)
     ja = np.empty(program.ja, dtype=np.int32)
     pa, ga, ia = net._params.flat, net._grads.flat, program.ia
@@ -429,7 +428,7 @@ def _forward(net, program, x, train):
             inputs.append(x)
             _p.run_ops(step[1].forward, fa, pa, ga, x.reshape(-1), none, none, none, ia, ja)
             for unit in units:
-                acts += unit.acts(fa, None)
+                acts += unit.acts(fa)
             x = acts[-1]
             continue
         _, i, layer, width = step
