@@ -62,6 +62,18 @@ def _train(spec, backend_compiled, batch, steps, threads, dtype=np.float32):
         _numba_plans._threads = old
 
 
+def _python(code):
+    """What a fresh Python process running code prints, split in words (it must exit 0)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def _same(a, b):
     for (la, pa, aa, ga), (lb, pb, ab, gb) in zip(a, b):
         assert la == lb
@@ -177,9 +189,6 @@ def test_run_ops_cache_is_stamped_with_every_kernel_file(tmp_path):
 def test_a_process_whose_first_numba_call_is_the_cached_pass():
     """run_ops loaded from Numba's cache starts no thread pool; its first parallel loop in a
     process where nothing else had started one crashed it (SIGSEGV): Programs starts it."""
-    import subprocess
-    import sys
-
     _train(get_preset("convnetjs-cifar10"), True, 1, 1, 2)  # compiled here: in the cache now
     code = (
         "import numpy as np\n"
@@ -190,18 +199,12 @@ def test_a_process_whose_first_numba_call_is_the_cached_pass():
         "loss, _ = net.loss(net.prepare(np.zeros((1, 32, 32, 3), np.uint8)), np.array([3]))\n"
         "print(net._pass is not None, np.isfinite(loss))\n"
     )
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "True"]
+    assert _python(code) == ["True", "True"]
 
 
 def test_numba_pool_never_started_from_the_training_thread():
     """Started from the thread that trains, Numba's pool left PyTorch's threads in the same
     process 13x slower (the bench's peer): the engine starts it from its compiling thread."""
-    import subprocess
-    import sys
-
     code = (
         "import threading\n"
         "import numpy as np\n"
@@ -220,9 +223,7 @@ def test_numba_pool_never_started_from_the_training_thread():
         "    opt.step(net.params(), net.grads(), net.decay_mults())\n"
         "print(net._pass is not None, pool._is_initialized, len(seen) > 0, any(seen))\n"
     )
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    printed = _python(code)
     if parallel.LAYER is None:
         return  # no Numba pool here: nothing to start
-    assert done.stdout.split() == ["True", "True", "True", "False"]
+    assert printed == ["True", "True", "True", "False"]

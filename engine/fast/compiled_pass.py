@@ -400,7 +400,7 @@ class Program:
         self.ia = np.array(b.ints or [0], dtype=np.int64)
         self.threads = b.threads
         self.dtype = b.dtype
-        self.N = N
+        self.ready = False  # run_ops compiled for it (Programs.get)
 
 
 class Pass:
@@ -504,22 +504,13 @@ class Programs:
             if len(self.by_key) > 64:
                 self.by_key.clear()
             self.by_key[key] = program
-        if program is None:
-            return None
-        none = _EMPTY[program.dtype]
-        args = (
-            program.ia[:1].reshape(1, 1),
-            none,
-            none,
-            none,
-            none,
-            none,
-            none,
-            none,
-            program.ia,
-            np.empty(0, np.int32),
-        )
-        return program if parallel._wanted(_p.run_ops, args, program.dtype) else None
+        if program is None or program.ready:
+            return program
+        # run_ops compiled for these types yet? (it compiles in the background meanwhile)
+        none, ops = _EMPTY[program.dtype], program.ia[:1].reshape(1, 1)
+        args = (ops, none, none, none, none, none, none, none, program.ia, np.empty(0, np.int32))
+        program.ready = parallel._wanted(_p.run_ops, args, program.dtype)
+        return program if program.ready else None
 
     def forward(self, program, x, train):
         """Net.forward through the program: (acts, the Pass its backward needs)."""
