@@ -106,6 +106,15 @@ def _run(r, k, fa, pa, ga, xa, fb, da, fc):
 
 
 @njit(nogil=True, error_model="numpy")
+def _chunks(r, k, ia):
+    """The chunks' bounds of a call, at offset r[k] of ia, r[k + 1] of them, and its counter
+    of chunks taken, at r[k + 2], set to 0."""
+    taken = ia[r[k + 2] : r[k + 2] + 1]
+    taken[0] = 0
+    return ia[r[k] : r[k] + r[k + 1]], taken
+
+
+@njit(nogil=True, error_model="numpy")
 def _elem(kind, T, backward, bounds, taken, a, c, out):
     if T > 1:
         if kind == RELU:
@@ -152,9 +161,7 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             w16 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13], 16))
             wq = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18], 16))
             b = _run(r, 19, fa, pa, ga, xa, fb, da, fc)
-            bounds = ia[r[29] : r[29] + r[30]]
-            taken = ia[r[31] : r[31] + 1]
-            taken[0] = 0
+            bounds, taken = _chunks(r, 29, ia)
             out2 = _run(r, 32, fa, pa, ga, xa, fb, da, fc).reshape((r[35], r[36]))
             a = (xf, r[8], w16, wq, b, r[22], r[23], r[24], r[25], r[26], r[27], r[28], bounds, taken, out2, r[37] != 0)
             if T > 1:
@@ -169,9 +176,7 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             u16 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
             uq = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18]))
             b = _run(r, 19, fa, pa, ga, xa, fb, da, fc)
-            bounds = ia[r[26] : r[26] + r[27]]
-            taken = ia[r[28] : r[28] + 1]
-            taken[0] = 0
+            bounds, taken = _chunks(r, 26, ia)
             out2 = _run(r, 29, fa, pa, ga, xa, fb, da, fc).reshape((r[32], r[33]))
             a = (xf, r[8], u16, uq, b, r[22], r[23], r[24], r[25], bounds, taken, out2, r[34] != 0)
             if T > 1:
@@ -186,9 +191,7 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
             d2 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
             wsc = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18]))
-            bounds = ia[r[26] : r[26] + r[27]]
-            taken = ia[r[28] : r[28] + 1]
-            taken[0] = 0
+            bounds, taken = _chunks(r, 26, ia)
             dwp = _run(r, 30, fa, pa, ga, xa, fb, da, fc).reshape((r[33], r[34], r[35]))
             dbp = _run(r, 36, fa, pa, ga, xa, fb, da, fc).reshape((r[39], r[40]))
             dx4 = _run(r, 41, fa, pa, ga, xa, fb, da, fc).reshape((r[44], r[45], r[46], r[47]))
@@ -210,9 +213,7 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             T = r[1]
             xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
             d2 = _run(r, 9, fa, pa, ga, xa, fb, da, fc).reshape((r[12], r[13]))
-            bounds = ia[r[18] : r[18] + r[19]]
-            taken = ia[r[20] : r[20] + 1]
-            taken[0] = 0
+            bounds, taken = _chunks(r, 18, ia)
             dup = _run(r, 21, fa, pa, ga, xa, fb, da, fc).reshape((r[24], r[25], r[26], r[27]))
             dbp = _run(r, 28, fa, pa, ga, xa, fb, da, fc).reshape((r[31], r[32]))
             a = (xf, r[8], d2, r[14], r[15], r[16], r[17], bounds, taken, dup, dbp)
@@ -227,9 +228,7 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             db = _run(r, 18, fa, pa, ga, xa, fb, da, fc)
             _layout.gather_winograd_dw(dup, dbp, dw, db)
         elif op == ELEM:  # kind, T, backward, a run, c run, out run, bounds (offset, count), taken
-            bounds = ia[r[13] : r[13] + r[14]]
-            taken = ia[r[15] : r[15] + 1]
-            taken[0] = 0
+            bounds, taken = _chunks(r, 13, ia)
             a = _run(r, 4, fa, pa, ga, xa, fb, da, fc)
             c = _run(r, 7, fa, pa, ga, xa, fb, da, fc)
             out = _run(r, 10, fa, pa, ga, xa, fb, da, fc)
@@ -241,10 +240,8 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             xf = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6], r[7]))
             out2 = _run(r, 13, fa, pa, ga, xa, fb, da, fc).reshape((r[16], r[17]))
             arg2 = ja[r[18] : r[18] + r[16] * r[17]].reshape((r[16], r[17]))
-            bounds = ia[r[19] : r[19] + r[20]]
+            bounds, taken = _chunks(r, 19, ia)
             if T > 1:
-                taken = ia[r[21] : r[21] + 1]
-                taken[0] = 0
                 _pool.pool_forward_par(T, bounds, taken, xf, r[8], r[9], r[10], r[11], r[12], out2, arg2)
             else:
                 for c in range(bounds.shape[0] - 1):
@@ -256,10 +253,8 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
             d2 = _run(r, 2, fa, pa, ga, xa, fb, da, fc).reshape((r[5], r[6]))
             arg2 = ja[r[7] : r[7] + r[5] * r[6]].reshape((r[5], r[6]))
             dxf = _run(r, 14, fa, pa, ga, xa, fb, da, fc).reshape((r[17], r[18], r[19]))
-            bounds = ia[r[20] : r[20] + r[21]]
+            bounds, taken = _chunks(r, 20, ia)
             if T > 1:
-                taken = ia[r[22] : r[22] + 1]
-                taken[0] = 0
                 _pool.pool_backward_par(T, bounds, taken, d2, arg2, r[8], r[9], r[10], r[11], r[12], r[13] != 0, dxf)
             else:
                 for c in range(bounds.shape[0] - 1):
@@ -267,12 +262,10 @@ def run_ops(ops, fa, pa, ga, xa, fb, da, fc, ia, ja):
                         d2, arg2, r[8], r[9], r[10], r[11], r[12], r[13] != 0, bounds[c], bounds[c + 1], dxf
                     )
         elif op == MASK:  # T, d run, c run, bounds (offset, count), taken: a ReLU's backward over d
-            bounds = ia[r[8] : r[8] + r[9]]
+            bounds, taken = _chunks(r, 8, ia)
             d = _run(r, 2, fa, pa, ga, xa, fb, da, fc)
             c = _run(r, 5, fa, pa, ga, xa, fb, da, fc)
             if r[1] > 1:
-                taken = ia[r[10] : r[10] + 1]
-                taken[0] = 0
                 _act.relu_mask_par(r[1], bounds, taken, d, c)
             else:
                 for k in range(bounds.shape[0] - 1):

@@ -45,8 +45,7 @@ _KINDS = {"relu": _p.RELU, "tanh": _p.TANH, "sigmoid": _p.SIGMOID}
 _EMPTY = {dt: np.empty(0, dt) for dt in (np.dtype(np.float32), np.dtype(np.float64))}
 
 
-def _none():
-    return (FA, 0, 0)  # the run of an array a call does not get (its shape all zeros)
+NONE = (FA, 0, 0)  # the run of an array a call does not get (its shape all zeros)
 
 
 class _Layout:
@@ -138,7 +137,7 @@ def _conv_forward_rows(b, plan, x, w, wshape, bias, out, relu):
     C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
     return [
         _row(_p.ZERO, wq),
-        _row(_p.ARRANGE, w, *wshape, flip, w16, ws[0], ws[1], wq, wqs[0], wqs[1], _none(), 0, 0),
+        _row(_p.ARRANGE, w, *wshape, flip, w16, ws[0], ws[1], wq, wqs[0], wqs[1], NONE, 0, 0),
         _row(
             _p.CONV, T, x, *xf, C, w16, ws[0], ws[1], wq, wqs[0], wqs[1], bias, HH, WW, stride, pad, Ho, Wo, rb,
             *b.bounds(bounds), b.counter(), out, *out2, relu,
@@ -155,18 +154,17 @@ def _dw_dx_rows(b, plan, x, wc, wshape, d, act, need_dx, dw, db):
     rows = []
     if need_dx:  # the dx tiles' weights; without dx the chunk kernel reads only wsc's shape
         rows.append(_row(_p.ZERO, wsc))
-        none16 = (FB, 0, 0)
-        rows.append(_row(_p.ARRANGE, wc, *wshape, 0, none16, 0, 0, none16, 0, 0, wsc, *wscs))
+        rows.append(_row(_p.ARRANGE, wc, *wshape, 0, NONE, 0, 0, NONE, 0, 0, wsc, *wscs))
     dwp, dbp = b.fb.take(np.prod(parts[0])), b.fb.take(np.prod(parts[1]))
     rows += [_row(_p.ZERO, dwp), _row(_p.ZERO, dbp)]
     if not need_dx:
-        dx4, dx4s = _none(), (1, 0, 0, 0)
+        dx4, dx4s = NONE, (1, 0, 0, 0)
     else:
         dx4 = b.fb.take(np.prod(dx4s))
         if split:
             rows.append(_row(_p.ZERO, dx4))
     C, HH, WW, stride, pad, Ho, Wo, rb, bounds = mid
-    act, a2 = (_none(), (0, 0)) if act is None else (act, d2)
+    act, a2 = (NONE, (0, 0)) if act is None else (act, d2)
     rows.append(
         _row(
             _p.CONV_BACK, T, x, *xf, C, d, *d2, wsc, *wscs, HH, WW, stride, pad, Ho, Wo, rb, *b.bounds(bounds),
